@@ -1,0 +1,106 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Limits of the streams and buckets, from the service configuration.
+type Limits struct {
+	Replicas int
+	// DedupeWindow is how long a Nats-Msg-Id is remembered.
+	DedupeWindow time.Duration
+	// TranscriptMaxAge and TranscriptMaxBytes bound the transcript stream.
+	TranscriptMaxAge   time.Duration
+	TranscriptMaxBytes int64
+}
+
+// DefaultLimits are used when a field is zero.
+var DefaultLimits = Limits{
+	Replicas:           1,
+	DedupeWindow:       2 * time.Minute,
+	TranscriptMaxAge:   30 * 24 * time.Hour,
+	TranscriptMaxBytes: 8 << 30,
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.Replicas <= 0 {
+		l.Replicas = DefaultLimits.Replicas
+	}
+	if l.DedupeWindow <= 0 {
+		l.DedupeWindow = DefaultLimits.DedupeWindow
+	}
+	if l.TranscriptMaxAge <= 0 {
+		l.TranscriptMaxAge = DefaultLimits.TranscriptMaxAge
+	}
+	if l.TranscriptMaxBytes <= 0 {
+		l.TranscriptMaxBytes = DefaultLimits.TranscriptMaxBytes
+	}
+	return l
+}
+
+// EnsureStreams creates or updates Switchyard's streams and KV buckets.
+// Every service calls it at start-up; it is idempotent.
+func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
+	l = l.withDefaults()
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        StreamInbound,
+			Description: "gateway → session service: runtime events and client commands",
+			Subjects:    []string{prefixInbound + ">"},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    l.Replicas,
+			Duplicates:  l.DedupeWindow,
+			MaxAge:      24 * time.Hour,
+		},
+		{
+			Name:        StreamRuntime,
+			Description: "session service → relay: hub-to-runtime commands",
+			Subjects:    []string{prefixRuntime + ">"},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    l.Replicas,
+			Duplicates:  l.DedupeWindow,
+			MaxAge:      24 * time.Hour,
+		},
+		{
+			Name:        StreamTranscript,
+			Description: "per-session transcripts, one subject per session",
+			Subjects:    []string{prefixTranscript + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    l.Replicas,
+			Duplicates:  l.DedupeWindow,
+			MaxAge:      l.TranscriptMaxAge,
+			MaxBytes:    l.TranscriptMaxBytes,
+			AllowDirect: true,
+		},
+	}
+	for _, sc := range streams {
+		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("bus: ensure stream %s: %w", sc.Name, err)
+		}
+	}
+	for _, kc := range []jetstream.KeyValueConfig{
+		{Bucket: BucketSessions, Description: "session id → SessionInfo", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
+		{Bucket: BucketEndpoints, Description: "endpoint id → EndpointRecord", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
+	} {
+		if _, err := b.JS.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			return fmt.Errorf("bus: ensure bucket %s: %w", kc.Bucket, err)
+		}
+	}
+	return nil
+}
+
+// KV opens a bucket created by EnsureStreams.
+func (b *Bus) KV(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
+	kv, err := b.JS.KeyValue(ctx, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("bus: open bucket %s: %w", bucket, err)
+	}
+	return kv, nil
+}

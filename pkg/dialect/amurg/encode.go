@@ -1,0 +1,140 @@
+package amurg
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"google.golang.org/protobuf/types/known/structpb"
+
+	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+)
+
+// Encode renders an Envelope as the JSON frame a socket of the given role
+// receives. It is called once per frame per gateway pod, never per
+// recipient: the bytes are shared by every local subscriber.
+func Encode(env *syv1.Envelope, role Role) ([]byte, error) {
+	f, err := frameOf(env, role)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("amurg: encode %s: %w", env.GetType(), err)
+	}
+	return b, nil
+}
+
+func frameOf(env *syv1.Envelope, role Role) (*outFrame, error) {
+	f := &outFrame{Type: env.GetType(), ID: env.GetId(), SessionID: env.GetSessionId(), Seq: env.GetSeq(), Ts: env.GetTs()}
+	if role == RoleRuntime {
+		// The seq extension is for clients; runtimes see the document's frames.
+		f.Seq = 0
+	}
+	p, err := payloadOf(env, role)
+	if err != nil {
+		return nil, err
+	}
+	f.Payload = p
+	return f, nil
+}
+
+func payloadOf(env *syv1.Envelope, role Role) (any, error) {
+	switch b := env.GetBody().(type) {
+	case nil:
+		return nil, nil
+	case *syv1.Envelope_HelloAck:
+		return helloAckJSON{OK: b.HelloAck.GetOk(), Error: b.HelloAck.GetError()}, nil
+	case *syv1.Envelope_SessionCreate:
+		m := b.SessionCreate
+		return sessionCreateJSON{SessionID: m.GetSessionId(), EndpointID: m.GetEndpointId(), UserID: m.GetUserId()}, nil
+	case *syv1.Envelope_SessionCreated:
+		m := b.SessionCreated
+		return sessionCreatedJSON{SessionID: m.GetSessionId(), OK: m.GetOk(), NativeHandle: m.GetNativeHandle(), Error: m.GetError()}, nil
+	case *syv1.Envelope_SessionClose:
+		return sessionCloseJSON{SessionID: b.SessionClose.GetSessionId(), Reason: b.SessionClose.GetReason()}, nil
+	case *syv1.Envelope_UserMessage:
+		m := b.UserMessage
+		return userMessageJSON{SessionID: m.GetSessionId(), MessageID: m.GetMessageId(), Content: m.GetContent()}, nil
+	case *syv1.Envelope_AgentOutput:
+		m := b.AgentOutput
+		return agentOutputJSON{SessionID: m.GetSessionId(), MessageID: m.GetMessageId(), Seq: m.GetSeq(), Channel: m.GetChannel(), Content: m.GetContent(), Final: m.GetFinal()}, nil
+	case *syv1.Envelope_TurnStarted:
+		return turnStartedJSON{SessionID: b.TurnStarted.GetSessionId(), InResponseTo: b.TurnStarted.GetInResponseTo()}, nil
+	case *syv1.Envelope_TurnCompleted:
+		m := b.TurnCompleted
+		return turnCompletedJSON{SessionID: m.GetSessionId(), InResponseTo: m.GetInResponseTo(), ExitCode: m.ExitCode}, nil
+	case *syv1.Envelope_StopRequest:
+		return sessionOnlyJSON{SessionID: b.StopRequest.GetSessionId()}, nil
+	case *syv1.Envelope_StopAck:
+		return stopAckJSON{SessionID: b.StopAck.GetSessionId(), OK: b.StopAck.GetOk(), Error: b.StopAck.GetError()}, nil
+	case *syv1.Envelope_PermissionRequest:
+		m := b.PermissionRequest
+		return permissionRequestJSON{SessionID: m.GetSessionId(), RequestID: m.GetRequestId(), Tool: m.GetTool(), Description: m.GetDescription(), Resource: m.GetResource()}, nil
+	case *syv1.Envelope_PermissionResponse:
+		m := b.PermissionResponse
+		return permissionResponseJSON{SessionID: m.GetSessionId(), RequestID: m.GetRequestId(), Approved: m.GetApproved(), AlwaysAllow: m.GetAlwaysAllow()}, nil
+	case *syv1.Envelope_File:
+		return fileOf(b.File, role), nil
+	}
+	return payloadOf2(env, role)
+}
+
+func payloadOf2(env *syv1.Envelope, role Role) (any, error) {
+	switch b := env.GetBody().(type) {
+	case *syv1.Envelope_EndpointConfigUpdate:
+		m := b.EndpointConfigUpdate
+		return endpointConfigUpdateJSON{EndpointID: m.GetEndpointId(), Security: structJSON(m.GetSecurity()), Limits: structJSON(m.GetLimits())}, nil
+	case *syv1.Envelope_EndpointConfigAck:
+		m := b.EndpointConfigAck
+		return endpointConfigAckJSON{EndpointID: m.GetEndpointId(), OK: m.GetOk(), Error: m.GetError()}, nil
+	case *syv1.Envelope_TokenRefresh:
+		return tokenRefreshJSON{Token: b.TokenRefresh.GetToken(), ExpiresAt: b.TokenRefresh.GetExpiresAt()}, nil
+	case *syv1.Envelope_Subscribe:
+		return subscribeJSON{SessionID: b.Subscribe.GetSessionId(), AfterSeq: b.Subscribe.GetAfterSeq()}, nil
+	case *syv1.Envelope_Unsubscribe:
+		return sessionOnlyJSON{SessionID: b.Unsubscribe.GetSessionId()}, nil
+	case *syv1.Envelope_Error:
+		return errorJSON{Code: b.Error.GetCode(), Message: b.Error.GetMessage()}, nil
+	case *syv1.Envelope_HistoryResponse:
+		return historyOf(b.HistoryResponse, role)
+	}
+	return nil, fmt.Errorf("amurg: no encoder for %s body %T", env.GetType(), env.GetBody())
+}
+
+func fileOf(m *syv1.FileTransfer, role Role) fileJSON {
+	md := m.GetMetadata()
+	out := fileJSON{SessionID: m.GetSessionId(), Metadata: fileMetadataJSON{FileID: md.GetFileId(), Name: md.GetName(), MimeType: md.GetMimeType(), Size: md.GetSize()}}
+	if role == RoleRuntime {
+		out.Data = m.GetData()
+	}
+	return out
+}
+
+func historyOf(h *syv1.HistoryResponse, role Role) (any, error) {
+	out := historyResponseJSON{SessionID: h.GetSessionId(), AfterSeq: h.GetAfterSeq(), LastSeq: h.GetLastSeq(), HasMore: h.GetHasMore(), Messages: make([]json.RawMessage, 0, len(h.GetMessages()))}
+	for _, m := range h.GetMessages() {
+		b, err := Encode(m, role)
+		if err != nil {
+			return nil, err
+		}
+		out.Messages = append(out.Messages, b)
+	}
+	return out, nil
+}
+
+func structJSON(s *structpb.Struct) json.RawMessage {
+	if s == nil {
+		return nil
+	}
+	b, err := json.Marshal(s.AsMap())
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// ErrorFrame renders an error frame.
+func ErrorFrame(sessionID, code, message, ts string) []byte {
+	b, _ := json.Marshal(outFrame{Type: TypeError, SessionID: sessionID, Ts: ts, Payload: errorJSON{Code: code, Message: message}})
+	return b
+}

@@ -1,0 +1,108 @@
+// Package embedded runs the servers the one-process dev stack needs: a real
+// NATS server with JetStream (nats-server, in process) and an in-process
+// Redis-protocol server (miniredis).
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// NATS is a running embedded NATS server.
+type NATS struct {
+	Server *server.Server
+	Dir    string
+}
+
+// StartNATS starts a JetStream-enabled NATS server on host:port (port 0
+// picks a free one), storing data under dir.
+func StartNATS(host string, port int, dir string) (*NATS, error) {
+	opts := &server.Options{
+		ServerName: "switchyard-embedded",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   dir,
+		NoSigs:     true,
+		MaxPayload: 16 << 20,
+	}
+	if port == 0 {
+		opts.Port = server.RANDOM_PORT
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: nats: %w", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("embedded: nats on %s:%d not ready after 10s", host, port)
+	}
+	return &NATS{Server: s, Dir: dir}, nil
+}
+
+// URL is the client URL of the server.
+func (n *NATS) URL() string { return n.Server.ClientURL() }
+
+// Shutdown stops the server and waits for it.
+func (n *NATS) Shutdown() {
+	n.Server.Shutdown()
+	n.Server.WaitForShutdown()
+}
+
+// Redis is a running in-process Redis-protocol server.
+type Redis struct {
+	M      *miniredis.Miniredis
+	cancel context.CancelFunc
+}
+
+// StartRedis serves the Redis protocol on addr ("127.0.0.1:0" for a free
+// port). miniredis only expires keys when told time has passed, so a ticker
+// advances its clock in step with the wall clock.
+func StartRedis(addr string) (*Redis, error) {
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr(addr); err != nil {
+		return nil, fmt.Errorf("embedded: redis on %s: %w", addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		const step = 250 * time.Millisecond
+		t := time.NewTicker(step)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				m.FastForward(step)
+			}
+		}
+	}()
+	return &Redis{M: m, cancel: cancel}, nil
+}
+
+// URL is the redis:// URL of the server.
+func (r *Redis) URL() string { return "redis://" + r.M.Addr() + "/0" }
+
+// Close stops the server.
+func (r *Redis) Close() {
+	r.cancel()
+	r.M.Close()
+}
+
+// FreePort returns a TCP port that was free on host a moment ago.
+func FreePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("embedded: free port: %w", err)
+	}
+	defer l.Close()
+	_, p, _ := net.SplitHostPort(l.Addr().String())
+	return strconv.Atoi(p)
+}

@@ -1,0 +1,43 @@
+// Package errcode lists the machine-readable error codes the hub sends in
+// `error` frames. docs/errors.md documents each; dialects render them
+// (the runtime/client dialect verbatim, the device dialect as numbers).
+package errcode
+
+// Codes. Keep docs/errors.md in step with this list (a test checks it).
+const (
+	// Frame-level problems; the socket stays open.
+	InvalidJSON     = "invalid_json"     // the frame is not a JSON object
+	InvalidMessage  = "invalid_message"  // a required field is missing or has the wrong type
+	UnknownType     = "unknown_type"     // the type string is not part of the dialect
+	UnsupportedType = "unsupported_type" // the type exists but may not be sent on this socket
+	RateLimited     = "rate_limited"     // too many frames per second from this socket
+
+	// Authentication and authorization.
+	AuthFailed = "auth_failed" // missing, unknown or revoked token
+	Forbidden  = "forbidden"   // authenticated, but not allowed to touch this session
+
+	// Sessions and turns.
+	SessionNotFound = "session_not_found" // no such session
+	SessionClosed   = "session_closed"    // the session is closed; create a new one
+	NotSubscribed   = "not_subscribed"    // unsubscribe from a session this socket does not follow
+	TurnInProgress  = "turn_in_progress"  // a user.message arrived while a turn runs
+	EndpointUnknown = "endpoint_not_found"
+
+	// Runtimes.
+	RuntimeOffline = "runtime_offline" // the session's runtime has no live socket
+	RuntimeTimeout = "runtime_timeout" // the runtime did not answer within the request timeout
+	RuntimeError   = "runtime_error"   // the runtime answered ok:false
+
+	// Hub side.
+	Unavailable = "unavailable" // the hub could not accept the frame (bus down); retry
+	Internal    = "internal"    // a bug; logged with the trace id
+)
+
+// All is every code, for documentation checks.
+var All = []string{
+	InvalidJSON, InvalidMessage, UnknownType, UnsupportedType, RateLimited,
+	AuthFailed, Forbidden,
+	SessionNotFound, SessionClosed, NotSubscribed, TurnInProgress, EndpointUnknown,
+	RuntimeOffline, RuntimeTimeout, RuntimeError,
+	Unavailable, Internal,
+}

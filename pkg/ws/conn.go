@@ -1,0 +1,262 @@
+// Package ws is the WebSocket connection every dialect runs on: one reader
+// (the caller's goroutine), one writer goroutine draining a bounded send
+// queue, control-frame keepalive, read limits and close codes.
+//
+// Frames are shared []byte: a frame fanned out to many sockets is encoded
+// once and queued by reference.
+package ws
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Close codes the hub uses (RFC 6455 and Switchyard's private range).
+const (
+	CloseNormal       = websocket.CloseNormalClosure     // 1000
+	CloseGoingAway    = websocket.CloseGoingAway         // 1001: pod draining, reconnect elsewhere
+	ClosePolicy       = websocket.ClosePolicyViolation   // 1008: authentication failed
+	CloseTooBig       = websocket.CloseMessageTooBig     // 1009: frame over the size limit
+	CloseInternal     = websocket.CloseInternalServerErr // 1011
+	CloseTryAgain     = websocket.CloseTryAgainLater     // 1013: the hub cannot serve now
+	CloseSlowConsumer = 4008                             // send queue overflow: the peer reads too slowly
+	CloseReplaced     = 4009                             // the same runtime connected again elsewhere
+	closeGrace        = time.Second                      // how long to wait for the peer's close reply
+)
+
+// Options are a socket's limits and timings.
+type Options struct {
+	PingPeriod      time.Duration
+	PongWait        time.Duration
+	WriteWait       time.Duration
+	MaxMessageBytes int64
+	QueueFrames     int
+	QueueBytes      int
+}
+
+// ErrClosed is returned by Send on a closed or closing socket.
+var ErrClosed = errors.New("ws: connection closed")
+
+// ErrOverflow is returned by Send when the queue is full; the socket is
+// then closed with CloseSlowConsumer.
+var ErrOverflow = errors.New("ws: send queue overflow")
+
+type item struct {
+	data      []byte
+	binary    bool
+	closeCode int
+	closeText string
+}
+
+// Conn is one WebSocket with its send queue.
+type Conn struct {
+	ws *websocket.Conn
+	o  Options
+
+	mu      sync.Mutex
+	queue   []item
+	qBytes  int
+	closing bool
+
+	wake     chan struct{}
+	flushed  chan struct{} // signalled after each written batch
+	done     chan struct{} // closed when the socket is finished
+	doneOnce sync.Once
+
+	// OnOverflow, when set before the first Send, is called once if the
+	// socket is dropped for overflowing its queue.
+	OnOverflow func()
+}
+
+// Upgrader returns a gorilla upgrader tuned for many mostly idle sockets:
+// the HTTP server's read buffer is reused and write buffers are pooled.
+func Upgrader() *websocket.Upgrader {
+	return &websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		WriteBufferPool:  &sync.Pool{},
+		CheckOrigin:      func(*http.Request) bool { return true },
+	}
+}
+
+// New wraps an upgraded socket and starts its writer.
+func New(c *websocket.Conn, o Options) *Conn {
+	conn := &Conn{ws: c, o: o, wake: make(chan struct{}, 1), flushed: make(chan struct{}, 1), done: make(chan struct{})}
+	go conn.writeLoop()
+	return conn
+}
+
+// Done is closed when the socket is finished.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Queued reports the frames and bytes waiting in the send queue.
+func (c *Conn) Queued() (frames, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue), c.qBytes
+}
+
+// Send queues a text frame. It never blocks: a full queue drops the socket.
+func (c *Conn) Send(frame []byte) error { return c.enqueue(item{data: frame}) }
+
+// SendBinary queues a binary frame.
+func (c *Conn) SendBinary(frame []byte) error { return c.enqueue(item{data: frame, binary: true}) }
+
+func (c *Conn) enqueue(it item) error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if len(c.queue) >= c.o.QueueFrames || c.qBytes+len(it.data) > c.o.QueueBytes {
+		c.closing = true
+		c.queue, c.qBytes = nil, 0
+		c.mu.Unlock()
+		if c.OnOverflow != nil {
+			c.OnOverflow()
+		}
+		c.closeNow(CloseSlowConsumer, "send queue overflow")
+		return ErrOverflow
+	}
+	c.queue = append(c.queue, it)
+	c.qBytes += len(it.data)
+	c.mu.Unlock()
+	c.signal()
+	return nil
+}
+
+func (c *Conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close sends what is queued, then a close frame with code and reason,
+// then ends the socket once the peer answers (or after a grace period).
+func (c *Conn) Close(code int, reason string) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.queue = append(c.queue, item{closeCode: code, closeText: reason})
+	c.mu.Unlock()
+	c.signal()
+}
+
+// closeNow skips the queue: close frame, then the TCP connection.
+func (c *Conn) closeNow(code int, reason string) {
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.o.WriteWait))
+	c.finish()
+}
+
+// finish releases the socket; safe to call more than once.
+func (c *Conn) finish() {
+	c.doneOnce.Do(func() {
+		close(c.done)
+		_ = c.ws.Close()
+	})
+}
+
+func (c *Conn) writeLoop() {
+	ping := time.NewTicker(c.o.PingPeriod)
+	defer ping.Stop()
+	var batch []item
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.o.WriteWait)); err != nil {
+				c.finish()
+				return
+			}
+			continue
+		case <-c.wake:
+		}
+		c.mu.Lock()
+		batch, c.queue = c.queue, batch[:0]
+		c.qBytes = 0
+		c.mu.Unlock()
+		for i := range batch {
+			if !c.write(&batch[i]) {
+				return
+			}
+			batch[i] = item{}
+		}
+		select {
+		case c.flushed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// WaitQueueBelow blocks until fewer than n bytes are queued, the socket
+// ends, or ctx is done. Bulk senders (history replay) use it to follow the
+// peer's pace instead of overflowing the queue.
+func (c *Conn) WaitQueueBelow(ctx context.Context, n int) error {
+	for {
+		if _, b := c.Queued(); b < n {
+			return nil
+		}
+		select {
+		case <-c.flushed:
+		case <-c.done:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// write sends one queued item; false means the socket is finished.
+func (c *Conn) write(it *item) bool {
+	if it.closeCode != 0 {
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(it.closeCode, it.closeText), time.Now().Add(c.o.WriteWait))
+		select {
+		case <-c.done:
+		case <-time.After(closeGrace):
+		}
+		c.finish()
+		return false
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.o.WriteWait))
+	typ := websocket.TextMessage
+	if it.binary {
+		typ = websocket.BinaryMessage
+	}
+	if err := c.ws.WriteMessage(typ, it.data); err != nil {
+		c.finish()
+		return false
+	}
+	return true
+}
+
+// ReadLoop reads frames until the socket ends, calling fn for each; it
+// returns the reason the socket ended. Any frame or pong extends the read
+// deadline by PongWait, so a silent peer is dropped.
+func (c *Conn) ReadLoop(fn func(binary bool, data []byte)) error {
+	defer c.finish()
+	c.ws.SetReadLimit(c.o.MaxMessageBytes)
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.o.PongWait))
+	c.ws.SetPongHandler(func(string) error {
+		return c.ws.SetReadDeadline(time.Now().Add(c.o.PongWait))
+	})
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return err
+		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.o.PongWait))
+		fn(typ == websocket.BinaryMessage, data)
+	}
+}
+
+// RemoteAddr is the peer's address.
+func (c *Conn) RemoteAddr() string { return c.ws.RemoteAddr().String() }

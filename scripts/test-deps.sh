@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the test suite runs against: a redis-server binary (tests
+# start their own on a free port) and Debian's python3-websockets (the
+# documents' Python samples). Uses apt-get when run as root, sudo otherwise.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
+/usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || need+=(python3-websockets)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+echo "test-deps: installing ${need[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"

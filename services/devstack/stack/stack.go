@@ -1,0 +1,222 @@
+// Package stack runs the whole hub in one process: an embedded NATS
+// JetStream server, an embedded Redis-protocol server (or external ones),
+// and one gateway, one session and one relay service. The services talk
+// over NATS exactly as they do when deployed apart; nothing is short-cut
+// in process.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchyard-hub/switchyard/pkg/config"
+	"github.com/switchyard-hub/switchyard/pkg/embedded"
+	"github.com/switchyard-hub/switchyard/pkg/process"
+	"github.com/switchyard-hub/switchyard/services/gateway/edge"
+	"github.com/switchyard-hub/switchyard/services/relay/routing"
+	"github.com/switchyard-hub/switchyard/services/session/sessions"
+)
+
+// Config is the dev stack's configuration.
+type Config struct {
+	Listen        string   `flag:"listen" env:"SY_LISTEN" default:"127.0.0.1:8080" usage:"gateway address"`
+	DataDir       string   `flag:"data" env:"SY_DATA_DIR" default:"" usage:"embedded NATS JetStream data directory (default: <user cache>/switchyard/devstack)"`
+	NATSListen    string   `flag:"nats-listen" env:"SY_DEV_NATS_LISTEN" default:"127.0.0.1:0" usage:"embedded NATS address (port 0: a free one)"`
+	RedisListen   string   `flag:"redis-listen" env:"SY_DEV_REDIS_LISTEN" default:"127.0.0.1:0" usage:"embedded Redis-protocol address (port 0: a free one)"`
+	NATSURL       string   `flag:"nats-url" env:"SY_NATS_URL" default:"" usage:"use this external NATS (JetStream) instead of the embedded one"`
+	RedisURL      string   `flag:"redis-url" env:"SY_REDIS_URL" default:"" usage:"use this external Redis instead of the embedded one"`
+	RuntimeTokens []string `flag:"runtime-tokens" env:"SY_RUNTIME_TOKENS" default:"dev-runtime-token=*" usage:"token=runtime_id list"`
+	ClientTokens  []string `flag:"client-tokens" env:"SY_CLIENT_TOKENS" default:"dev-client-token=dev" usage:"token=user_id list"`
+	OTLPEndpoint  string   `flag:"otlp-endpoint" env:"SY_OTLP_ENDPOINT" default:"" usage:"OTLP/HTTP trace endpoint (empty: off)"`
+	LogLevel      string   `flag:"log-level" env:"SY_LOG_LEVEL" default:"info" usage:"debug, info, warn or error"`
+}
+
+// Stack is a running dev stack.
+type Stack struct {
+	GatewayURL string // http://host:port
+	NATSURL    string
+	RedisURL   string
+	DataDir    string
+
+	nats   *embedded.NATS
+	redis  *embedded.Redis
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errs   chan error
+}
+
+// Start brings the stack up and returns when the gateway listens.
+func Start(ctx context.Context, cfg Config, o process.Options) (*Stack, error) {
+	st := &Stack{NATSURL: cfg.NATSURL, RedisURL: cfg.RedisURL, errs: make(chan error, 3)}
+	if err := st.startServers(cfg); err != nil {
+		st.stopServers()
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	st.cancel = cancel
+	started := make(chan *edge.Server, 1)
+	ready := make(chan struct{}, 2)
+	if err := st.startServices(runCtx, cfg, o, started, ready); err != nil {
+		st.Stop()
+		return nil, err
+	}
+	// Serve only once every service is up: a runtime's hello needs the relay.
+	for waiting := 3; waiting > 0; waiting-- {
+		select {
+		case gw := <-started:
+			st.GatewayURL = "http://" + gw.Addr()
+		case <-ready:
+		case err := <-st.errs:
+			st.Stop()
+			return nil, err
+		case <-ctx.Done():
+			st.Stop()
+			return nil, ctx.Err()
+		}
+	}
+	return st, nil
+}
+
+func (st *Stack) startServers(cfg Config) error {
+	if st.NATSURL == "" {
+		dir := cfg.DataDir
+		if dir == "" {
+			cache, err := os.UserCacheDir()
+			if err != nil {
+				cache = os.TempDir()
+			}
+			dir = filepath.Join(cache, "switchyard", "devstack")
+		}
+		host, port, err := splitHostPort(cfg.NATSListen)
+		if err != nil {
+			return err
+		}
+		if st.nats, err = embedded.StartNATS(host, port, dir); err != nil {
+			return err
+		}
+		st.NATSURL, st.DataDir = st.nats.URL(), dir
+	}
+	if st.RedisURL == "" {
+		r, err := embedded.StartRedis(cfg.RedisListen)
+		if err != nil {
+			return err
+		}
+		st.redis, st.RedisURL = r, r.URL()
+	}
+	return nil
+}
+
+// common builds the shared block of a service's configuration: its own
+// defaults (and SY_* variables), then the stack's servers.
+func (st *Stack) common(c *config.Common, cfg Config, pod string) {
+	c.Pod, c.NATSURL, c.RedisURL = pod, st.NATSURL, st.RedisURL
+	c.OTLPEndpoint, c.LogLevel = cfg.OTLPEndpoint, cfg.LogLevel
+}
+
+func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Options, started chan<- *edge.Server, ready chan<- struct{}) error {
+	var scfg sessions.Config
+	var rcfg routing.Config
+	var gcfg edge.Config
+	for name, c := range map[string]any{"session": &scfg, "relay": &rcfg, "gateway": &gcfg} {
+		if err := config.Load(c, name, nil); err != nil {
+			return err
+		}
+	}
+	st.common(&scfg.Common, cfg, "dev-session")
+	st.common(&rcfg.Common, cfg, "dev-relay")
+	st.common(&gcfg.Common, cfg, "dev-gateway")
+	scfg.HTTPListen, rcfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0"
+	rcfg.RuntimeTokens = cfg.RuntimeTokens
+	gcfg.Listen, gcfg.ClientTokens = cfg.Listen, cfg.ClientTokens
+	reg := o.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	// Each service registers its own metrics; one registry would reject
+	// the process collectors registered three times.
+	run := func(name string, f func(process.Options) error) {
+		st.wg.Add(1)
+		go func() {
+			defer st.wg.Done()
+			so := o
+			so.Started = func() { ready <- struct{}{} }
+			so.Registry = prometheus.NewRegistry()
+			if name == "gateway" {
+				so.Registry = reg
+			}
+			if err := f(so); err != nil && !errors.Is(err, context.Canceled) {
+				st.errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	run("session", func(so process.Options) error { return sessions.Run(ctx, scfg, so) })
+	run("relay", func(so process.Options) error { return routing.Run(ctx, rcfg, so) })
+	run("gateway", func(so process.Options) error {
+		return edge.Run(ctx, gcfg, so, func(s *edge.Server) { started <- s })
+	})
+	return nil
+}
+
+// Err reports a service that stopped on its own.
+func (st *Stack) Err() <-chan error { return st.errs }
+
+// Stop drains the services, then stops the embedded servers.
+func (st *Stack) Stop() {
+	if st.cancel != nil {
+		st.cancel()
+	}
+	st.wg.Wait()
+	st.stopServers()
+}
+
+func (st *Stack) stopServers() {
+	if st.nats != nil {
+		st.nats.Shutdown()
+	}
+	if st.redis != nil {
+		st.redis.Close()
+	}
+}
+
+// PrintBanner writes where everything is and how to use it.
+func (st *Stack) PrintBanner(w io.Writer, cfg Config) {
+	ws := "ws" + st.GatewayURL[len("http"):]
+	fmt.Fprintf(w, "Switchyard dev stack is up\n")
+	fmt.Fprintf(w, "  gateway   %s  (REST %s/v1/…, health %s/readyz, metrics %s/metrics)\n", st.GatewayURL, st.GatewayURL, st.GatewayURL, st.GatewayURL)
+	fmt.Fprintf(w, "  runtimes  %s/ws/runtime   clients %s/ws/client?token=…\n", ws, ws)
+	if st.nats != nil {
+		fmt.Fprintf(w, "  nats      %s  (embedded JetStream, data in %s)\n", st.NATSURL, st.DataDir)
+	} else {
+		fmt.Fprintf(w, "  nats      %s  (external)\n", st.NATSURL)
+	}
+	if st.redis != nil {
+		fmt.Fprintf(w, "  redis     %s  (embedded Redis-protocol server)\n", st.RedisURL)
+	} else {
+		fmt.Fprintf(w, "  redis     %s  (external)\n", st.RedisURL)
+	}
+	fmt.Fprintf(w, "  tokens    runtime %v  client %v\n", cfg.RuntimeTokens, cfg.ClientTokens)
+	fmt.Fprintf(w, "Next, in another terminal:\n")
+	fmt.Fprintf(w, "  go run ./services/examples/shellruntime -hub %s/ws/runtime\n", ws)
+	fmt.Fprintf(w, "  go run ./services/examples/termclient -hub %s\n", st.GatewayURL)
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("stack: address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("stack: port in %q: %w", addr, err)
+	}
+	return host, port, nil
+}

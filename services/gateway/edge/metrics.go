@@ -1,0 +1,47 @@
+package edge
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	conns          *prometheus.GaugeVec
+	framesIn       *prometheus.CounterVec
+	framesOut      *prometheus.CounterVec
+	drops          *prometheus.CounterVec
+	errors         *prometheus.CounterVec
+	publishLatency prometheus.Histogram
+	fanout         prometheus.Histogram
+	topics         prometheus.Gauge
+	duplicates     prometheus.Counter
+	gaps           prometheus.Counter
+	replayed       prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
+	m := &metrics{
+		conns:          prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchyard_gateway_connections", Help: "Open WebSockets, by dialect."}, []string{"dialect"}),
+		framesIn:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_frames_in_total", Help: "Frames read from sockets, by dialect."}, []string{"dialect"}),
+		framesOut:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_frames_out_total", Help: "Frames queued to sockets, by dialect."}, []string{"dialect"}),
+		drops:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_slow_consumer_drops_total", Help: "Sockets closed (4008) because their send queue overflowed, by dialect."}, []string{"dialect"}),
+		errors:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_error_frames_total", Help: "error frames sent to sockets, by code."}, []string{"code"}),
+		publishLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchyard_gateway_publish_seconds", Help: "Time for JetStream to accept an inbound frame.", Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)}),
+		fanout:         prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchyard_gateway_fanout_subscribers", Help: "Local subscribers per delivered transcript event.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
+		topics:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchyard_gateway_followed_sessions", Help: "Sessions this pod holds NATS interest in."}),
+		duplicates:     prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_gateway_duplicate_events_total", Help: "Live transcript events dropped as already delivered."}),
+		gaps:           prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_gateway_gap_repairs_total", Help: "Gaps in live transcript events repaired from the stream."}),
+		replayed:       prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_gateway_replayed_messages_total", Help: "Transcript messages sent in history.response frames."}),
+	}
+	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_gateway_send_queue_bytes", Help: "Bytes waiting in all socket send queues of this pod."}, func() float64 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		total := 0
+		for _, sk := range s.sockets {
+			_, b := sk.conn.Queued()
+			total += b
+		}
+		return float64(total)
+	})
+	reg.MustRegister(m.conns, m.framesIn, m.framesOut, m.drops, m.errors, m.publishLatency, m.fanout, m.topics, m.duplicates, m.gaps, m.replayed, queue)
+	return m
+}

@@ -1,0 +1,181 @@
+package edge
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
+	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/ownership"
+	"github.com/switchyard-hub/switchyard/pkg/ws"
+	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+)
+
+// socket is one accepted WebSocket of the runtime/client dialect.
+type socket struct {
+	id   string
+	role amurg.Role
+	conn *ws.Conn
+
+	mu        sync.Mutex
+	principal string                   // user id, or runtime id after hello
+	subs      map[string]*subscription // client: session id → subscription
+}
+
+func (sk *socket) user() string {
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
+	return sk.principal
+}
+
+// accept upgrades an HTTP request and registers the socket.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, role amurg.Role, principal string) *socket {
+	if s.draining.Load() {
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return nil
+	}
+	c, err := ws.Upgrader().Upgrade(w, r, nil)
+	if err != nil {
+		// The upgrader has answered (400 for a non-upgrade request).
+		return nil
+	}
+	sk := &socket{id: s.newConnID(), role: role, conn: ws.New(c, s.cfg.wsOptions()), principal: principal}
+	sk.conn.OnOverflow = func() { s.m.drops.WithLabelValues(role.String()).Inc() }
+	s.mu.Lock()
+	s.sockets[sk.id] = sk
+	s.mu.Unlock()
+	s.m.conns.WithLabelValues(role.String()).Inc()
+	if err := s.reg.AddConn(r.Context(), sk.id, ownership.ConnInfo{Dialect: role.String(), Principal: principal, Remote: sk.conn.RemoteAddr()}); err != nil {
+		s.log.Warn("ownership not recorded", "conn", sk.id, "err", err)
+	}
+	return sk
+}
+
+// release forgets a finished socket everywhere.
+func (s *Server) release(sk *socket) {
+	s.mu.Lock()
+	delete(s.sockets, sk.id)
+	s.mu.Unlock()
+	s.m.conns.WithLabelValues(sk.role.String()).Dec()
+	s.topics.leaveAll(sk)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if sk.role == amurg.RoleRuntime && sk.user() != "" {
+		if err := s.reg.ReleaseRuntime(ctx, sk.user(), sk.id); err != nil {
+			s.log.Warn("runtime ownership not released", "runtime", sk.user(), "err", err)
+		}
+	}
+	if err := s.reg.RemoveConn(ctx, sk.id); err != nil {
+		s.log.Warn("ownership not removed", "conn", sk.id, "err", err)
+	}
+}
+
+func (s *Server) socket(id string) *socket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sockets[id]
+}
+
+// send writes a frame to one socket and counts it.
+func (s *Server) send(sk *socket, frame []byte) {
+	if err := sk.conn.Send(frame); err == nil {
+		s.m.framesOut.WithLabelValues(sk.role.String()).Inc()
+	}
+}
+
+func (s *Server) sendError(sk *socket, session, code, message string) {
+	s.m.errors.WithLabelValues(code).Inc()
+	s.send(sk, amurg.ErrorFrame(session, code, message, amurg.Timestamp(time.Now())))
+}
+
+func (s *Server) sendEnvelope(sk *socket, env *syv1.Envelope) error {
+	frame, err := amurg.Encode(env, sk.role)
+	if err != nil {
+		return err
+	}
+	s.send(sk, frame)
+	return nil
+}
+
+// decode parses a frame, answering a bad one with an error frame; the
+// socket stays open.
+func (s *Server) decode(sk *socket, binary bool, data []byte) *syv1.Envelope {
+	s.m.framesIn.WithLabelValues(sk.role.String()).Inc()
+	if binary {
+		s.sendError(sk, "", errcode.UnsupportedType, "binary frames are not part of this dialect")
+		return nil
+	}
+	env, derr := amurg.Decode(data, sk.role, time.Now())
+	if derr != nil {
+		s.sendError(sk, derr.SessionID, derr.Code, derr.Message)
+		return nil
+	}
+	return env
+}
+
+func (s *Server) pong(sk *socket) {
+	s.send(sk, pongFrame(time.Now()))
+}
+
+func pongFrame(now time.Time) []byte {
+	return []byte(`{"type":"pong","ts":"` + amurg.Timestamp(now) + `"}`)
+}
+
+// ingest hands an envelope from a socket to the session service (SY_IN).
+// The envelope is stamped with where it came from and who sent it.
+func (s *Server) ingest(sk *socket, env *syv1.Envelope) {
+	ctx, span := s.tracer.Start(context.Background(), "gateway.ingest "+env.GetType(), trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.conn", sk.id)))
+	defer span.End()
+	env.Origin = &syv1.Route{Pod: s.pod, ConnId: sk.id, Dialect: sk.role.String()}
+	if sk.role == amurg.RoleRuntime {
+		env.RuntimeId = sk.user()
+	} else {
+		env.UserId = sk.user()
+	}
+	assignID(env)
+	start := time.Now()
+	_, err := s.bus.Publish(ctx, bus.InboundSubject(s.cfg.Partitions, env.GetSessionId()), env)
+	s.m.publishLatency.Observe(time.Since(start).Seconds())
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		s.log.WarnContext(ctx, "frame not accepted", "type", env.GetType(), "err", err)
+		s.sendError(sk, env.GetSessionId(), errcode.Unavailable, "the hub could not accept this "+env.GetType()+"; retry")
+	}
+}
+
+// assignID gives an envelope its dedupe id: a user.message is identified
+// by its client message_id (the document's idempotency key), other frames
+// by their envelope id, and frames without one by a fresh id.
+func assignID(env *syv1.Envelope) {
+	if um := env.GetUserMessage(); um != nil {
+		if um.GetMessageId() == "" {
+			um.MessageId = nuid.Next()
+		}
+		env.Id = "msg-" + um.GetMessageId()
+		return
+	}
+	if env.GetId() == "" {
+		env.Id = nuid.Next()
+	}
+}
+
+// bearer extracts a token from "Authorization: Bearer …" or ?token=.
+func bearer(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(t)
+		}
+	}
+	return r.URL.Query().Get("token")
+}

@@ -1,0 +1,30 @@
+// Command sy-gateway runs one gateway pod (edge WebSocket server).
+//
+//	sy-gateway [flags]              serve
+//	sy-gateway probe -url WS_URL    connect, ping, expect pong (helm test)
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/switchyard-hub/switchyard/pkg/config"
+	"github.com/switchyard-hub/switchyard/pkg/process"
+	"github.com/switchyard-hub/switchyard/services/gateway/edge"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "probe" {
+		os.Exit(probe(os.Args[2:]))
+	}
+	var cfg edge.Config
+	if err := config.Load(&cfg, "sy-gateway", os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	ctx, stop := process.SignalContext()
+	defer stop()
+	if err := edge.Run(ctx, cfg, process.Options{}, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "sy-gateway:", err)
+		os.Exit(1)
+	}
+}

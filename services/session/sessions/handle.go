@@ -1,0 +1,261 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/catalog"
+	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
+	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+)
+
+// handle processes one inbound envelope. Every effect it has is keyed by
+// the envelope id (transcript Nats-Msg-Id, runtime command id, idempotent
+// record updates), so a redelivery after a crash repeats nothing.
+func (s *Service) handle(ctx context.Context, env *syv1.Envelope) error {
+	ctx, span := s.tracer.Start(ctx, "session.handle "+env.GetType(), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.type", env.GetType())))
+	defer span.End()
+	start := time.Now()
+	err := s.dispatch(ctx, env)
+	s.m.latency.Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.m.failed.WithLabelValues(env.GetType()).Inc()
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		return err
+	}
+	s.m.handled.WithLabelValues(env.GetType()).Inc()
+	return nil
+}
+
+func (s *Service) dispatch(ctx context.Context, env *syv1.Envelope) error {
+	switch env.GetType() {
+	case amurg.TypeUserMessage:
+		return s.userMessage(ctx, env)
+	case amurg.TypeTurnStarted, amurg.TypeAgentOutput, amurg.TypePermissionRequest, amurg.TypeFileAvailable:
+		return s.runtimeEvent(ctx, env, false)
+	case amurg.TypeTurnCompleted:
+		return s.runtimeEvent(ctx, env, true)
+	case amurg.TypeStopAck:
+		return s.runtimeEvent(ctx, env, env.GetStopAck().GetOk())
+	case amurg.TypeSessionCreated:
+		return s.sessionCreated(ctx, env)
+	case amurg.TypeSessionClose:
+		return s.sessionClose(ctx, env)
+	case amurg.TypeStopRequest, amurg.TypePermissionResponse:
+		return s.clientCommand(ctx, env)
+	case bus.TypeRouteFailed:
+		return s.routeFailed(ctx, env)
+	}
+	return fmt.Errorf("%w: unexpected inbound type %q", bus.ErrPoison, env.GetType())
+}
+
+// session loads the record of env's session and checks that env's sender
+// may act on it. A nil record with a nil error means the sender was
+// answered with an error frame and the envelope is done.
+func (s *Service) session(ctx context.Context, env *syv1.Envelope) (*syv1.SessionInfo, error) {
+	info, _, err := s.cat.Session(ctx, env.GetSessionId())
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, s.reject(ctx, env, errcode.SessionNotFound, "no session "+env.GetSessionId())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !authorized(info, env) {
+		return nil, s.reject(ctx, env, errcode.Forbidden, "this socket may not act on session "+env.GetSessionId())
+	}
+	return info, nil
+}
+
+func authorized(info *syv1.SessionInfo, env *syv1.Envelope) bool {
+	if env.GetOrigin().GetDialect() == amurg.RoleRuntime.String() {
+		return env.GetRuntimeId() == info.GetRuntimeId()
+	}
+	return env.GetUserId() == info.GetUserId()
+}
+
+// reject sends an error frame to the socket env came from.
+func (s *Service) reject(ctx context.Context, env *syv1.Envelope, code, message string) error {
+	origin := env.GetOrigin()
+	if origin.GetPod() == "" {
+		return nil
+	}
+	e := &syv1.Envelope{
+		Id: env.GetId() + ".err", Type: amurg.TypeError, SessionId: env.GetSessionId(), Ts: amurg.Timestamp(time.Now()),
+		Target: origin, Body: &syv1.Envelope_Error{Error: &syv1.Error{Code: code, Message: message}},
+	}
+	trace.SpanFromContext(ctx).AddEvent("rejected", trace.WithAttributes(attribute.String("sy.code", code)))
+	if err := s.bus.Send(ctx, bus.PodSubject(origin.GetPod()), e); err != nil {
+		s.log.WarnContext(ctx, "error frame not sent", "code", code, "err", err)
+	}
+	return nil
+}
+
+func (s *Service) userMessage(ctx context.Context, env *syv1.Envelope) error {
+	info, err := s.session(ctx, env)
+	if info == nil {
+		return err
+	}
+	if info.GetStatus() != catalog.StatusActive {
+		return s.reject(ctx, env, errcode.SessionClosed, "session "+info.GetId()+" is "+info.GetStatus())
+	}
+	msgID := env.GetUserMessage().GetMessageId()
+	if info.GetTurnMessageId() != "" && info.GetTurnMessageId() != msgID {
+		return s.reject(ctx, env, errcode.TurnInProgress, "A turn is already in progress for this session")
+	}
+	if info.GetTurnMessageId() == "" {
+		var busy bool
+		info, err = s.cat.UpdateSession(ctx, info.GetId(), func(si *syv1.SessionInfo) bool {
+			if si.GetTurnMessageId() != "" {
+				busy = si.GetTurnMessageId() != msgID
+				return false
+			}
+			si.TurnMessageId, si.LastActivity = msgID, amurg.Timestamp(time.Now())
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		if busy {
+			return s.reject(ctx, env, errcode.TurnInProgress, "A turn is already in progress for this session")
+		}
+	}
+	if err := s.appendTranscript(ctx, env); err != nil {
+		return err
+	}
+	return s.toRuntime(ctx, info, env)
+}
+
+// runtimeEvent stores an event a runtime sent; endsTurn clears the turn.
+func (s *Service) runtimeEvent(ctx context.Context, env *syv1.Envelope, endsTurn bool) error {
+	info, err := s.session(ctx, env)
+	if info == nil {
+		return err
+	}
+	if err := s.appendTranscript(ctx, env); err != nil {
+		return err
+	}
+	if endsTurn && info.GetTurnMessageId() != "" {
+		_, err = s.cat.UpdateSession(ctx, info.GetId(), func(si *syv1.SessionInfo) bool {
+			if si.GetTurnMessageId() == "" {
+				return false
+			}
+			si.TurnMessageId, si.LastActivity = "", amurg.Timestamp(time.Now())
+			return true
+		})
+	}
+	return err
+}
+
+func (s *Service) clientCommand(ctx context.Context, env *syv1.Envelope) error {
+	info, err := s.session(ctx, env)
+	if info == nil {
+		return err
+	}
+	if info.GetStatus() != catalog.StatusActive {
+		return s.reject(ctx, env, errcode.SessionClosed, "session "+info.GetId()+" is "+info.GetStatus())
+	}
+	return s.toRuntime(ctx, info, env)
+}
+
+// sessionClose handles session.close from either side: the record is
+// closed, clients get session.closed, and a client's close goes on to the
+// runtime.
+func (s *Service) sessionClose(ctx context.Context, env *syv1.Envelope) error {
+	info, err := s.session(ctx, env)
+	if info == nil {
+		return err
+	}
+	reason := env.GetSessionClose().GetReason()
+	fromRuntime := env.GetOrigin().GetDialect() == amurg.RoleRuntime.String()
+	if reason == "" {
+		reason = map[bool]string{true: "runtime_closed", false: "user_requested"}[fromRuntime]
+	}
+	if err := s.closeSession(ctx, env.GetId(), info.GetId(), reason, env.GetTs()); err != nil {
+		return err
+	}
+	if fromRuntime {
+		return nil
+	}
+	return s.toRuntime(ctx, info, env)
+}
+
+// closeSession marks a session closed and appends session.closed.
+func (s *Service) closeSession(ctx context.Context, id, session, reason, ts string) error {
+	_, err := s.cat.UpdateSession(ctx, session, func(si *syv1.SessionInfo) bool {
+		if si.GetStatus() == catalog.StatusClosed {
+			return false
+		}
+		si.Status, si.CloseReason, si.ClosedAt, si.TurnMessageId = catalog.StatusClosed, reason, amurg.Timestamp(time.Now()), ""
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	closed := &syv1.Envelope{
+		Id: id + ".closed", Type: amurg.TypeSessionClosed, SessionId: session, Ts: ts,
+		Body: &syv1.Envelope_SessionClose{SessionClose: &syv1.SessionClose{SessionId: session, Reason: reason}},
+	}
+	if err := s.appendTranscript(ctx, closed); err != nil {
+		return err
+	}
+	s.tw.Forget(session)
+	return nil
+}
+
+// appendTranscript stores env as the next message of its session; the
+// gateways holding interest in the session fan it out.
+func (s *Service) appendTranscript(ctx context.Context, env *syv1.Envelope) error {
+	stored := &syv1.Envelope{
+		Id: env.GetId(), Type: env.GetType(), SessionId: env.GetSessionId(), Ts: env.GetTs(),
+		UserId: env.GetUserId(), RuntimeId: env.GetRuntimeId(), Body: env.GetBody(),
+	}
+	if _, err := s.tw.Append(ctx, stored); err != nil {
+		return err
+	}
+	s.m.appended.Inc()
+	return nil
+}
+
+// toRuntime hands a command for the session's runtime to the relay.
+func (s *Service) toRuntime(ctx context.Context, info *syv1.SessionInfo, env *syv1.Envelope) error {
+	cmd := &syv1.Envelope{
+		Id: env.GetId() + ".rt", Type: env.GetType(), SessionId: info.GetId(), Ts: env.GetTs(),
+		Origin: env.GetOrigin(), UserId: env.GetUserId(), RuntimeId: info.GetRuntimeId(), EndpointId: info.GetEndpointId(),
+		Body: env.GetBody(),
+	}
+	_, err := s.bus.Publish(ctx, bus.RuntimeSubject(s.cfg.Partitions, info.GetId()), cmd)
+	return err
+}
+
+// routeFailed undoes what a command that never reached its runtime
+// started, and tells whoever sent it.
+func (s *Service) routeFailed(ctx context.Context, env *syv1.Envelope) error {
+	rf := env.GetRouteFailed()
+	orig := rf.GetOriginal()
+	switch orig.GetType() {
+	case amurg.TypeUserMessage:
+		msgID := orig.GetUserMessage().GetMessageId()
+		if _, err := s.cat.UpdateSession(ctx, orig.GetSessionId(), func(si *syv1.SessionInfo) bool {
+			if si.GetTurnMessageId() != msgID {
+				return false
+			}
+			si.TurnMessageId = ""
+			return true
+		}); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return err
+		}
+	case amurg.TypeSessionCreate:
+		return s.createFailed(ctx, orig.GetSessionId(), rf.GetCode(), rf.GetMessage())
+	}
+	return s.reject(ctx, orig, rf.GetCode(), rf.GetMessage())
+}

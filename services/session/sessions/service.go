@@ -1,0 +1,132 @@
+// Package sessions is the session service: session lifecycle and turn
+// state, per-session seq and the durable transcript, and session creation
+// on behalf of REST callers.
+//
+// It consumes SY_IN (sy.in.<partition>.<session>) through one ordered
+// consumer per partition, appends to SY_EVT, writes session records to the
+// sy_sessions bucket and sends hub→runtime commands to SY_RT for the relay.
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/catalog"
+	"github.com/switchyard-hub/switchyard/pkg/config"
+	"github.com/switchyard-hub/switchyard/pkg/telemetry"
+	"github.com/switchyard-hub/switchyard/pkg/transcript"
+)
+
+// Config is the session service's configuration.
+type Config struct {
+	config.Common
+	HTTPListen string        `flag:"http-listen" env:"SY_HTTP_LISTEN" default:"127.0.0.1:9090" usage:"address of /healthz, /readyz and /metrics"`
+	AckWait    time.Duration `flag:"ack-wait" env:"SY_ACK_WAIT" default:"5s" usage:"how long an inbound message may stay unacked before another replica gets it (failover time)"`
+	// Transcript retention.
+	TranscriptMaxAge   time.Duration `flag:"transcript-max-age" env:"SY_TRANSCRIPT_MAX_AGE" default:"720h" usage:"how long transcripts are kept"`
+	TranscriptMaxBytes int64         `flag:"transcript-max-bytes" env:"SY_TRANSCRIPT_MAX_BYTES" default:"8589934592" usage:"size limit of the transcript stream"`
+}
+
+// Limits are the stream limits implied by the configuration.
+func (c *Config) Limits() bus.Limits {
+	return bus.Limits{Replicas: c.StreamReplicas, TranscriptMaxAge: c.TranscriptMaxAge, TranscriptMaxBytes: c.TranscriptMaxBytes}
+}
+
+// Service is one replica of the session service.
+type Service struct {
+	cfg    Config
+	bus    *bus.Bus
+	log    *slog.Logger
+	tracer trace.Tracer
+	cat    *catalog.Catalog
+	tw     *transcript.Writer
+	parts  *bus.Partitions
+	create *nats.Subscription
+	m      *metrics
+}
+
+// New prepares a replica; Start makes it consume.
+func New(cfg Config, b *bus.Bus, tel *telemetry.Telemetry) *Service {
+	return &Service{cfg: cfg, bus: b, log: tel.Log, tracer: tel.Tracer, m: newMetrics(tel.Registry)}
+}
+
+// Start ensures the streams, then consumes inbound partitions and serves
+// session-create requests.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.bus.EnsureStreams(ctx, s.cfg.Limits()); err != nil {
+		return err
+	}
+	cat, err := catalog.Open(ctx, s.bus)
+	if err != nil {
+		return err
+	}
+	store, err := transcript.Open(ctx, s.bus)
+	if err != nil {
+		return err
+	}
+	s.cat, s.tw = cat, transcript.NewWriter(store)
+	s.create, err = s.bus.NC.QueueSubscribe(bus.SubjSessionCreate, bus.QueueSession, func(m *nats.Msg) {
+		go s.handleCreate(ctx, m)
+	})
+	if err != nil {
+		return fmt.Errorf("sessions: subscribe %s: %w", bus.SubjSessionCreate, err)
+	}
+	s.parts, err = s.bus.ConsumePartitions(ctx, bus.PartitionOptions{
+		Stream: bus.StreamInbound, Durable: "session", Partitions: s.cfg.Partitions,
+		AckWait: s.cfg.AckWait, Log: s.log,
+	}, s.handle)
+	if err != nil {
+		return err
+	}
+	s.log.Info("session service consuming", "partitions", s.cfg.Partitions)
+	return nil
+}
+
+// Stop stops consuming and waits for in-flight messages to be acked.
+func (s *Service) Stop() {
+	if s.create != nil {
+		_ = s.create.Drain()
+	}
+	if s.parts != nil {
+		s.parts.Stop()
+	}
+}
+
+// Ready reports whether the replica can work.
+func (s *Service) Ready() error {
+	if !s.bus.Ready() {
+		return errors.New("nats not connected")
+	}
+	if s.parts == nil {
+		return errors.New("not consuming yet")
+	}
+	return nil
+}
+
+type metrics struct {
+	handled  *prometheus.CounterVec
+	failed   *prometheus.CounterVec
+	latency  prometheus.Histogram
+	appended prometheus.Counter
+	creates  *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		handled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_messages_total", Help: "Inbound envelopes handled, by type."}, []string{"type"}),
+		failed:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_failures_total", Help: "Inbound envelopes whose handling failed and will be redelivered, by type."}, []string{"type"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchyard_session_handle_seconds", Help: "Time to handle one inbound envelope.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		appended: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_session_transcript_appends_total", Help: "Messages appended to transcripts."}),
+		creates:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_creates_total", Help: "Session create requests, by HTTP status answered."}, []string{"status"}),
+	}
+	reg.MustRegister(m.handled, m.failed, m.latency, m.appended, m.creates)
+	return m
+}

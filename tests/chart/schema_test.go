@@ -1,0 +1,231 @@
+package chart
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"sigs.k8s.io/yaml"
+)
+
+const schemaURL = "file:///charts/switchyard/values.schema.json"
+
+func compileSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	raw := readRepoFile(t, "charts/switchyard/values.schema.json")
+	var head struct {
+		Schema string `json:"$schema"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		t.Fatalf("values.schema.json is not JSON: %v", err)
+	}
+	if head.Schema != "http://json-schema.org/draft-07/schema#" {
+		t.Fatalf("values.schema.json $schema = %q, want draft-07", head.Schema)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft7)
+	if err := c.AddResource(schemaURL, doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(schemaURL)
+	if err != nil {
+		t.Fatalf("compile values.schema.json: %v", err)
+	}
+	return s
+}
+
+func yamlMap(t *testing.T, data []byte) map[string]any {
+	t.Helper()
+	m := map[string]any{}
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// coalesce merges overlay into base like helm: maps merge recursively, a null
+// in the overlay deletes the key, anything else replaces.
+func coalesce(base, overlay map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range overlay {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		bm, ok1 := out[k].(map[string]any)
+		om, ok2 := v.(map[string]any)
+		if ok1 && ok2 {
+			out[k] = coalesce(bm, om)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func validateValues(t *testing.T, s *jsonschema.Schema, values map[string]any) error {
+	t.Helper()
+	b, err := json.Marshal(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Validate(inst)
+}
+
+func defaultValues(t *testing.T) map[string]any {
+	return yamlMap(t, readRepoFile(t, "charts/switchyard/values.yaml"))
+}
+
+func TestSchemaAcceptsShippedValues(t *testing.T) {
+	s := compileSchema(t)
+	defaults := defaultValues(t)
+	for _, c := range valueCases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			vals := defaults
+			if c.ValuesFile != "" {
+				vals = coalesce(defaults, yamlMap(t, readAbs(t, c.ValuesFile)))
+			}
+			if err := validateValues(t, s, vals); err != nil {
+				t.Fatalf("schema rejects %s: %v", c.Name, err)
+			}
+		})
+	}
+}
+
+// The schema is closed where typos hurt: top level, services, every service.
+func TestSchemaIsClosed(t *testing.T) {
+	var sch map[string]any
+	if err := json.Unmarshal(readRepoFile(t, "charts/switchyard/values.schema.json"), &sch); err != nil {
+		t.Fatal(err)
+	}
+	closed := func(where string, m any) {
+		mm, _ := m.(map[string]any)
+		if mm == nil || mm["additionalProperties"] != false {
+			t.Errorf("%s: additionalProperties must be false", where)
+		}
+	}
+	closed("top level", sch)
+	props := sch["properties"].(map[string]any)
+	for _, k := range []string{"image", "log", "nats", "redis", "otlp", "tokens", "tests", "services"} {
+		closed(k, props[k])
+	}
+	defs := sch["definitions"].(map[string]any)
+	for _, k := range []string{"gatewayService", "internalService", "resources", "probe", "pdb"} {
+		closed("definitions."+k, defs[k])
+	}
+	// Every top-level key of values.yaml is declared and required.
+	req := map[string]bool{}
+	for _, k := range sch["required"].([]any) {
+		req[k.(string)] = true
+	}
+	for k := range defaultValues(t) {
+		if _, ok := props[k]; !ok {
+			t.Errorf("values.yaml key %s is not in the schema", k)
+		}
+		if !req[k] && k != "nameOverride" && k != "fullnameOverride" {
+			t.Errorf("values.yaml key %s should be required", k)
+		}
+	}
+}
+
+type badValues struct {
+	name    string
+	overlay string   // YAML merged over values.yaml (Go validator) and passed as -f (helm)
+	set     []string // if set, helm gets these flags instead of -f overlay
+	want    string   // substring of helm's error
+	schema  bool     // rejected by values.schema.json (false: by a template check)
+}
+
+var badCases = []badValues{
+	{"log level enum", "log: {level: verbose}", []string{"--set", "log.level=verbose"}, "'/log/level'", true},
+	{"log format enum", "log: {format: xml}", nil, "'/log/format'", true},
+	{"replicas minimum", "services: {gateway: {replicas: 0}}", []string{"--set", "services.gateway.replicas=0"}, "'/services/gateway/replicas'", true},
+	{"replicas type", "services: {session: {replicas: two}}", []string{"--set-string", "services.session.replicas=two"}, "'/services/session/replicas'", true},
+	{"unknown top-level key", "gatewya: {replicas: 1}", []string{"--set", "gatewya.replicas=1"}, "additional properties 'gatewya' not allowed", true},
+	{"misspelled service key", "services: {gateway: {replcas: 2}}", []string{"--set", "services.gateway.replcas=2"}, "additional properties 'replcas' not allowed", true},
+	{"unknown service", "services: {upload: {enabled: true}}", nil, "additional properties 'upload' not allowed", true},
+	{"misspelled nested key", "services: {gateway: {settings: {drainTimeout: 20s}}}", nil, "additional properties 'drainTimeout' not allowed", true},
+	{"client token without user", `tokens: {client: ["no-equals"]}`, []string{"--set", "tokens.client[0]=no-equals"}, "'/tokens/client/0'", true},
+	{"runtime token with comma", `tokens: {runtime: ["a=b,c=d"]}`, nil, "'/tokens/runtime/0'", true},
+	{"probe token not URL-safe", `tokens: {client: ["a b=c"], probe: "a b"}`, nil, "'/tokens/probe'", true},
+	{"nats url scheme", "nats: {url: 'http://nats:4222'}", nil, "'/nats/url'", true},
+	{"redis url scheme", "redis: {url: 'localhost:6379'}", nil, "'/redis/url'", true},
+	{"otlp endpoint not a URL", "otlp: {endpoint: 'jaeger:4318'}", []string{"--set", "otlp.endpoint=jaeger:4318"}, "'/otlp/endpoint'", true},
+	{"pull policy enum", "image: {pullPolicy: Sometimes}", nil, "'/image/pullPolicy'", true},
+	{"image tag with space", "image: {tag: 'v1 beta'}", nil, "'/image/tag'", true},
+	{"embedded image without tag", "nats: {embedded: {image: nats}}", nil, "'/nats/embedded/image'", true},
+	{"duration format", "services: {gateway: {settings: {pingPeriod: 5 seconds}}}", nil, "'/services/gateway/settings/pingPeriod'", true},
+	{"drain timeout type", "services: {gateway: {settings: {drainTimeoutSeconds: 20s}}}", []string{"--set", "services.gateway.settings.drainTimeoutSeconds=20s"}, "'/services/gateway/settings/drainTimeoutSeconds'", true},
+	{"service port range", "services: {gateway: {service: {port: 70000}}}", nil, "'/services/gateway/service/port'", true},
+	{"nodePort range", "services: {gateway: {service: {type: NodePort, nodePort: 8080}}}", nil, "'/services/gateway/service/nodePort'", true},
+	{"service type enum", "services: {gateway: {service: {type: ExternalName}}}", nil, "'/services/gateway/service/type'", true},
+	{"hpa minReplicas minimum", "services: {gateway: {autoscaling: {enabled: true, minReplicas: 0}}}", nil, "'/services/gateway/autoscaling/minReplicas'", true},
+	{"memory request required", "services: {gateway: {resources: {requests: {memory: null}}}}", nil, "'/services/gateway/resources/requests'", true},
+	{"probe period minimum", "services: {relay: {probes: {readiness: {periodSeconds: 0}}}}", nil, "'/services/relay/probes/readiness/periodSeconds'", true},
+	{"pdb intOrPercent", "services: {gateway: {pdb: {maxUnavailable: ten}}}", nil, "'/services/gateway/pdb/maxUnavailable'", true},
+	{"ingress path", "services: {gateway: {ingress: {enabled: true, hosts: [{host: a.example.com, paths: [{path: ws, pathType: Prefix}]}]}}}", nil, "'/services/gateway/ingress/hosts/0/paths/0/path'", true},
+	{"root pods", "podSecurityContext: {runAsNonRoot: false}", []string{"--set", "podSecurityContext.runAsNonRoot=false"}, "'/podSecurityContext/runAsNonRoot'", true},
+	{"privilege escalation", "containerSecurityContext: {allowPrivilegeEscalation: true}", nil, "'/containerSecurityContext/allowPrivilegeEscalation'", true},
+	{"test timeout minimum", "tests: {timeoutSeconds: 1}", nil, "'/tests/timeoutSeconds'", true},
+	{"required key removed", "otlp: null", nil, "missing property 'otlp'", true},
+	// Cross-field rules the schema cannot express: template fail() checks.
+	{"probe token not a client token", `tokens: {client: ["a=alice"], probe: zzz}`, nil, "tokens.probe must be the token part", false},
+	{"hpa min > max", "services: {gateway: {autoscaling: {enabled: true, minReplicas: 5, maxReplicas: 2}}}", nil, "minReplicas (5) > maxReplicas (2)", false},
+}
+
+func TestSchemaRejectsBadValues(t *testing.T) {
+	s := compileSchema(t)
+	defaults := defaultValues(t)
+	for _, bc := range badCases {
+		vals := coalesce(defaults, yamlMap(t, []byte(bc.overlay)))
+		err := validateValues(t, s, vals)
+		if bc.schema && err == nil {
+			t.Errorf("%s: schema accepted %s", bc.name, bc.overlay)
+		}
+		if !bc.schema && err != nil {
+			t.Errorf("%s: meant as a template check, but the schema already rejects it: %v", bc.name, err)
+		}
+	}
+}
+
+// helm itself enforces values.schema.json (and the template checks) on
+// `helm template`, so bad values never reach a cluster.
+func TestHelmRejectsBadValues(t *testing.T) {
+	requireHelm(t)
+	dir := t.TempDir()
+	for i, bc := range badCases {
+		t.Run(bc.name, func(t *testing.T) {
+			t.Parallel()
+			args := bc.set
+			if args == nil {
+				f := filepath.Join(dir, "bad-"+string(rune('a'+i%26))+strings.Repeat("x", i/26)+".yaml")
+				if err := os.WriteFile(f, []byte(bc.overlay+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				args = []string{"-f", f}
+			}
+			_, stderr, err := helmTemplate(t, args...)
+			if err == nil {
+				t.Fatalf("helm template %v succeeded, want a failure mentioning %s", args, bc.want)
+			}
+			if !strings.Contains(string(stderr), bc.want) {
+				t.Fatalf("helm template %v failed without mentioning %s:\n%s", args, bc.want, stderr)
+			}
+		})
+	}
+}

@@ -1,0 +1,379 @@
+// Package e2e drives the hub end to end: the dev stack (real embedded
+// nats-server, a real redis-server process) and extra gateway pods, with
+// real WebSocket clients asserting the JSON frames of the documents.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/switchyard-hub/switchyard/pkg/config"
+	"github.com/switchyard-hub/switchyard/pkg/embedded"
+	"github.com/switchyard-hub/switchyard/pkg/process"
+	"github.com/switchyard-hub/switchyard/pkg/testenv"
+	"github.com/switchyard-hub/switchyard/services/devstack/stack"
+	"github.com/switchyard-hub/switchyard/services/gateway/edge"
+)
+
+const (
+	runtimeToken = "rt-secret"
+	clientToken  = "alice-token"
+	bobToken     = "bob-token"
+	waitLimit    = 10 * time.Second
+)
+
+// hub is a running stack for one test.
+type hub struct {
+	t        *testing.T
+	st       *stack.Stack
+	redis    *testenv.Redis
+	spans    *tracetest.InMemoryExporter
+	gateways []string // http://host:port, [0] is the dev stack's
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	natsDir  string
+}
+
+type hubOptions struct {
+	extraGateways int
+	env           map[string]string // SY_* settings for the services
+	dataDir       string
+	redis         *testenv.Redis
+}
+
+func startHub(t *testing.T, o hubOptions) *hub {
+	t.Helper()
+	for k, v := range o.env {
+		t.Setenv(k, v)
+	}
+	h := &hub{t: t, spans: tracetest.NewInMemoryExporter(), redis: o.redis, natsDir: o.dataDir}
+	if h.redis == nil {
+		h.redis = testenv.StartRedis(t)
+	}
+	if h.natsDir == "" {
+		h.natsDir = t.TempDir()
+	}
+	cfg := stack.Config{}
+	if err := config.Load(&cfg, "devstack", nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen, cfg.DataDir, cfg.RedisURL = "127.0.0.1:0", h.natsDir, h.redis.URL()
+	cfg.RuntimeTokens = []string{runtimeToken + "=*"}
+	cfg.ClientTokens = []string{clientToken + "=alice", bobToken + "=bob"}
+	cfg.LogLevel = "warn"
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	st, err := stack.Start(ctx, cfg, process.Options{Exporter: h.spans})
+	if err != nil {
+		cancel()
+		t.Fatalf("dev stack: %v", err)
+	}
+	h.st = st
+	h.gateways = append(h.gateways, st.GatewayURL)
+	for i := 0; i < o.extraGateways; i++ {
+		h.addGateway(ctx, fmt.Sprintf("gw-%d", i+2))
+	}
+	t.Cleanup(h.stop)
+	return h
+}
+
+// addGateway starts another gateway pod on the same NATS and Redis.
+func (h *hub) addGateway(ctx context.Context, pod string) {
+	var gcfg edge.Config
+	if err := config.Load(&gcfg, "gateway", nil); err != nil {
+		h.t.Fatal(err)
+	}
+	gcfg.Pod, gcfg.Listen, gcfg.NATSURL, gcfg.RedisURL = pod, "127.0.0.1:0", h.st.NATSURL, h.redis.URL()
+	gcfg.ClientTokens = []string{clientToken + "=alice", bobToken + "=bob"}
+	gcfg.LogLevel = "warn"
+	started := make(chan *edge.Server, 1)
+	errs := make(chan error, 1)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		errs <- edge.Run(ctx, gcfg, process.Options{Exporter: h.spans}, func(s *edge.Server) { started <- s })
+	}()
+	select {
+	case s := <-started:
+		h.gateways = append(h.gateways, "http://"+s.Addr())
+	case err := <-errs:
+		h.t.Fatalf("gateway %s: %v", pod, err)
+	case <-time.After(waitLimit):
+		h.t.Fatalf("gateway %s did not start", pod)
+	}
+}
+
+func (h *hub) stop() {
+	h.cancel()
+	h.wg.Wait()
+	h.st.Stop()
+}
+
+func (h *hub) ws(gw int, path string) string {
+	return "ws" + strings.TrimPrefix(h.gateways[gw], "http") + path
+}
+
+// rest calls the REST API with the client token.
+func (h *hub) rest(method, path, token string, body any) (int, map[string]any, []byte) {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, h.gateways[0]+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return resp.StatusCode, m, raw
+}
+
+// peer is a WebSocket client that reads in the background, so the test
+// can wait on the frame it expects.
+type peer struct {
+	t      *testing.T
+	c      *websocket.Conn
+	frames chan map[string]any
+	raws   chan []byte
+	closed chan error
+	mu     sync.Mutex
+}
+
+func dial(t *testing.T, url string) *peer {
+	t.Helper()
+	c, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial %s: %v (HTTP %d)", url, err, status)
+	}
+	p := &peer{t: t, c: c, frames: make(chan map[string]any, 4096), raws: make(chan []byte, 4096), closed: make(chan error, 1)}
+	go p.readLoop()
+	t.Cleanup(func() { _ = c.Close() })
+	return p
+}
+
+func (p *peer) readLoop() {
+	for {
+		_, data, err := p.c.ReadMessage()
+		if err != nil {
+			p.closed <- err
+			close(p.frames)
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			p.t.Errorf("hub sent a frame that is not JSON: %q", data)
+			continue
+		}
+		if m["type"] == "ping" {
+			continue
+		}
+		p.frames <- m
+		select {
+		case p.raws <- data:
+		default:
+		}
+	}
+}
+
+func (p *peer) send(frame any) {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var err error
+	if s, ok := frame.(string); ok {
+		err = p.c.WriteMessage(websocket.TextMessage, []byte(s))
+	} else {
+		err = p.c.WriteJSON(frame)
+	}
+	if err != nil {
+		p.t.Fatalf("send: %v", err)
+	}
+}
+
+// next returns the next frame (pings skipped).
+func (p *peer) next() map[string]any {
+	p.t.Helper()
+	select {
+	case m, ok := <-p.frames:
+		if !ok {
+			p.t.Fatalf("socket closed while waiting for a frame")
+		}
+		return m
+	case <-time.After(waitLimit):
+		p.t.Fatalf("no frame within %s", waitLimit)
+	}
+	return nil
+}
+
+// expect returns the next frame and checks its type.
+func (p *peer) expect(typ string) map[string]any {
+	p.t.Helper()
+	m := p.next()
+	if m["type"] != typ {
+		p.t.Fatalf("want a %s frame, got %v", typ, m)
+	}
+	return m
+}
+
+// waitClose waits for the hub to close the socket and returns the close code.
+func (p *peer) waitClose() int {
+	p.t.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		select {
+		case _, ok := <-p.frames:
+			if ok {
+				continue
+			}
+			err := <-p.closed
+			if ce, ok := err.(*websocket.CloseError); ok {
+				return ce.Code
+			}
+			return -1
+		case <-deadline:
+			p.t.Fatalf("socket not closed within %s", waitLimit)
+		}
+	}
+}
+
+func payload(m map[string]any) map[string]any {
+	p, _ := m["payload"].(map[string]any)
+	return p
+}
+
+func ts() string { return time.Now().UTC().Format(time.RFC3339) }
+
+// helloFrame is the document's runtime.hello with one endpoint.
+func helloFrame(runtimeID, token, endpoint string) map[string]any {
+	return map[string]any{
+		"type": "runtime.hello", "ts": ts(),
+		"payload": map[string]any{
+			"runtime_id": runtimeID, "token": token, "org_id": "default",
+			"endpoints": []any{map[string]any{
+				"id": endpoint, "profile": "claude-code", "name": "Claude Code (prod)",
+				"tags": map[string]any{"env": "production"},
+				"caps": map[string]any{"native_session_ids": false, "turn_completion": true, "resume_attach": false, "exec_model": "interactive"},
+				"security": map[string]any{"permission_mode": "strict", "allowed_tools": []any{"Bash", "Read", "Write"}},
+			}},
+		},
+	}
+}
+
+// connectRuntime dials /ws/runtime on gateway gw and says hello.
+func (h *hub) connectRuntime(gw int, runtimeID, endpoint string) *peer {
+	h.t.Helper()
+	rt := dial(h.t, h.ws(gw, "/ws/runtime"))
+	rt.send(helloFrame(runtimeID, runtimeToken, endpoint))
+	ack := rt.expect("hello.ack")
+	if payload(ack)["ok"] != true {
+		h.t.Fatalf("hello refused: %v", ack)
+	}
+	return rt
+}
+
+// createSession runs POST /v1/sessions with a runtime that answers.
+func (h *hub) createSession(rt *peer, endpoint, token string) string {
+	h.t.Helper()
+	type result struct {
+		status int
+		body   map[string]any
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, body, _ := h.rest("POST", "/v1/sessions", token, map[string]any{"endpoint_id": endpoint})
+		done <- result{st, body}
+	}()
+	create := rt.expect("session.create")
+	sid := payload(create)["session_id"].(string)
+	rt.send(map[string]any{"type": "session.created", "session_id": sid, "ts": ts(),
+		"payload": map[string]any{"session_id": sid, "ok": true, "native_handle": ""}})
+	r := <-done
+	if r.status != http.StatusCreated || r.body["id"] != sid {
+		h.t.Fatalf("POST /v1/sessions: %d %v", r.status, r.body)
+	}
+	return sid
+}
+
+func (h *hub) connectClient(gw int, token string) *peer {
+	return dial(h.t, h.ws(gw, "/ws/client?token="+token))
+}
+
+// subscribe sends client.subscribe and returns the history.response
+// messages (all pages).
+func subscribe(c *peer, sid string, after int) []map[string]any {
+	c.t.Helper()
+	c.send(map[string]any{"type": "client.subscribe", "ts": ts(), "payload": map[string]any{"session_id": sid, "after_seq": after}})
+	var out []map[string]any
+	for {
+		hr := payload(c.expect("history.response"))
+		for _, m := range hr["messages"].([]any) {
+			out = append(out, m.(map[string]any))
+		}
+		if hr["has_more"] != true {
+			return out
+		}
+	}
+}
+
+// freeAddr is a loopback address nobody listens on.
+func freeAddr(t *testing.T) string {
+	p, err := embedded.FreePort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", p)
+}
+
+func decodeList(t *testing.T, raw []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("not a JSON list: %s", raw)
+	}
+	return out
+}
+
+// waitFor polls a condition that has no event to wait on (state in Redis
+// or behind REST) until it holds or the limit passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// websocketDialNoRead connects a client that never reads, so it never
+// answers pings.
+func websocketDialNoRead(url string) (*websocket.Conn, *http.Response, error) {
+	return websocket.DefaultDialer.Dial(url, nil)
+}
+
+// startRedisKeep starts a redis-server that outlives one hub (restart tests).
+func startRedisKeep(t *testing.T) *testenv.Redis { return testenv.StartRedis(t) }
