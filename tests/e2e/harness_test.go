@@ -274,8 +274,8 @@ func helloFrame(runtimeID, token, endpoint string) map[string]any {
 			"runtime_id": runtimeID, "token": token, "org_id": "default",
 			"endpoints": []any{map[string]any{
 				"id": endpoint, "profile": "claude-code", "name": "Claude Code (prod)",
-				"tags": map[string]any{"env": "production"},
-				"caps": map[string]any{"native_session_ids": false, "turn_completion": true, "resume_attach": false, "exec_model": "interactive"},
+				"tags":     map[string]any{"env": "production"},
+				"caps":     map[string]any{"native_session_ids": false, "turn_completion": true, "resume_attach": false, "exec_model": "interactive"},
 				"security": map[string]any{"permission_mode": "strict", "allowed_tools": []any{"Bash", "Read", "Write"}},
 			}},
 		},

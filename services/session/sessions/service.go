@@ -121,9 +121,9 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		handled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_messages_total", Help: "Inbound envelopes handled, by type."}, []string{"type"}),
-		failed:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_failures_total", Help: "Inbound envelopes whose handling failed and will be redelivered, by type."}, []string{"type"}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchyard_session_handle_seconds", Help: "Time to handle one inbound envelope.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		handled:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_messages_total", Help: "Inbound envelopes handled, by type."}, []string{"type"}),
+		failed:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_failures_total", Help: "Inbound envelopes whose handling failed and will be redelivered, by type."}, []string{"type"}),
+		latency:  prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchyard_session_handle_seconds", Help: "Time to handle one inbound envelope.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 		appended: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_session_transcript_appends_total", Help: "Messages appended to transcripts."}),
 		creates:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_creates_total", Help: "Session create requests, by HTTP status answered."}, []string{"status"}),
 	}
