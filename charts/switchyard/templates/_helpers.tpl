@@ -1,15 +1,44 @@
 {{/*
 Service traits: what the contract fixes per binary and users must not tune.
-  listenEnv: env var holding the listen address (the binaries default to 127.0.0.1).
-  public:    takes client traffic (gateway Service port 80, Ingress, helm test probe).
-  tokens:    gets SY_RUNTIME_TOKENS / SY_CLIENT_TOKENS from the Secret.
-Adding a service (e.g. upload) = one line here + a block under .Values.services
+  listenEnv:   env var holding the listen address (the binaries default to 127.0.0.1).
+  public:      takes client traffic (gateway Service port 80, Ingress, helm test probe).
+  secretEnv:   env vars taken from the tokens Secret (same key name). The relay
+               checks runtime tokens (runtime.hello), the gateway client tokens.
+  settingsEnv: services.<name>.settings key -> env var. Keys ending in "Seconds"
+               are integers rendered as Go durations ("20" -> "20s").
+Adding a service (e.g. upload) = one entry here + a block under .Values.services
 + one property in values.schema.json.
 */}}
 {{- define "switchyard.traits" -}}
-gateway: {listenEnv: SY_LISTEN, public: true, tokens: true}
-session: {listenEnv: SY_HTTP_LISTEN, public: false, tokens: false}
-relay: {listenEnv: SY_HTTP_LISTEN, public: false, tokens: false}
+gateway:
+  listenEnv: SY_LISTEN
+  public: true
+  secretEnv: [SY_CLIENT_TOKENS]
+  settingsEnv:
+    drainTimeoutSeconds: SY_DRAIN_TIMEOUT
+    drainJitterSeconds: SY_DRAIN_JITTER
+    pingPeriod: SY_PING_PERIOD
+    pongWait: SY_PONG_WAIT
+    writeWait: SY_WRITE_WAIT
+    maxMessageBytes: SY_MAX_MESSAGE_BYTES
+    sendQueueFrames: SY_SEND_QUEUE_FRAMES
+    sendQueueBytes: SY_SEND_QUEUE_BYTES
+    historyPage: SY_HISTORY_PAGE
+session:
+  listenEnv: SY_HTTP_LISTEN
+  public: false
+  secretEnv: []
+  settingsEnv:
+    ackWait: SY_ACK_WAIT
+    transcriptMaxAge: SY_TRANSCRIPT_MAX_AGE
+    transcriptMaxBytes: SY_TRANSCRIPT_MAX_BYTES
+relay:
+  listenEnv: SY_HTTP_LISTEN
+  public: false
+  secretEnv: [SY_RUNTIME_TOKENS]
+  settingsEnv:
+    ackWait: SY_ACK_WAIT
+    deliveryWait: SY_DELIVERY_WAIT
 {{- end -}}
 
 {{/* Traits of one service: include "switchyard.trait" (list $ "gateway") */}}
@@ -23,15 +52,81 @@ relay: {listenEnv: SY_HTTP_LISTEN, public: false, tokens: false}
 {{- toYaml (get $all $name) -}}
 {{- end -}}
 
-{{/* gateway settings key -> env var; durations are Go duration strings. */}}
-{{- define "switchyard.settingsEnv" -}}
-pingPeriod: SY_PING_PERIOD
-pongWait: SY_PONG_WAIT
-writeWait: SY_WRITE_WAIT
+{{/* Settings every service must agree on: shared key -> env var (in every ConfigMap). */}}
+{{- define "switchyard.sharedEnv" -}}
+partitions: SY_PARTITIONS
+streamReplicas: SY_STREAM_REPLICAS
+heartbeat: SY_HEARTBEAT
+ownerTTL: SY_OWNER_TTL
 requestTimeout: SY_REQUEST_TIMEOUT
-maxMessageBytes: SY_MAX_MESSAGE_BYTES
-sendQueueFrames: SY_SEND_QUEUE_FRAMES
-sendQueueBytes: SY_SEND_QUEUE_BYTES
+{{- end -}}
+
+{{/*
+Render a settings map as env lines: include "switchyard.envLines" (list <settings> <key->env map> <where>).
+Integers are printed without exponent, "*Seconds" keys become "<n>s".
+*/}}
+{{- define "switchyard.envLines" -}}
+{{- $settings := index . 0 -}}
+{{- $envMap := index . 1 -}}
+{{- $where := index . 2 -}}
+{{- range $key := keys $settings | sortAlpha }}
+{{- if not (hasKey $envMap $key) }}
+{{- fail (printf "%s.%s: no env var mapped for this key in templates/_helpers.tpl" $where $key) }}
+{{- end }}
+{{- $v := get $settings $key }}
+{{- if kindIs "float64" $v }}{{ $v = int64 $v }}{{ end }}
+{{- if hasSuffix "Seconds" $key }}{{ $v = printf "%ds" (int64 $v) }}{{ end }}
+{{ get $envMap $key }}: {{ $v | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Go duration string -> milliseconds (a float, as a string): include "switchyard.durationMs" "1m30s" -> "90000".
+The schema already checked the format.
+*/}}
+{{- define "switchyard.durationMs" -}}
+{{- $units := dict "ns" 0.000001 "us" 0.001 "µs" 0.001 "ms" 1.0 "s" 1000.0 "m" 60000.0 "h" 3600000.0 -}}
+{{- $ms := 0.0 -}}
+{{- range $part := regexFindAll "[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)" (toString .) -1 -}}
+{{- $num := regexFind "^[0-9]+(\\.[0-9]+)?" $part -}}
+{{- $ms = addf $ms (mulf (float64 $num) (get $units (trimPrefix $num $part))) -}}
+{{- end -}}
+{{- $ms -}}
+{{- end -}}
+
+{{/*
+Cross-field rules values.schema.json cannot express (the binaries enforce the
+same at startup; failing here keeps a bad value from reaching the cluster).
+*/}}
+{{- define "switchyard.validate" -}}
+{{- $sh := .Values.shared -}}
+{{- $durations := dict "shared" $sh -}}
+{{- range $name := include "switchyard.enabledServices" . | fromJsonArray -}}
+{{- $_ := set $durations (printf "services.%s.settings" $name) (dig "settings" dict (get $.Values.services $name)) -}}
+{{- end -}}
+{{- range $where, $settings := $durations -}}
+{{- range $key, $v := $settings -}}
+{{- if and (kindIs "string" $v) (le (include "switchyard.durationMs" $v | float64) 0.0) -}}
+{{- fail (printf "%s.%s (%s) must be a positive duration" $where $key $v) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if le (include "switchyard.durationMs" $sh.ownerTTL | float64) (include "switchyard.durationMs" $sh.heartbeat | float64) -}}
+{{- fail (printf "shared.ownerTTL (%s) must exceed shared.heartbeat (%s)" $sh.ownerTTL $sh.heartbeat) -}}
+{{- end -}}
+{{- if and .Values.nats.embedded.enabled (gt (int $sh.streamReplicas) 1) -}}
+{{- fail (printf "shared.streamReplicas (%d) needs a JetStream cluster of at least that many servers; nats.embedded is a single server: use 1" (int $sh.streamReplicas)) -}}
+{{- end -}}
+{{- $gw := .Values.services.gateway -}}
+{{- if $gw.enabled -}}
+{{- $s := $gw.settings -}}
+{{- if gt (int $s.drainJitterSeconds) (int $s.drainTimeoutSeconds) -}}
+{{- fail (printf "services.gateway.settings: drainJitterSeconds (%d) must not exceed drainTimeoutSeconds (%d)" (int $s.drainJitterSeconds) (int $s.drainTimeoutSeconds)) -}}
+{{- end -}}
+{{- if le (include "switchyard.durationMs" $s.pongWait | float64) (include "switchyard.durationMs" $s.pingPeriod | float64) -}}
+{{- fail (printf "services.gateway.settings: pongWait (%s) must exceed pingPeriod (%s)" $s.pongWait $s.pingPeriod) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "switchyard.name" -}}
@@ -95,6 +190,17 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{- define "switchyard.secretName" -}}
 {{- default (printf "%s-tokens" (include "switchyard.fullname" .)) .Values.tokens.existingSecret -}}
+{{- end -}}
+
+{{/*
+Data of the tokens Secret (when the chart renders it). Readers:
+  SY_RUNTIME_TOKENS -> relay (checks runtime.hello), SY_CLIENT_TOKENS -> gateway,
+  SY_PROBE_TOKEN -> the helm test pod.
+*/}}
+{{- define "switchyard.secretData" -}}
+SY_RUNTIME_TOKENS: {{ join "," .Values.tokens.runtime | quote }}
+SY_CLIENT_TOKENS: {{ join "," .Values.tokens.client | quote }}
+SY_PROBE_TOKEN: {{ include "switchyard.probeToken" . | quote }}
 {{- end -}}
 
 {{/* Client token used by the helm test probe ("" when none is configured). */}}

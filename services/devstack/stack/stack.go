@@ -38,6 +38,9 @@ type Config struct {
 	ClientTokens  []string `flag:"client-tokens" env:"SY_CLIENT_TOKENS" default:"dev-client-token=dev" usage:"token=user_id list"`
 	OTLPEndpoint  string   `flag:"otlp-endpoint" env:"SY_OTLP_ENDPOINT" default:"" usage:"OTLP/HTTP trace endpoint (empty: off)"`
 	LogLevel      string   `flag:"log-level" env:"SY_LOG_LEVEL" default:"info" usage:"debug, info, warn or error"`
+	// NATSOnly runs just the embedded NATS server: multi-process clusters
+	// on one machine use it as their (killable, restartable) NATS.
+	NATSOnly bool `flag:"nats-only" env:"SY_DEV_NATS_ONLY" default:"false" usage:"run only the embedded NATS JetStream server"`
 }
 
 // Stack is a running dev stack.
@@ -57,9 +60,15 @@ type Stack struct {
 // Start brings the stack up and returns when the gateway listens.
 func Start(ctx context.Context, cfg Config, o process.Options) (*Stack, error) {
 	st := &Stack{NATSURL: cfg.NATSURL, RedisURL: cfg.RedisURL, errs: make(chan error, 3)}
+	if cfg.NATSOnly {
+		st.RedisURL = "-"
+	}
 	if err := st.startServers(cfg); err != nil {
 		st.stopServers()
 		return nil, err
+	}
+	if cfg.NATSOnly {
+		return st, nil
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	st.cancel = cancel
@@ -189,6 +198,10 @@ func (st *Stack) stopServers() {
 
 // PrintBanner writes where everything is and how to use it.
 func (st *Stack) PrintBanner(w io.Writer, cfg Config) {
+	if cfg.NATSOnly {
+		fmt.Fprintf(w, "nats %s (embedded JetStream, data in %s)\n", st.NATSURL, st.DataDir)
+		return
+	}
 	ws := "ws" + st.GatewayURL[len("http"):]
 	fmt.Fprintf(w, "Switchyard dev stack is up\n")
 	fmt.Fprintf(w, "  gateway   %s  (REST %s/v1/…, health %s/readyz, metrics %s/metrics)\n", st.GatewayURL, st.GatewayURL, st.GatewayURL, st.GatewayURL)
