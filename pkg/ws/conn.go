@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -62,6 +63,7 @@ type Conn struct {
 	queue   []item
 	qBytes  int
 	closing bool
+	dropped atomic.Bool // overflowed: write no more data frames
 
 	wake     chan struct{}
 	flushed  chan struct{} // signalled after each written batch
@@ -114,12 +116,15 @@ func (c *Conn) enqueue(it item) error {
 	}
 	if len(c.queue) >= c.o.QueueFrames || c.qBytes+len(it.data) > c.o.QueueBytes {
 		c.closing = true
+		c.dropped.Store(true)
 		c.queue, c.qBytes = nil, 0
 		c.mu.Unlock()
 		if c.OnOverflow != nil {
 			c.OnOverflow()
 		}
-		c.closeNow(CloseSlowConsumer, "send queue overflow")
+		// Never block the sender (a fan-out serving other sockets): the
+		// close frame waits for room in the peer's buffers on its own.
+		go c.closeNow(CloseSlowConsumer, "send queue overflow")
 		return ErrOverflow
 	}
 	c.queue = append(c.queue, it)
@@ -150,7 +155,8 @@ func (c *Conn) Close(code int, reason string) {
 	c.signal()
 }
 
-// closeNow skips the queue: close frame, then the TCP connection.
+// closeNow skips the queue: close frame (as soon as the socket takes it,
+// at most WriteWait), then the TCP connection.
 func (c *Conn) closeNow(code int, reason string) {
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.o.WriteWait))
 	c.finish()
@@ -217,6 +223,9 @@ func (c *Conn) WaitQueueBelow(ctx context.Context, n int) error {
 
 // write sends one queued item; false means the socket is finished.
 func (c *Conn) write(it *item) bool {
+	if c.dropped.Load() {
+		return false
+	}
 	if it.closeCode != 0 {
 		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(it.closeCode, it.closeText), time.Now().Add(c.o.WriteWait))
 		select {

@@ -20,30 +20,53 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// The service contract the chart is built to (fixed by the services' authors).
+// The service contract the chart is built to (fixed by the services' authors:
+// pkg/config/config.go Common, services/gateway/edge/server.go Config,
+// services/session/sessions/service.go Config, services/relay/routing/service.go
+// Config; TestContractMatchesServiceSources keeps this in step with them).
 type serviceContract struct {
 	Port      int32    // listen port the chart must open (binary defaults are 127.0.0.1)
 	ListenEnv string   // env var carrying the listen address
-	ExtraEnv  []string // env beyond the common set
+	ExtraEnv  []string // env beyond the common set (Secrets included)
 	Secrets   []string // env that must come from a Secret
 }
 
-var commonEnv = []string{"SY_POD", "SY_NATS_URL", "SY_REDIS_URL", "SY_OTLP_ENDPOINT", "SY_LOG_LEVEL", "SY_LOG_FORMAT"}
+// commonEnv: config.Common, set on every service. SY_POD comes from the downward API.
+var commonEnv = []string{"SY_POD", "SY_NATS_URL", "SY_REDIS_URL", "SY_OTLP_ENDPOINT", "SY_LOG_LEVEL", "SY_LOG_FORMAT",
+	"SY_PARTITIONS", "SY_STREAM_REPLICAS", "SY_HEARTBEAT", "SY_OWNER_TTL", "SY_REQUEST_TIMEOUT"}
+
+// sharedEnv: settings every service of a deployment must agree on (from .Values.shared).
+var sharedEnv = []string{"SY_PARTITIONS", "SY_STREAM_REPLICAS", "SY_HEARTBEAT", "SY_OWNER_TTL", "SY_REQUEST_TIMEOUT"}
 
 var contract = map[string]serviceContract{
 	"gateway": {
 		Port: 8080, ListenEnv: "SY_LISTEN",
-		ExtraEnv: []string{"SY_DRAIN_TIMEOUT", "SY_PING_PERIOD", "SY_PONG_WAIT", "SY_WRITE_WAIT", "SY_REQUEST_TIMEOUT",
-			"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES", "SY_RUNTIME_TOKENS", "SY_CLIENT_TOKENS"},
-		Secrets: []string{"SY_RUNTIME_TOKENS", "SY_CLIENT_TOKENS"},
+		ExtraEnv: []string{"SY_DRAIN_TIMEOUT", "SY_DRAIN_JITTER", "SY_PING_PERIOD", "SY_PONG_WAIT", "SY_WRITE_WAIT",
+			"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES", "SY_HISTORY_PAGE", "SY_CLIENT_TOKENS"},
+		Secrets: []string{"SY_CLIENT_TOKENS"},
 	},
-	"session": {Port: 9090, ListenEnv: "SY_HTTP_LISTEN"},
-	"relay":   {Port: 9090, ListenEnv: "SY_HTTP_LISTEN"},
+	"session": {
+		Port: 9090, ListenEnv: "SY_HTTP_LISTEN",
+		ExtraEnv: []string{"SY_ACK_WAIT", "SY_TRANSCRIPT_MAX_AGE", "SY_TRANSCRIPT_MAX_BYTES"},
+	},
+	// The relay binary defaults to 127.0.0.1:9091; the chart uses 9090 like session.
+	"relay": {
+		Port: 9090, ListenEnv: "SY_HTTP_LISTEN",
+		ExtraEnv: []string{"SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_RUNTIME_TOKENS"},
+		Secrets:  []string{"SY_RUNTIME_TOKENS"},
+	},
 }
 
 var (
-	durationEnv = []string{"SY_DRAIN_TIMEOUT", "SY_PING_PERIOD", "SY_PONG_WAIT", "SY_WRITE_WAIT", "SY_REQUEST_TIMEOUT"}
-	positiveInt = []string{"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES"}
+	// Positive Go durations.
+	durationEnv = []string{"SY_DRAIN_TIMEOUT", "SY_PING_PERIOD", "SY_PONG_WAIT", "SY_WRITE_WAIT", "SY_REQUEST_TIMEOUT",
+		"SY_HEARTBEAT", "SY_OWNER_TTL", "SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_TRANSCRIPT_MAX_AGE"}
+	// Go durations that may be zero.
+	nonNegativeDurationEnv = []string{"SY_DRAIN_JITTER"}
+	positiveInt            = []string{"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES", "SY_HISTORY_PAGE",
+		"SY_TRANSCRIPT_MAX_BYTES", "SY_PARTITIONS", "SY_STREAM_REPLICAS"}
+	// Inclusive ranges the binaries (or JetStream) accept.
+	intRange    = map[string][2]int64{"SY_PARTITIONS": {1, 1024}, "SY_STREAM_REPLICAS": {1, 5}}
 	tokenListRe = regexp.MustCompile(`^([^=,\s]+=[^=,\s]+)(,[^=,\s]+=[^=,\s]+)*$`)
 )
 
@@ -251,18 +274,40 @@ func checkServiceDeployment(t *testing.T, ix *index, svcName string, d *appsv1.D
 			}
 		}
 	}
-	for _, name := range positiveInt {
+	for _, name := range nonNegativeDurationEnv {
 		if v, ok := env[name]; ok {
-			if n, err := strconv.ParseInt(v.Value, 10, 64); err != nil || n <= 0 {
-				t.Errorf("%s: %s = %q is not a positive integer", where, name, v.Value)
+			if d, err := time.ParseDuration(v.Value); err != nil || d < 0 {
+				t.Errorf("%s: %s = %q is not a non-negative Go duration", where, name, v.Value)
 			}
 		}
 	}
-	if v, ok := env["SY_PONG_WAIT"]; ok {
-		ping, _ := time.ParseDuration(env["SY_PING_PERIOD"].Value)
-		pong, _ := time.ParseDuration(v.Value)
-		if pong <= ping {
-			t.Errorf("%s: SY_PONG_WAIT %s must exceed SY_PING_PERIOD %s", where, pong, ping)
+	for _, name := range positiveInt {
+		if v, ok := env[name]; ok {
+			n, err := strconv.ParseInt(v.Value, 10, 64)
+			if err != nil || n <= 0 {
+				t.Errorf("%s: %s = %q is not a positive integer", where, name, v.Value)
+			}
+			if r, ok := intRange[name]; ok && (n < r[0] || n > r[1]) {
+				t.Errorf("%s: %s = %d, want %d..%d", where, name, n, r[0], r[1])
+			}
+		}
+	}
+	// Cross-field rules the binaries enforce at startup (Validate).
+	durOf := func(name string) time.Duration { d, _ := time.ParseDuration(env[name].Value); return d }
+	if _, ok := env["SY_PONG_WAIT"]; ok && durOf("SY_PONG_WAIT") <= durOf("SY_PING_PERIOD") {
+		t.Errorf("%s: SY_PONG_WAIT %s must exceed SY_PING_PERIOD %s", where, durOf("SY_PONG_WAIT"), durOf("SY_PING_PERIOD"))
+	}
+	_, hasTTL := env["SY_OWNER_TTL"]
+	if _, hasHB := env["SY_HEARTBEAT"]; hasTTL && hasHB && durOf("SY_OWNER_TTL") <= durOf("SY_HEARTBEAT") {
+		t.Errorf("%s: SY_OWNER_TTL %s must exceed SY_HEARTBEAT %s", where, durOf("SY_OWNER_TTL"), durOf("SY_HEARTBEAT"))
+	}
+	if _, ok := env["SY_DRAIN_JITTER"]; ok && durOf("SY_DRAIN_JITTER") > durOf("SY_DRAIN_TIMEOUT") {
+		t.Errorf("%s: SY_DRAIN_JITTER %s must not exceed SY_DRAIN_TIMEOUT %s", where, durOf("SY_DRAIN_JITTER"), durOf("SY_DRAIN_TIMEOUT"))
+	}
+	// Every env that comes from a Secret is in the contract's Secrets list, and the reverse.
+	for name, v := range env {
+		if v.SecretRef != nil && !slices.Contains(want.Secrets, name) {
+			t.Errorf("%s: %s comes from Secret %s but is not a secret of %s", where, name, v.SecretRef.Name, svcName)
 		}
 	}
 	for _, name := range want.Secrets {

@@ -121,11 +121,11 @@ func TestSchemaIsClosed(t *testing.T) {
 	}
 	closed("top level", sch)
 	props := sch["properties"].(map[string]any)
-	for _, k := range []string{"image", "log", "nats", "redis", "otlp", "tokens", "tests", "services"} {
+	for _, k := range []string{"image", "log", "nats", "redis", "otlp", "shared", "tokens", "tests", "services"} {
 		closed(k, props[k])
 	}
 	defs := sch["definitions"].(map[string]any)
-	for _, k := range []string{"gatewayService", "internalService", "resources", "probe", "pdb"} {
+	for _, k := range []string{"gatewayService", "internalService", "sessionSettings", "relaySettings", "resources", "probe", "pdb"} {
 		closed("definitions."+k, defs[k])
 	}
 	// Every top-level key of values.yaml is declared and required.
@@ -183,9 +183,32 @@ var badCases = []badValues{
 	{"privilege escalation", "containerSecurityContext: {allowPrivilegeEscalation: true}", nil, "'/containerSecurityContext/allowPrivilegeEscalation'", true},
 	{"test timeout minimum", "tests: {timeoutSeconds: 1}", nil, "'/tests/timeoutSeconds'", true},
 	{"required key removed", "otlp: null", nil, "missing property 'otlp'", true},
+	{"partitions zero", "shared: {partitions: 0}", []string{"--set", "shared.partitions=0"}, "'/shared/partitions'", true},
+	{"partitions above 1024", "shared: {partitions: 2000}", []string{"--set", "shared.partitions=2000"}, "'/shared/partitions'", true},
+	{"partitions type", "shared: {partitions: sixteen}", []string{"--set-string", "shared.partitions=sixteen"}, "'/shared/partitions'", true},
+	{"stream replicas above 5", "shared: {streamReplicas: 7}", nil, "'/shared/streamReplicas'", true},
+	{"heartbeat duration format", "shared: {heartbeat: 5 seconds}", nil, "'/shared/heartbeat'", true},
+	{"owner ttl without unit", "shared: {ownerTTL: '15'}", nil, "'/shared/ownerTTL'", true},
+	{"unknown shared key", "shared: {partition: 16}", nil, "additional properties 'partition' not allowed", true},
+	{"request timeout moved to shared", "services: {gateway: {settings: {requestTimeout: 30s}}}", nil, "additional properties 'requestTimeout' not allowed", true},
+	{"drain jitter type", "services: {gateway: {settings: {drainJitterSeconds: 5s}}}", nil, "'/services/gateway/settings/drainJitterSeconds'", true},
+	{"drain jitter negative", "services: {gateway: {settings: {drainJitterSeconds: -1}}}", nil, "'/services/gateway/settings/drainJitterSeconds'", true},
+	{"history page minimum", "services: {gateway: {settings: {historyPage: 0}}}", nil, "'/services/gateway/settings/historyPage'", true},
+	{"session ack wait format", "services: {session: {settings: {ackWait: soon}}}", nil, "'/services/session/settings/ackWait'", true},
+	{"transcript bytes minimum", "services: {session: {settings: {transcriptMaxBytes: 0}}}", nil, "'/services/session/settings/transcriptMaxBytes'", true},
+	{"relay has no transcript setting", "services: {relay: {settings: {transcriptMaxAge: 1h}}}", nil, "additional properties 'transcriptMaxAge' not allowed", true},
+	{"relay settings required", "services: {relay: {settings: null}}", nil, "missing property 'settings'", true},
 	// Cross-field rules the schema cannot express: template fail() checks.
 	{"probe token not a client token", `tokens: {client: ["a=alice"], probe: zzz}`, nil, "tokens.probe must be the token part", false},
 	{"hpa min > max", "services: {gateway: {autoscaling: {enabled: true, minReplicas: 5, maxReplicas: 2}}}", nil, "minReplicas (5) > maxReplicas (2)", false},
+	{"drain jitter > drain timeout", "services: {gateway: {settings: {drainJitterSeconds: 25}}}", []string{"--set", "services.gateway.settings.drainJitterSeconds=25"}, "drainJitterSeconds (25) must not exceed drainTimeoutSeconds (20)", false},
+	{"drain jitter > drain timeout (file)", "services: {gateway: {settings: {drainTimeoutSeconds: 10, drainJitterSeconds: 11}}}", nil, "drainJitterSeconds (11) must not exceed drainTimeoutSeconds (10)", false},
+	{"owner ttl not above heartbeat", "shared: {heartbeat: 20s, ownerTTL: 15s}", nil, "shared.ownerTTL (15s) must exceed shared.heartbeat (20s)", false},
+	{"owner ttl equal heartbeat, other units", "shared: {heartbeat: 1m, ownerTTL: 60000ms}", nil, "shared.ownerTTL (60000ms) must exceed shared.heartbeat (1m)", false},
+	{"pong wait not above ping period", "services: {gateway: {settings: {pingPeriod: 1m, pongWait: 30s}}}", nil, "pongWait (30s) must exceed pingPeriod (1m)", false},
+	{"zero duration", "services: {relay: {settings: {deliveryWait: 0s}}}", nil, "services.relay.settings.deliveryWait (0s) must be a positive duration", false},
+	{"zero request timeout", "shared: {requestTimeout: 0ms}", nil, "shared.requestTimeout (0ms) must be a positive duration", false},
+	{"stream replicas on embedded nats", "nats: {embedded: {enabled: true}}\nshared: {streamReplicas: 3}", nil, "shared.streamReplicas (3) needs a JetStream cluster", false},
 }
 
 func TestSchemaRejectsBadValues(t *testing.T) {

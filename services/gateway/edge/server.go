@@ -96,6 +96,8 @@ type Server struct {
 	draining atomic.Bool
 	redisOK  atomic.Bool
 	cancel   context.CancelFunc
+	hbStop   context.CancelFunc
+	hbDone   chan struct{}
 	connSeq  atomic.Uint64
 	boot     string // random per process start, so conn ids never repeat
 
@@ -146,7 +148,9 @@ func (s *Server) Start(ctx context.Context) error {
 	} else {
 		s.redisOK.Store(true)
 	}
-	go s.heartbeat(runCtx)
+	hbCtx, hbStop := context.WithCancel(runCtx)
+	s.hbStop, s.hbDone = hbStop, make(chan struct{})
+	go s.heartbeat(hbCtx)
 	if s.ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
 		return fmt.Errorf("gateway: listen %s: %w", s.cfg.Listen, err)
 	}
@@ -161,6 +165,7 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 func (s *Server) heartbeat(ctx context.Context) {
+	defer close(s.hbDone)
 	t := time.NewTicker(s.cfg.Heartbeat)
 	defer t.Stop()
 	for {
@@ -244,6 +249,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.podSub.Unsubscribe()
 	}
 	s.topics.closeAll()
+	// No heartbeat may re-create a record after the withdrawal.
+	s.hbStop()
+	<-s.hbDone
 	err := s.reg.Withdraw(context.WithoutCancel(ctx))
 	s.cancel()
 	s.log.Info("drained", "err", err)

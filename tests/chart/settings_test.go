@@ -1,0 +1,389 @@
+package chart
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var allServices = []string{"gateway", "session", "relay"}
+
+// valueEnv is one value of the chart that becomes an env var of some services.
+// docs/kubernetes.md has a table row for each (TestDocsListEveryValue).
+type valueEnv struct {
+	Key      string   // dotted values path
+	Env      string   // env var
+	Services []string // services whose container gets it
+	Override any      // a non-default value for TestValuesReachEnv
+	Want     string   // the env value Override must produce
+}
+
+var valueEnvTable = []valueEnv{
+	{"log.level", "SY_LOG_LEVEL", allServices, "warn", "warn"},
+	{"log.format", "SY_LOG_FORMAT", allServices, "text", "text"},
+	{"nats.url", "SY_NATS_URL", allServices, "nats://nats.example:4222", "nats://nats.example:4222"},
+	{"redis.url", "SY_REDIS_URL", allServices, "rediss://redis.example:6380/2", "rediss://redis.example:6380/2"},
+	{"otlp.endpoint", "SY_OTLP_ENDPOINT", allServices, "http://otel:4318", "http://otel:4318"},
+	{"shared.partitions", "SY_PARTITIONS", allServices, 64, "64"},
+	{"shared.streamReplicas", "SY_STREAM_REPLICAS", allServices, 3, "3"},
+	{"shared.heartbeat", "SY_HEARTBEAT", allServices, "2s", "2s"},
+	{"shared.ownerTTL", "SY_OWNER_TTL", allServices, "7s", "7s"},
+	{"shared.requestTimeout", "SY_REQUEST_TIMEOUT", allServices, "45s", "45s"},
+	{"services.gateway.settings.drainTimeoutSeconds", "SY_DRAIN_TIMEOUT", []string{"gateway"}, 40, "40s"},
+	{"services.gateway.settings.drainJitterSeconds", "SY_DRAIN_JITTER", []string{"gateway"}, 12, "12s"},
+	{"services.gateway.settings.pingPeriod", "SY_PING_PERIOD", []string{"gateway"}, "4s", "4s"},
+	{"services.gateway.settings.pongWait", "SY_PONG_WAIT", []string{"gateway"}, "12s", "12s"},
+	{"services.gateway.settings.writeWait", "SY_WRITE_WAIT", []string{"gateway"}, "8s", "8s"},
+	{"services.gateway.settings.maxMessageBytes", "SY_MAX_MESSAGE_BYTES", []string{"gateway"}, 1048576, "1048576"},
+	{"services.gateway.settings.sendQueueFrames", "SY_SEND_QUEUE_FRAMES", []string{"gateway"}, 256, "256"},
+	{"services.gateway.settings.sendQueueBytes", "SY_SEND_QUEUE_BYTES", []string{"gateway"}, 4194304, "4194304"},
+	{"services.gateway.settings.historyPage", "SY_HISTORY_PAGE", []string{"gateway"}, 200, "200"},
+	{"services.session.settings.ackWait", "SY_ACK_WAIT", []string{"session"}, "7s", "7s"},
+	{"services.session.settings.transcriptMaxAge", "SY_TRANSCRIPT_MAX_AGE", []string{"session"}, "48h", "48h"},
+	// Above 2^32 and written without exponent (YAML numbers reach helm as float64).
+	{"services.session.settings.transcriptMaxBytes", "SY_TRANSCRIPT_MAX_BYTES", []string{"session"}, 10737418240, "10737418240"},
+	{"services.relay.settings.ackWait", "SY_ACK_WAIT", []string{"relay"}, "9s", "9s"},
+	{"services.relay.settings.deliveryWait", "SY_DELIVERY_WAIT", []string{"relay"}, "3s", "3s"},
+}
+
+// setPath puts v at a dotted path, creating maps on the way.
+func setPath(m map[string]any, path string, v any) {
+	keys := strings.Split(path, ".")
+	for _, k := range keys[:len(keys)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	m[keys[len(keys)-1]] = v
+}
+
+// Every value of the table reaches exactly the services it is meant for.
+func TestValuesReachEnv(t *testing.T) {
+	overlay := map[string]any{}
+	for _, ve := range valueEnvTable {
+		setPath(overlay, ve.Key, ve.Override)
+	}
+	f := filepath.Join(t.TempDir(), "overrides.yaml")
+	var b strings.Builder
+	writeYAML(&b, overlay, 0)
+	if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := helmTemplate(t, "-f", f)
+	if err != nil {
+		t.Fatalf("helm template with overrides:\n%s\n%s", b.String(), stderr)
+	}
+	objs, err := DecodeManifests(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := newIndex(t, &rendered{valueCase: valueCase{Name: "overrides", ValuesFile: f}, Objects: objs})
+	deps := ix.switchyardDeployments()
+	envs := map[string]map[string]envVar{}
+	for _, name := range allServices {
+		d, ok := deps[name]
+		if !ok {
+			t.Fatalf("no %s Deployment", name)
+		}
+		envs[name] = ix.resolveEnv(t, name, d.Spec.Template.Spec.Containers[0])
+		checkServiceDeployment(t, ix, name, d)
+	}
+	for _, ve := range valueEnvTable {
+		for _, svc := range allServices {
+			v, has := envs[svc][ve.Env]
+			switch {
+			case slices.Contains(ve.Services, svc) && v.Value != ve.Want:
+				t.Errorf("%s=%v: %s of %s = %q, want %q", ve.Key, ve.Override, ve.Env, svc, v.Value, ve.Want)
+			case !slices.Contains(ve.Services, svc) && has && v.Value == ve.Want:
+				t.Errorf("%s=%v leaks into %s of %s", ve.Key, ve.Override, ve.Env, svc)
+			}
+		}
+	}
+}
+
+// writeYAML writes nested maps of scalars as block YAML (strings quoted).
+func writeYAML(b *strings.Builder, m map[string]any, indent int) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		pad := strings.Repeat("  ", indent)
+		switch v := m[k].(type) {
+		case map[string]any:
+			fmt.Fprintf(b, "%s%s:\n", pad, k)
+			writeYAML(b, v, indent+1)
+		case string:
+			fmt.Fprintf(b, "%s%s: %q\n", pad, k, v)
+		default:
+			fmt.Fprintf(b, "%s%s: %v\n", pad, k, v)
+		}
+	}
+}
+
+// The runtime tokens are checked by the relay, the client tokens by the
+// gateway; session reads no Secret.
+func TestTokensGoToTheirReaders(t *testing.T) {
+	for _, r := range allCases(t) {
+		t.Run(r.Name, func(t *testing.T) {
+			ix := newIndex(t, r)
+			for svc, d := range ix.switchyardDeployments() {
+				env := ix.resolveEnv(t, svc, d.Spec.Template.Spec.Containers[0])
+				var fromSecret []string
+				for name, v := range env {
+					if v.SecretRef != nil {
+						fromSecret = append(fromSecret, name)
+					}
+				}
+				sort.Strings(fromSecret)
+				want := map[string][]string{"gateway": {"SY_CLIENT_TOKENS"}, "relay": {"SY_RUNTIME_TOKENS"}, "session": nil}[svc]
+				if !slices.Equal(fromSecret, want) {
+					t.Errorf("%s: env from the Secret %v, want %v", d.Name, fromSecret, want)
+				}
+				if svc == "gateway" {
+					if _, has := env["SY_RUNTIME_TOKENS"]; has {
+						t.Errorf("%s: the gateway must not get SY_RUNTIME_TOKENS (the relay checks runtime tokens)", d.Name)
+					}
+				}
+				if svc == "relay" {
+					ref := env["SY_RUNTIME_TOKENS"].SecretRef
+					if ref == nil || ref.Key != "SY_RUNTIME_TOKENS" {
+						t.Errorf("%s: SY_RUNTIME_TOKENS must come from the Secret key SY_RUNTIME_TOKENS", d.Name)
+					}
+				}
+				// Pods that read the Secret roll when their keys change.
+				_, hasSum := d.Spec.Template.Annotations["checksum/tokens"]
+				if wantSum := len(want) > 0 && !ix.usesExistingSecret(); hasSum != wantSum {
+					t.Errorf("%s: checksum/tokens annotation present = %v, want %v", d.Name, hasSum, wantSum)
+				}
+			}
+			for _, sec := range ix.secrets {
+				var keys []string
+				for k := range sec.StringData {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				if want := []string{"SY_CLIENT_TOKENS", "SY_PROBE_TOKEN", "SY_RUNTIME_TOKENS"}; !slices.Equal(keys, want) {
+					t.Errorf("Secret/%s: keys %v, want %v", sec.Name, keys, want)
+				}
+				if v := sec.StringData["SY_RUNTIME_TOKENS"]; r.Name == "all-features" && v != "rt-a=*,rt-b=runtime-7" {
+					t.Errorf("Secret/%s: SY_RUNTIME_TOKENS %q, want the tokens.runtime entries joined", sec.Name, v)
+				}
+			}
+		})
+	}
+}
+
+// Shared settings are identical in every service of a rendering.
+func TestSharedSettingsAgree(t *testing.T) {
+	for _, r := range allCases(t) {
+		t.Run(r.Name, func(t *testing.T) {
+			ix := newIndex(t, r)
+			seen := map[string]string{}
+			from := map[string]string{}
+			for svc, d := range ix.switchyardDeployments() {
+				env := ix.resolveEnv(t, svc, d.Spec.Template.Spec.Containers[0])
+				for _, name := range sharedEnv {
+					v, ok := env[name]
+					if !ok || v.Value == "" {
+						t.Errorf("%s: %s missing", d.Name, name)
+						continue
+					}
+					if prev, ok := seen[name]; ok && prev != v.Value {
+						t.Errorf("%s = %q in %s but %q in %s: all services must agree", name, v.Value, svc, prev, from[name])
+					}
+					seen[name], from[name] = v.Value, svc
+				}
+			}
+		})
+	}
+}
+
+// What the examples promise: production replicates streams on a 3-node
+// JetStream cluster and runs 2 session and 2 relay replicas; dev runs 1 each.
+func TestExamplesIntent(t *testing.T) {
+	want := map[string]struct {
+		streamReplicas string
+		replicas       int32
+	}{"production": {"3", 2}, "dev": {"1", 1}, "default": {"1", 2}}
+	for name, w := range want {
+		ix := newIndex(t, caseNamed(t, name))
+		for svc, d := range ix.switchyardDeployments() {
+			env := ix.resolveEnv(t, svc, d.Spec.Template.Spec.Containers[0])
+			if got := env["SY_STREAM_REPLICAS"].Value; got != w.streamReplicas {
+				t.Errorf("%s %s: SY_STREAM_REPLICAS %s, want %s", name, d.Name, got, w.streamReplicas)
+			}
+			if svc == "gateway" {
+				continue
+			}
+			if d.Spec.Replicas == nil || *d.Spec.Replicas != w.replicas {
+				t.Errorf("%s %s: replicas %v, want %d", name, d.Name, d.Spec.Replicas, w.replicas)
+			}
+		}
+	}
+}
+
+// docs/kubernetes.md has one table row per value -> env var, whose default
+// column matches values.yaml; and it names every env var of the contract.
+func TestDocsListEveryValue(t *testing.T) {
+	doc := string(readRepoFile(t, "docs/kubernetes.md"))
+	rows := map[string][]string{}
+	for _, line := range strings.Split(doc, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if len(cells) > 0 && strings.Count(cells[0], "`") == 2 {
+			rows[strings.Trim(cells[0], "`")] = cells
+		}
+	}
+	defaults := defaultValues(t)
+	for _, ve := range valueEnvTable {
+		cells, ok := rows[ve.Key]
+		if !ok {
+			t.Errorf("docs/kubernetes.md: no table row for `%s`", ve.Key)
+			continue
+		}
+		if len(cells) < 3 || !strings.Contains(cells[2], "`"+ve.Env+"`") {
+			t.Errorf("docs/kubernetes.md: row `%s` does not name `%s` in its env column: %v", ve.Key, ve.Env, cells)
+		}
+		def := lookup(defaults, ve.Key)
+		var defStr string
+		switch v := def.(type) {
+		case float64:
+			defStr = strconv.FormatFloat(v, 'f', -1, 64)
+		case nil:
+			t.Errorf("values.yaml has no %s", ve.Key)
+		default:
+			defStr = fmt.Sprint(v)
+		}
+		if defStr == "" {
+			defStr = `""`
+		}
+		if len(cells) < 2 || !strings.Contains(cells[1], "`"+defStr+"`") {
+			t.Errorf("docs/kubernetes.md: row `%s` default %v, values.yaml has `%s`", ve.Key, cells[1:2], defStr)
+		}
+	}
+	for svc, c := range contract {
+		for _, name := range append(append([]string{c.ListenEnv}, commonEnv...), c.ExtraEnv...) {
+			if !strings.Contains(doc, "`"+name+"`") {
+				t.Errorf("docs/kubernetes.md does not mention `%s` (%s)", name, svc)
+			}
+		}
+	}
+}
+
+// The contract lists the env vars the binaries really read: the env tags of
+// config.Common and of each service's Config struct (parsed, not imported:
+// this is a separate Go module).
+func TestContractMatchesServiceSources(t *testing.T) {
+	common := structEnv(t, "pkg/config/config.go", "Common", nil)
+	sources := map[string]string{
+		"gateway": "services/gateway/edge/server.go",
+		"session": "services/session/sessions/service.go",
+		"relay":   "services/relay/routing/service.go",
+	}
+	for svc, file := range sources {
+		got := structEnv(t, file, "Config", map[string][]string{"config.Common": common})
+		c := contract[svc]
+		want := append(append([]string{c.ListenEnv}, commonEnv...), c.ExtraEnv...)
+		sort.Strings(got)
+		sort.Strings(want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %s reads %v,\n  the chart contract sets %v\n  (update contract in contract_test.go, the chart and docs/kubernetes.md together)",
+				svc, file, diff(got, want), diff(want, got))
+		}
+	}
+}
+
+// diff returns the elements of a not in b, or "(same)" as a hint.
+func diff(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	if out == nil {
+		return []string{"(nothing else)"}
+	}
+	return out
+}
+
+// structEnv returns the env:"..." tags of the fields of type name in file;
+// embedded fields are expanded from embedded (e.g. "config.Common").
+func structEnv(t *testing.T, file, name string, embedded map[string][]string) []string {
+	t.Helper()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join(repoRoot, file), nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatalf("parse %s: %v", file, err)
+	}
+	var out []string
+	found := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		ts, ok := n.(*ast.TypeSpec)
+		if !ok || ts.Name.Name != name {
+			return true
+		}
+		st, ok := ts.Type.(*ast.StructType)
+		if !ok {
+			return false
+		}
+		found = true
+		for _, fld := range st.Fields.List {
+			if len(fld.Names) == 0 {
+				sel := types(fld.Type)
+				env, ok := embedded[sel]
+				if !ok {
+					t.Errorf("%s: %s embeds %s, which the test does not know", file, name, sel)
+				}
+				out = append(out, env...)
+				continue
+			}
+			if fld.Tag == nil {
+				continue
+			}
+			tag, err := strconv.Unquote(fld.Tag.Value)
+			if err != nil {
+				t.Fatalf("%s: tag %s: %v", file, fld.Tag.Value, err)
+			}
+			if env := reflect.StructTag(tag).Get("env"); env != "" {
+				out = append(out, env)
+			}
+		}
+		return false
+	})
+	if !found {
+		t.Fatalf("%s: no struct type %s (moved? update TestContractMatchesServiceSources)", file, name)
+	}
+	return out
+}
+
+func types(e ast.Expr) string {
+	switch v := e.(type) {
+	case *ast.Ident:
+		return v.Name
+	case *ast.SelectorExpr:
+		return types(v.X) + "." + v.Sel.Name
+	case *ast.StarExpr:
+		return "*" + types(v.X)
+	}
+	return fmt.Sprintf("%T", e)
+}

@@ -1,0 +1,510 @@
+// Package cluster runs Switchyard as separate processes on loopback — one
+// NATS (the dev stack's embedded server, alone), one redis-server, session
+// and relay replicas and several gateway pods — and kills them.
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/switchyard-hub/switchyard/pkg/embedded"
+	"github.com/switchyard-hub/switchyard/pkg/testenv"
+)
+
+const (
+	runtimeToken = "rt-secret"
+	clientToken  = "alice-token"
+	waitLimit    = 20 * time.Second
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sy-cluster-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	for _, svc := range []string{"gateway", "session", "relay", "devstack"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, "sy-"+svc), "../../services/"+svc)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building service binaries:", err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is one service process.
+type proc struct {
+	name string
+	bin  string
+	args []string
+	env  []string
+	log  string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+func (p *proc) start(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(filepath.Join(binDir, p.bin), p.args...)
+	p.cmd.Env = append(os.Environ(), p.env...)
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", p.name, err)
+	}
+	p.done = make(chan struct{})
+	go func() {
+		p.err = p.cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+}
+
+// kill sends SIGKILL (a crash) and waits for the process to die.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// term sends SIGTERM and returns how long the process took to exit.
+func (p *proc) term(t *testing.T, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return time.Since(start)
+	case <-time.After(limit):
+		p.kill()
+		t.Fatalf("%s did not exit within %s of SIGTERM", p.name, limit)
+	}
+	return 0
+}
+
+func (p *proc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// cluster is a multi-process Switchyard on loopback.
+type cluster struct {
+	t        *testing.T
+	dir      string
+	redis    *testenv.Redis
+	natsAddr string
+	nats     *proc
+	sessions []*proc
+	relays   []*proc
+	gateways []*proc
+	gwAddrs  []string
+	health   map[*proc]string
+	common   []string
+}
+
+type clusterOptions struct {
+	gateways, sessions, relays int
+	env                        []string // extra SY_* for every service
+}
+
+func startCluster(t *testing.T, o clusterOptions) *cluster {
+	t.Helper()
+	c := &cluster{t: t, dir: t.TempDir(), redis: testenv.StartRedis(t), natsAddr: freeAddr(t), health: map[*proc]string{}}
+	c.nats = &proc{name: "nats", bin: "sy-devstack", args: []string{"-nats-only", "-nats-listen", c.natsAddr, "-data", filepath.Join(c.dir, "nats")}, log: filepath.Join(c.dir, "nats.log")}
+	c.nats.start(t)
+	c.common = append([]string{
+		"SY_NATS_URL=nats://" + c.natsAddr, "SY_REDIS_URL=" + c.redis.URL(), "SY_LOG_LEVEL=warn",
+		"SY_HEARTBEAT=250ms", "SY_OWNER_TTL=1500ms", "SY_ACK_WAIT=1s",
+		"SY_RUNTIME_TOKENS=" + runtimeToken + "=*", "SY_CLIENT_TOKENS=" + clientToken + "=alice",
+		"SY_DRAIN_TIMEOUT=5s", "SY_DRAIN_JITTER=500ms",
+	}, o.env...)
+	for i := 0; i < o.sessions; i++ {
+		c.sessions = append(c.sessions, c.service("session", fmt.Sprintf("session-%d", i+1), "sy-session"))
+	}
+	for i := 0; i < o.relays; i++ {
+		c.relays = append(c.relays, c.service("relay", fmt.Sprintf("relay-%d", i+1), "sy-relay"))
+	}
+	for i := 0; i < o.gateways; i++ {
+		addr := freeAddr(t)
+		gw := c.service("gateway", fmt.Sprintf("gw-%d", i+1), "sy-gateway", "SY_LISTEN="+addr)
+		c.gateways, c.gwAddrs = append(c.gateways, gw), append(c.gwAddrs, addr)
+		c.health[gw] = addr
+	}
+	for p, addr := range c.health {
+		c.waitReady(p, addr)
+	}
+	t.Cleanup(c.stop)
+	return c
+}
+
+// service starts one service process with a health listener of its own.
+func (c *cluster) service(kind, pod, bin string, env ...string) *proc {
+	p := &proc{name: pod, bin: bin, log: filepath.Join(c.dir, pod+".log"),
+		env: append(append([]string{"SY_POD=" + pod}, c.common...), env...)}
+	if kind != "gateway" {
+		addr := freeAddr(c.t)
+		p.env = append(p.env, "SY_HTTP_LISTEN="+addr)
+		c.health[p] = addr
+	}
+	p.start(c.t)
+	return p
+}
+
+func (c *cluster) waitReady(p *proc, addr string) {
+	c.t.Helper()
+	waitFor(c.t, p.name+" ready", func() bool {
+		if !p.running() {
+			c.t.Fatalf("%s exited: %v\n%s", p.name, p.err, tail(p.log))
+		}
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// restart starts a stopped process again (same name, port and data).
+func (c *cluster) restart(p *proc) {
+	p.start(c.t)
+	if addr, ok := c.health[p]; ok {
+		c.waitReady(p, addr)
+	}
+}
+
+func (c *cluster) stop() {
+	all := append(append(append([]*proc{}, c.gateways...), c.sessions...), c.relays...)
+	for _, p := range all {
+		if p.cmd != nil && p.running() {
+			p.kill()
+		}
+	}
+	if c.nats.running() {
+		c.nats.kill()
+	}
+	if c.t.Failed() {
+		for _, p := range append(all, c.nats) {
+			c.t.Logf("--- %s log:\n%s", p.name, tail(p.log))
+		}
+	}
+}
+
+// metric reads one sample from a process's /metrics.
+func (c *cluster) metric(p *proc, name string) float64 {
+	c.t.Helper()
+	resp, err := http.Get("http://" + c.health[p] + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sum := 0.0
+	s := bufio.NewScanner(resp.Body)
+	for s.Scan() {
+		line := s.Text()
+		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			sum += v
+		}
+	}
+	return sum
+}
+
+func (c *cluster) rdb() *redis.Client { return c.redis.Client(c.t) }
+
+func (c *cluster) url(gw int, path string) string { return "http://" + c.gwAddrs[gw] + path }
+func (c *cluster) ws(gw int, path string) string  { return "ws://" + c.gwAddrs[gw] + path }
+
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+func freeAddr(t *testing.T) string {
+	p, err := embedded.FreePort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", p)
+}
+
+// waitFor polls a condition without an event to wait on (process and
+// Redis state) until it holds or the limit passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// ---- WebSocket peers -----------------------------------------------------
+
+type peer struct {
+	t      *testing.T
+	c      *websocket.Conn
+	frames chan map[string]any
+	closed chan error
+	wmu    sync.Mutex
+}
+
+func dial(t *testing.T, url string) *peer {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	p := &peer{t: t, c: c, frames: make(chan map[string]any, 1<<16), closed: make(chan error, 1)}
+	go func() {
+		for {
+			_, data, err := c.ReadMessage()
+			if err != nil {
+				p.closed <- err
+				close(p.frames)
+				return
+			}
+			var m map[string]any
+			if json.Unmarshal(data, &m) == nil && m["type"] != "ping" {
+				p.frames <- m
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = c.Close() })
+	return p
+}
+
+func (p *peer) send(frame any) error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	return p.c.WriteJSON(frame)
+}
+
+func (p *peer) mustSend(frame any) {
+	p.t.Helper()
+	if err := p.send(frame); err != nil {
+		p.t.Fatalf("send: %v", err)
+	}
+}
+
+// next returns the next frame, or nil when the socket closed.
+func (p *peer) next(limit time.Duration) map[string]any {
+	select {
+	case m := <-p.frames:
+		return m
+	case <-time.After(limit):
+		p.t.Fatalf("no frame within %s", limit)
+	}
+	return nil
+}
+
+func (p *peer) expect(typ string) map[string]any {
+	p.t.Helper()
+	m := p.next(waitLimit)
+	if m == nil || m["type"] != typ {
+		p.t.Fatalf("want %s, got %v", typ, m)
+	}
+	return m
+}
+
+// closeCode waits for the socket to end and returns the close code.
+func (p *peer) closeCode() int {
+	p.t.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		select {
+		case _, ok := <-p.frames:
+			if ok {
+				continue
+			}
+			if ce, ok := (<-p.closed).(*websocket.CloseError); ok {
+				return ce.Code
+			}
+			return -1
+		case <-deadline:
+			p.t.Fatalf("socket not closed within %s", waitLimit)
+		}
+	}
+}
+
+func payload(m map[string]any) map[string]any {
+	p, _ := m["payload"].(map[string]any)
+	return p
+}
+
+func hello(runtimeID, endpoint string) map[string]any {
+	return map[string]any{"type": "runtime.hello", "payload": map[string]any{
+		"runtime_id": runtimeID, "token": runtimeToken, "org_id": "default",
+		"endpoints": []any{map[string]any{"id": endpoint, "name": endpoint, "profile": "shell"}}}}
+}
+
+func (c *cluster) connectRuntime(gw int, runtimeID, endpoint string) *peer {
+	c.t.Helper()
+	rt := dial(c.t, c.ws(gw, "/ws/runtime"))
+	rt.mustSend(hello(runtimeID, endpoint))
+	if ack := rt.expect("hello.ack"); payload(ack)["ok"] != true {
+		c.t.Fatalf("hello: %v", ack)
+	}
+	return rt
+}
+
+// createSession creates a session on gw's REST API; rt answers session.create.
+func (c *cluster) createSession(gw int, rt *peer, endpoint string) string {
+	c.t.Helper()
+	type res struct {
+		status int
+		body   map[string]any
+	}
+	done := make(chan res, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", c.url(gw, "/v1/sessions"), strings.NewReader(`{"endpoint_id":"`+endpoint+`"}`))
+		req.Header.Set("Authorization", "Bearer "+clientToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- res{}
+			return
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		b, _ := io.ReadAll(resp.Body)
+		_ = json.Unmarshal(b, &m)
+		done <- res{resp.StatusCode, m}
+	}()
+	sid := payload(rt.expect("session.create"))["session_id"].(string)
+	rt.mustSend(map[string]any{"type": "session.created", "session_id": sid, "payload": map[string]any{"session_id": sid, "ok": true, "native_handle": ""}})
+	if r := <-done; r.status != http.StatusCreated {
+		c.t.Fatalf("create session: %d %v", r.status, r.body)
+	}
+	return sid
+}
+
+func (c *cluster) client(gw int) *peer {
+	return dial(c.t, c.ws(gw, "/ws/client?token="+clientToken))
+}
+
+func subscribeFrame(sid string, after int64) map[string]any {
+	return map[string]any{"type": "client.subscribe", "payload": map[string]any{"session_id": sid, "after_seq": after}}
+}
+
+func output(sid string, i int) map[string]any {
+	return map[string]any{"type": "agent.output", "session_id": sid, "payload": map[string]any{
+		"session_id": sid, "message_id": fmt.Sprintf("o-%d", i), "seq": i, "channel": "stdout", "content": fmt.Sprintf("chunk %d\n", i), "final": false}}
+}
+
+// follower collects a client's view of one session's transcript across
+// reconnects: seq → content, and the order seqs arrived in.
+type follower struct {
+	seqs []int64
+	seen map[int64]int
+	last int64
+}
+
+func newFollower() *follower { return &follower{seen: map[int64]int{}} }
+
+// take records a transcript frame (live or from history).
+func (f *follower) take(m map[string]any) {
+	seq, ok := m["seq"].(float64)
+	if !ok {
+		return
+	}
+	s := int64(seq)
+	f.seen[s]++
+	f.seqs = append(f.seqs, s)
+	if s > f.last {
+		f.last = s
+	}
+}
+
+// takeHistory records a history.response's messages.
+func (f *follower) takeHistory(m map[string]any) {
+	for _, x := range payload(m)["messages"].([]any) {
+		f.take(x.(map[string]any))
+	}
+}
+
+// exact checks the client saw seq 1..n once each, in order.
+func (f *follower) exact(t *testing.T, who string, n int64) {
+	t.Helper()
+	if int64(len(f.seqs)) != n {
+		t.Fatalf("%s saw %d transcript frames, want %d (dups: %v)", who, len(f.seqs), n, f.dups())
+	}
+	for i, s := range f.seqs {
+		if s != int64(i+1) {
+			t.Fatalf("%s: frame %d has seq %d (out of order or gap)", who, i, s)
+		}
+	}
+}
+
+func (f *follower) dups() []int64 {
+	var out []int64
+	for s, n := range f.seen {
+		if n > 1 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// follow reads p until the follower has seq n or the socket ends; it
+// returns false if the socket ended first.
+func (f *follower) follow(t *testing.T, p *peer, n int64) bool {
+	t.Helper()
+	deadline := time.After(waitLimit)
+	for f.last < n {
+		select {
+		case m, ok := <-p.frames:
+			if !ok {
+				return false
+			}
+			switch m["type"] {
+			case "history.response":
+				f.takeHistory(m)
+			case "error":
+				t.Fatalf("error frame: %v", m)
+			default:
+				f.take(m)
+			}
+		case <-deadline:
+			t.Fatalf("stuck at seq %d of %d", f.last, n)
+		}
+	}
+	return true
+}
+
+var _ = context.Background
