@@ -212,7 +212,11 @@ func describe(w io.Writer, t reflect.Type) {
 			continue
 		}
 		if name := f.Tag.Get("flag"); name != "" {
-			fmt.Fprintf(w, "| `-%s` | `%s` | `%s` | %s |\n", name, f.Tag.Get("env"), f.Tag.Get("default"), f.Tag.Get("usage"))
+			def := "(empty)"
+			if d := f.Tag.Get("default"); d != "" {
+				def = "`" + d + "`"
+			}
+			fmt.Fprintf(w, "| `-%s` | `%s` | %s | %s |\n", name, f.Tag.Get("env"), def, f.Tag.Get("usage"))
 		}
 	}
 }
