@@ -54,6 +54,6 @@ func (s *Server) deliverTo(env *syv1.Envelope) error {
 	if err := sk.conn.Send(frame); err != nil {
 		return deliveryError("socket " + sk.id + ": " + err.Error())
 	}
-	s.m.framesOut.WithLabelValues(sk.role.String()).Inc()
+	sk.sent.Inc()
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -25,6 +26,7 @@ type socket struct {
 	id   string
 	role amurg.Role
 	conn *ws.Conn
+	sent prometheus.Counter // frames_out{dialect}, resolved once
 
 	mu        sync.Mutex
 	principal string                   // user id, or runtime id after hello
@@ -48,7 +50,8 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, role amurg.Role,
 		// The upgrader has answered (400 for a non-upgrade request).
 		return nil
 	}
-	sk := &socket{id: s.newConnID(), role: role, conn: ws.New(c, s.cfg.wsOptions()), principal: principal}
+	sk := &socket{id: s.newConnID(), role: role, conn: ws.New(c, s.cfg.wsOptions()), principal: principal,
+		sent: s.m.framesOut.WithLabelValues(role.String())}
 	sk.conn.OnOverflow = func() { s.m.drops.WithLabelValues(role.String()).Inc() }
 	s.mu.Lock()
 	s.sockets[sk.id] = sk
@@ -88,7 +91,7 @@ func (s *Server) socket(id string) *socket {
 // send writes a frame to one socket and counts it.
 func (s *Server) send(sk *socket, frame []byte) {
 	if err := sk.conn.Send(frame); err == nil {
-		s.m.framesOut.WithLabelValues(sk.role.String()).Inc()
+		sk.sent.Inc()
 	}
 }
 
