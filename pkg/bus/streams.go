@@ -16,6 +16,8 @@ type Limits struct {
 	// TranscriptMaxAge and TranscriptMaxBytes bound the transcript stream.
 	TranscriptMaxAge   time.Duration
 	TranscriptMaxBytes int64
+	// FilesMaxBytes bounds the file object store (-1: unlimited).
+	FilesMaxBytes int64
 }
 
 // DefaultLimits are used when a field is zero.
@@ -24,6 +26,7 @@ var DefaultLimits = Limits{
 	DedupeWindow:       2 * time.Minute,
 	TranscriptMaxAge:   30 * 24 * time.Hour,
 	TranscriptMaxBytes: 8 << 30,
+	FilesMaxBytes:      -1,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -38,6 +41,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.TranscriptMaxBytes <= 0 {
 		l.TranscriptMaxBytes = DefaultLimits.TranscriptMaxBytes
+	}
+	if l.FilesMaxBytes == 0 {
+		l.FilesMaxBytes = DefaultLimits.FilesMaxBytes
 	}
 	return l
 }
@@ -88,10 +94,18 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 	for _, kc := range []jetstream.KeyValueConfig{
 		{Bucket: BucketSessions, Description: "session id → SessionInfo", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
 		{Bucket: BucketEndpoints, Description: "endpoint id → EndpointRecord", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
+		{Bucket: BucketPermissions, Description: "<session>.<request> → PermissionRecord", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage, TTL: 7 * 24 * time.Hour},
+		{Bucket: BucketTokens, Description: "runtime tokens (hashed) and revocations", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
 	} {
 		if _, err := b.JS.CreateOrUpdateKeyValue(ctx, kc); err != nil {
 			return fmt.Errorf("bus: ensure bucket %s: %w", kc.Bucket, err)
 		}
+	}
+	if _, err := b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: BucketFiles, Description: "files uploaded by users and produced by runtimes",
+		Replicas: l.Replicas, Storage: jetstream.FileStorage, MaxBytes: l.FilesMaxBytes,
+	}); err != nil {
+		return fmt.Errorf("bus: ensure object store %s: %w", BucketFiles, err)
 	}
 	return nil
 }

@@ -23,6 +23,14 @@ const (
 	BucketSessions = "sy_sessions"
 	// BucketEndpoints maps endpoint id → EndpointRecord.
 	BucketEndpoints = "sy_endpoints"
+	// BucketPermissions maps <session>.<request_id> → PermissionRecord.
+	BucketPermissions = "sy_permissions"
+	// BucketTokens maps t.<sha256 hex> → TokenRecord and r.<runtime> →
+	// RuntimeTokenState.
+	BucketTokens = "sy_tokens"
+	// BucketFiles is the object store of uploaded and produced files
+	// (object name = file id).
+	BucketFiles = "sy_files"
 
 	// SubjSessionCreate is a request/reply subject served by the session
 	// service (queue group "session").
@@ -30,6 +38,13 @@ const (
 	// SubjRelayHello is a request/reply subject served by the relay service
 	// (queue group "relay"): runtime token check and endpoint registration.
 	SubjRelayHello = "sy.svc.relay.hello"
+	// SubjRelayConfig (request/reply, relay): apply an endpoint config
+	// override and wait for the runtime's endpoint.config_ack.
+	SubjRelayConfig = "sy.svc.relay.config"
+	// SubjRelayRefresh (request/reply, relay): issue a new runtime token.
+	SubjRelayRefresh = "sy.svc.relay.refresh"
+	// SubjRelayTokens (request/reply, relay): revoke or issue runtime tokens.
+	SubjRelayTokens = "sy.svc.relay.tokens"
 
 	QueueSession = "session"
 	QueueRelay   = "relay"
@@ -39,7 +54,12 @@ const (
 	prefixTranscript = "sy.evt."
 	prefixPod        = "sy.gw."
 	prefixCreated    = "sy.sess.created."
+	prefixConfigAck  = "sy.ack.config."
 )
+
+// ConfigAckSubject carries a runtime's endpoint.config_ack to the relay
+// replica waiting for it.
+func ConfigAckSubject(endpointID string) string { return prefixConfigAck + endpointID }
 
 // Partition maps a session id onto one of n ordered partitions.
 func Partition(sessionID string, n int) int {
@@ -105,4 +125,16 @@ const (
 	TypeCreateSession = "session.create_request"
 	// TypeRuntimeHello: gateway → relay hello check (body RuntimeHello).
 	TypeRuntimeHello = "runtime.hello"
+	// TypePermissionTimeout: session sweeper → session partition, deny a
+	// permission request whose deadline passed (body PermissionRequest).
+	TypePermissionTimeout = "permission.timeout"
+	// TypeSessionIdle: session sweeper → session partition, close an idle
+	// session (body SessionClose).
+	TypeSessionIdle = "session.idle"
+	// TypeConnClose: → gateway, close the target socket (body Error: code
+	// and reason), e.g. a revoked runtime token.
+	TypeConnClose = "conn.close"
+	// TypeRuntimeStatus: gateway → session service when a runtime socket
+	// comes or goes (body RuntimeStatus); also a transcript frame to clients.
+	TypeRuntimeStatus = "runtime.status"
 )

@@ -23,6 +23,14 @@ const (
 	TurnInProgress  = "turn_in_progress"  // a user.message arrived while a turn runs
 	EndpointUnknown = "endpoint_not_found"
 
+	// Permissions.
+	PermissionNotFound = "permission_not_found" // permission.response for an unknown request_id
+	PermissionResolved = "permission_resolved"  // the request was already answered (by a user, the timeout or always_allow)
+
+	// Files.
+	FileTooLarge = "file_too_large" // over SY_MAX_FILE_BYTES
+	FileNotFound = "file_not_found" // no such file id
+
 	// Runtimes.
 	RuntimeOffline = "runtime_offline" // the session's runtime has no live socket
 	RuntimeTimeout = "runtime_timeout" // the runtime did not answer within the request timeout
@@ -38,6 +46,7 @@ var All = []string{
 	InvalidJSON, InvalidMessage, UnknownType, UnsupportedType, RateLimited,
 	AuthFailed, Forbidden,
 	SessionNotFound, SessionClosed, NotSubscribed, TurnInProgress, EndpointUnknown,
+	PermissionNotFound, PermissionResolved, FileTooLarge, FileNotFound,
 	RuntimeOffline, RuntimeTimeout, RuntimeError,
 	Unavailable, Internal,
 }

@@ -784,11 +784,16 @@ func (x *RuntimeHello) GetEndpoints() []*Endpoint {
 }
 
 type HelloAck struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ok            bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
-	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ok    bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	Error string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// Internal (relay → gateway, never rendered): stored endpoint config
+	// overrides to re-send after the ack, and the expiry of the token used
+	// (empty: the token does not expire).
+	Configs        []*EndpointConfigUpdate `protobuf:"bytes,3,rep,name=configs,proto3" json:"configs,omitempty"`
+	TokenExpiresAt string                  `protobuf:"bytes,4,opt,name=token_expires_at,json=tokenExpiresAt,proto3" json:"token_expires_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *HelloAck) Reset() {
@@ -831,6 +836,20 @@ func (x *HelloAck) GetOk() bool {
 func (x *HelloAck) GetError() string {
 	if x != nil {
 		return x.Error
+	}
+	return ""
+}
+
+func (x *HelloAck) GetConfigs() []*EndpointConfigUpdate {
+	if x != nil {
+		return x.Configs
+	}
+	return nil
+}
+
+func (x *HelloAck) GetTokenExpiresAt() string {
+	if x != nil {
+		return x.TokenExpiresAt
 	}
 	return ""
 }
@@ -1455,11 +1474,15 @@ func (x *PermissionRequest) GetResource() string {
 }
 
 type PermissionResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	RequestId     string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Approved      bool                   `protobuf:"varint,3,opt,name=approved,proto3" json:"approved,omitempty"`
-	AlwaysAllow   bool                   `protobuf:"varint,4,opt,name=always_allow,json=alwaysAllow,proto3" json:"always_allow,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	SessionId   string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	RequestId   string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Approved    bool                   `protobuf:"varint,3,opt,name=approved,proto3" json:"approved,omitempty"`
+	AlwaysAllow bool                   `protobuf:"varint,4,opt,name=always_allow,json=alwaysAllow,proto3" json:"always_allow,omitempty"`
+	// Who decided, on transcript copies: "" (a user), "timeout" (the hub
+	// denied it after the permission timeout), "always_allow" (the hub
+	// approved it because the user chose always_allow for the tool).
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1520,6 +1543,13 @@ func (x *PermissionResponse) GetAlwaysAllow() bool {
 		return x.AlwaysAllow
 	}
 	return false
+}
+
+func (x *PermissionResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
 }
 
 type FileMetadata struct {
@@ -1928,9 +1958,11 @@ type HistoryResponse struct {
 	// Highest seq included in this response (after_seq when empty).
 	LastSeq int64 `protobuf:"varint,4,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	// More history.response frames follow for this subscribe.
-	HasMore       bool `protobuf:"varint,5,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	HasMore bool `protobuf:"varint,5,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
+	// Permission requests still waiting for an answer (last page only).
+	PendingPermissions []*Envelope `protobuf:"bytes,6,rep,name=pending_permissions,json=pendingPermissions,proto3" json:"pending_permissions,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *HistoryResponse) Reset() {
@@ -1996,6 +2028,13 @@ func (x *HistoryResponse) GetHasMore() bool {
 		return x.HasMore
 	}
 	return false
+}
+
+func (x *HistoryResponse) GetPendingPermissions() []*Envelope {
+	if x != nil {
+		return x.PendingPermissions
+	}
+	return nil
 }
 
 type Error struct {
@@ -2313,8 +2352,12 @@ type SessionInfo struct {
 	TurnMessageId string `protobuf:"bytes,10,opt,name=turn_message_id,json=turnMessageId,proto3" json:"turn_message_id,omitempty"`
 	LastSeq       int64  `protobuf:"varint,11,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	LastActivity  string `protobuf:"bytes,12,opt,name=last_activity,json=lastActivity,proto3" json:"last_activity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Tools the user chose "always allow" for in this session.
+	AlwaysAllowTools []string `protobuf:"bytes,13,rep,name=always_allow_tools,json=alwaysAllowTools,proto3" json:"always_allow_tools,omitempty"`
+	// Whether the session's runtime has a live socket, as last reported.
+	RuntimeOffline bool `protobuf:"varint,14,opt,name=runtime_offline,json=runtimeOffline,proto3" json:"runtime_offline,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SessionInfo) Reset() {
@@ -2431,13 +2474,29 @@ func (x *SessionInfo) GetLastActivity() string {
 	return ""
 }
 
+func (x *SessionInfo) GetAlwaysAllowTools() []string {
+	if x != nil {
+		return x.AlwaysAllowTools
+	}
+	return nil
+}
+
+func (x *SessionInfo) GetRuntimeOffline() bool {
+	if x != nil {
+		return x.RuntimeOffline
+	}
+	return false
+}
+
 // EndpointRecord is what the endpoints KV bucket keeps per endpoint.
 type EndpointRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Endpoint      *Endpoint              `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
-	RuntimeId     string                 `protobuf:"bytes,2,opt,name=runtime_id,json=runtimeId,proto3" json:"runtime_id,omitempty"`
-	OrgId         string                 `protobuf:"bytes,3,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	RegisteredAt  string                 `protobuf:"bytes,4,opt,name=registered_at,json=registeredAt,proto3" json:"registered_at,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Endpoint     *Endpoint              `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	RuntimeId    string                 `protobuf:"bytes,2,opt,name=runtime_id,json=runtimeId,proto3" json:"runtime_id,omitempty"`
+	OrgId        string                 `protobuf:"bytes,3,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	RegisteredAt string                 `protobuf:"bytes,4,opt,name=registered_at,json=registeredAt,proto3" json:"registered_at,omitempty"`
+	// The admin's security/limits override, re-sent when the runtime reconnects.
+	Override      *EndpointConfigUpdate `protobuf:"bytes,5,opt,name=override,proto3" json:"override,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2496,6 +2555,218 @@ func (x *EndpointRecord) GetOrgId() string {
 func (x *EndpointRecord) GetRegisteredAt() string {
 	if x != nil {
 		return x.RegisteredAt
+	}
+	return ""
+}
+
+func (x *EndpointRecord) GetOverride() *EndpointConfigUpdate {
+	if x != nil {
+		return x.Override
+	}
+	return nil
+}
+
+// PermissionRecord is what the permissions KV bucket keeps per request
+// (key <session>.<request_id>).
+type PermissionRecord struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Request *PermissionRequest     `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	// RFC 3339 time after which the hub denies the request itself.
+	Deadline string `protobuf:"bytes,2,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Resolved bool   `protobuf:"varint,3,opt,name=resolved,proto3" json:"resolved,omitempty"`
+	Approved bool   `protobuf:"varint,4,opt,name=approved,proto3" json:"approved,omitempty"`
+	// "", "timeout" or "always_allow", as in PermissionResponse.reason.
+	ResolvedBy string `protobuf:"bytes,5,opt,name=resolved_by,json=resolvedBy,proto3" json:"resolved_by,omitempty"`
+	RuntimeId  string `protobuf:"bytes,6,opt,name=runtime_id,json=runtimeId,proto3" json:"runtime_id,omitempty"`
+	// seq of the permission.request in the transcript.
+	Seq           int64 `protobuf:"varint,7,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PermissionRecord) Reset() {
+	*x = PermissionRecord{}
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PermissionRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PermissionRecord) ProtoMessage() {}
+
+func (x *PermissionRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PermissionRecord.ProtoReflect.Descriptor instead.
+func (*PermissionRecord) Descriptor() ([]byte, []int) {
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *PermissionRecord) GetRequest() *PermissionRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *PermissionRecord) GetDeadline() string {
+	if x != nil {
+		return x.Deadline
+	}
+	return ""
+}
+
+func (x *PermissionRecord) GetResolved() bool {
+	if x != nil {
+		return x.Resolved
+	}
+	return false
+}
+
+func (x *PermissionRecord) GetApproved() bool {
+	if x != nil {
+		return x.Approved
+	}
+	return false
+}
+
+func (x *PermissionRecord) GetResolvedBy() string {
+	if x != nil {
+		return x.ResolvedBy
+	}
+	return ""
+}
+
+func (x *PermissionRecord) GetRuntimeId() string {
+	if x != nil {
+		return x.RuntimeId
+	}
+	return ""
+}
+
+func (x *PermissionRecord) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// TokenRecord is a hub-issued runtime token, stored under its SHA-256.
+type TokenRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RuntimeId     string                 `protobuf:"bytes,1,opt,name=runtime_id,json=runtimeId,proto3" json:"runtime_id,omitempty"`
+	IssuedAt      string                 `protobuf:"bytes,2,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`
+	ExpiresAt     string                 `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenRecord) Reset() {
+	*x = TokenRecord{}
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenRecord) ProtoMessage() {}
+
+func (x *TokenRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenRecord.ProtoReflect.Descriptor instead.
+func (*TokenRecord) Descriptor() ([]byte, []int) {
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *TokenRecord) GetRuntimeId() string {
+	if x != nil {
+		return x.RuntimeId
+	}
+	return ""
+}
+
+func (x *TokenRecord) GetIssuedAt() string {
+	if x != nil {
+		return x.IssuedAt
+	}
+	return ""
+}
+
+func (x *TokenRecord) GetExpiresAt() string {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return ""
+}
+
+// RuntimeTokenState is kept per runtime id.
+type RuntimeTokenState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tokens (pre-shared ones included) are refused for this runtime id
+	// since this time; empty when not revoked.
+	RevokedAt     string `protobuf:"bytes,1,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuntimeTokenState) Reset() {
+	*x = RuntimeTokenState{}
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuntimeTokenState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuntimeTokenState) ProtoMessage() {}
+
+func (x *RuntimeTokenState) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuntimeTokenState.ProtoReflect.Descriptor instead.
+func (*RuntimeTokenState) Descriptor() ([]byte, []int) {
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RuntimeTokenState) GetRevokedAt() string {
+	if x != nil {
+		return x.RevokedAt
 	}
 	return ""
 }
@@ -2565,10 +2836,12 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"runtime_id\x18\x01 \x01(\tR\truntimeId\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\x15\n" +
 	"\x06org_id\x18\x03 \x01(\tR\x05orgId\x125\n" +
-	"\tendpoints\x18\x04 \x03(\v2\x17.switchyard.v1.EndpointR\tendpoints\"0\n" +
+	"\tendpoints\x18\x04 \x03(\v2\x17.switchyard.v1.EndpointR\tendpoints\"\x99\x01\n" +
 	"\bHelloAck\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"h\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x12=\n" +
+	"\aconfigs\x18\x03 \x03(\v2#.switchyard.v1.EndpointConfigUpdateR\aconfigs\x12(\n" +
+	"\x10token_expires_at\x18\x04 \x01(\tR\x0etokenExpiresAt\"h\n" +
 	"\rSessionCreate\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1f\n" +
@@ -2626,14 +2899,15 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"request_id\x18\x02 \x01(\tR\trequestId\x12\x12\n" +
 	"\x04tool\x18\x03 \x01(\tR\x04tool\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1a\n" +
-	"\bresource\x18\x05 \x01(\tR\bresource\"\x91\x01\n" +
+	"\bresource\x18\x05 \x01(\tR\bresource\"\xa9\x01\n" +
 	"\x12PermissionResponse\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\x12\x1a\n" +
 	"\bapproved\x18\x03 \x01(\bR\bapproved\x12!\n" +
-	"\falways_allow\x18\x04 \x01(\bR\valwaysAllow\"l\n" +
+	"\falways_allow\x18\x04 \x01(\bR\valwaysAllow\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"l\n" +
 	"\fFileMetadata\x12\x17\n" +
 	"\afile_id\x18\x01 \x01(\tR\x06fileId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
@@ -2664,14 +2938,15 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\tafter_seq\x18\x02 \x01(\x03R\bafterSeq\",\n" +
 	"\vUnsubscribe\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tR\tsessionId\"\xb8\x01\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\"\x82\x02\n" +
 	"\x0fHistoryResponse\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1b\n" +
 	"\tafter_seq\x18\x02 \x01(\x03R\bafterSeq\x123\n" +
 	"\bmessages\x18\x03 \x03(\v2\x17.switchyard.v1.EnvelopeR\bmessages\x12\x19\n" +
 	"\blast_seq\x18\x04 \x01(\x03R\alastSeq\x12\x19\n" +
-	"\bhas_more\x18\x05 \x01(\bR\ahasMore\"5\n" +
+	"\bhas_more\x18\x05 \x01(\bR\ahasMore\x12H\n" +
+	"\x13pending_permissions\x18\x06 \x03(\v2\x17.switchyard.v1.EnvelopeR\x12pendingPermissions\"5\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"p\n" +
@@ -2692,7 +2967,7 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\x12CreateSessionReply\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x12*\n" +
 	"\x05error\x18\x02 \x01(\v2\x14.switchyard.v1.ErrorR\x05error\x124\n" +
-	"\asession\x18\x03 \x01(\v2\x1a.switchyard.v1.SessionInfoR\asession\"\xfa\x02\n" +
+	"\asession\x18\x03 \x01(\v2\x1a.switchyard.v1.SessionInfoR\asession\"\xd1\x03\n" +
 	"\vSessionInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vendpoint_id\x18\x02 \x01(\tR\n" +
@@ -2709,13 +2984,35 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\x0fturn_message_id\x18\n" +
 	" \x01(\tR\rturnMessageId\x12\x19\n" +
 	"\blast_seq\x18\v \x01(\x03R\alastSeq\x12#\n" +
-	"\rlast_activity\x18\f \x01(\tR\flastActivity\"\xa0\x01\n" +
+	"\rlast_activity\x18\f \x01(\tR\flastActivity\x12,\n" +
+	"\x12always_allow_tools\x18\r \x03(\tR\x10alwaysAllowTools\x12'\n" +
+	"\x0fruntime_offline\x18\x0e \x01(\bR\x0eruntimeOffline\"\xe1\x01\n" +
 	"\x0eEndpointRecord\x123\n" +
 	"\bendpoint\x18\x01 \x01(\v2\x17.switchyard.v1.EndpointR\bendpoint\x12\x1d\n" +
 	"\n" +
 	"runtime_id\x18\x02 \x01(\tR\truntimeId\x12\x15\n" +
 	"\x06org_id\x18\x03 \x01(\tR\x05orgId\x12#\n" +
-	"\rregistered_at\x18\x04 \x01(\tR\fregisteredAtB?Z=github.com/switchyard-hub/switchyard/proto/switchyard/v1;syv1b\x06proto3"
+	"\rregistered_at\x18\x04 \x01(\tR\fregisteredAt\x12?\n" +
+	"\boverride\x18\x05 \x01(\v2#.switchyard.v1.EndpointConfigUpdateR\boverride\"\xf4\x01\n" +
+	"\x10PermissionRecord\x12:\n" +
+	"\arequest\x18\x01 \x01(\v2 .switchyard.v1.PermissionRequestR\arequest\x12\x1a\n" +
+	"\bdeadline\x18\x02 \x01(\tR\bdeadline\x12\x1a\n" +
+	"\bresolved\x18\x03 \x01(\bR\bresolved\x12\x1a\n" +
+	"\bapproved\x18\x04 \x01(\bR\bapproved\x12\x1f\n" +
+	"\vresolved_by\x18\x05 \x01(\tR\n" +
+	"resolvedBy\x12\x1d\n" +
+	"\n" +
+	"runtime_id\x18\x06 \x01(\tR\truntimeId\x12\x10\n" +
+	"\x03seq\x18\a \x01(\x03R\x03seq\"h\n" +
+	"\vTokenRecord\x12\x1d\n" +
+	"\n" +
+	"runtime_id\x18\x01 \x01(\tR\truntimeId\x12\x1b\n" +
+	"\tissued_at\x18\x02 \x01(\tR\bissuedAt\x12\x1d\n" +
+	"\n" +
+	"expires_at\x18\x03 \x01(\tR\texpiresAt\"2\n" +
+	"\x11RuntimeTokenState\x12\x1d\n" +
+	"\n" +
+	"revoked_at\x18\x01 \x01(\tR\trevokedAtB?Z=github.com/switchyard-hub/switchyard/proto/switchyard/v1;syv1b\x06proto3"
 
 var (
 	file_switchyard_v1_envelope_proto_rawDescOnce sync.Once
@@ -2729,7 +3026,7 @@ func file_switchyard_v1_envelope_proto_rawDescGZIP() []byte {
 	return file_switchyard_v1_envelope_proto_rawDescData
 }
 
-var file_switchyard_v1_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_switchyard_v1_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_switchyard_v1_envelope_proto_goTypes = []any{
 	(*Route)(nil),                // 0: switchyard.v1.Route
 	(*Envelope)(nil),             // 1: switchyard.v1.Envelope
@@ -2762,8 +3059,11 @@ var file_switchyard_v1_envelope_proto_goTypes = []any{
 	(*CreateSessionReply)(nil),   // 28: switchyard.v1.CreateSessionReply
 	(*SessionInfo)(nil),          // 29: switchyard.v1.SessionInfo
 	(*EndpointRecord)(nil),       // 30: switchyard.v1.EndpointRecord
-	nil,                          // 31: switchyard.v1.Endpoint.TagsEntry
-	(*structpb.Struct)(nil),      // 32: google.protobuf.Struct
+	(*PermissionRecord)(nil),     // 31: switchyard.v1.PermissionRecord
+	(*TokenRecord)(nil),          // 32: switchyard.v1.TokenRecord
+	(*RuntimeTokenState)(nil),    // 33: switchyard.v1.RuntimeTokenState
+	nil,                          // 34: switchyard.v1.Endpoint.TagsEntry
+	(*structpb.Struct)(nil),      // 35: google.protobuf.Struct
 }
 var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	0,  // 0: switchyard.v1.Envelope.origin:type_name -> switchyard.v1.Route
@@ -2793,24 +3093,28 @@ var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	26, // 24: switchyard.v1.Envelope.runtime_status:type_name -> switchyard.v1.RuntimeStatus
 	27, // 25: switchyard.v1.Envelope.create_session_request:type_name -> switchyard.v1.CreateSessionRequest
 	28, // 26: switchyard.v1.Envelope.create_session_reply:type_name -> switchyard.v1.CreateSessionReply
-	31, // 27: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
-	32, // 28: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
-	32, // 29: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
+	34, // 27: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
+	35, // 28: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
+	35, // 29: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
 	2,  // 30: switchyard.v1.RuntimeHello.endpoints:type_name -> switchyard.v1.Endpoint
-	16, // 31: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
-	32, // 32: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
-	32, // 33: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
-	1,  // 34: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
-	1,  // 35: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
-	0,  // 36: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
-	24, // 37: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
-	29, // 38: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
-	2,  // 39: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
-	40, // [40:40] is the sub-list for method output_type
-	40, // [40:40] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	18, // 31: switchyard.v1.HelloAck.configs:type_name -> switchyard.v1.EndpointConfigUpdate
+	16, // 32: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
+	35, // 33: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
+	35, // 34: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
+	1,  // 35: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
+	1,  // 36: switchyard.v1.HistoryResponse.pending_permissions:type_name -> switchyard.v1.Envelope
+	1,  // 37: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
+	0,  // 38: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
+	24, // 39: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
+	29, // 40: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
+	2,  // 41: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
+	18, // 42: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
+	14, // 43: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_switchyard_v1_envelope_proto_init() }
@@ -2852,7 +3156,7 @@ func file_switchyard_v1_envelope_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchyard_v1_envelope_proto_rawDesc), len(file_switchyard_v1_envelope_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
