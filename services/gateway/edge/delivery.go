@@ -47,6 +47,11 @@ func (s *Server) deliverTo(env *syv1.Envelope) error {
 	if sk == nil {
 		return deliveryError("socket " + env.GetTarget().GetConnId() + " is not on pod " + s.pod)
 	}
+	if env.GetType() == amurg.TypeFileUpload {
+		if err := s.attachFile(context.Background(), env); err != nil { // files.go
+			return err
+		}
+	}
 	frame, err := amurg.Encode(env, sk.role)
 	if err != nil {
 		return err

@@ -26,6 +26,8 @@ func (s *Server) restRoutes(mux *http.ServeMux) {
 		mux.HandleFunc("GET "+prefix+"/sessions/{id}", s.authed(s.getSession))
 		mux.HandleFunc("GET "+prefix+"/endpoints", s.authed(s.listEndpoints))
 	}
+	s.fileRoutes(mux)  // files.go
+	s.adminRoutes(mux) // admin.go
 }
 
 type restHandler func(w http.ResponseWriter, r *http.Request, user string)

@@ -38,6 +38,10 @@ func (s *Server) serveRuntime(w http.ResponseWriter, r *http.Request) {
 			sk.conn.Close(ws.ClosePolicy, "auth_failed")
 		case env.GetType() == amurg.TypeRuntimeHello:
 			s.hello(sk, env, hello)
+		case env.GetType() == amurg.TypeFileAvailable:
+			s.storeAvailableFile(sk, env) // files.go: bytes to the object store, metadata onward
+		case env.GetType() == amurg.TypeEndpointConfigAck:
+			s.configAck(sk, env) // admin.go: to the relay replica waiting for it
 		default:
 			s.ingest(sk, env)
 		}
