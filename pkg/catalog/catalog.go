@@ -29,6 +29,7 @@ const (
 type Catalog struct {
 	sessions  jetstream.KeyValue
 	endpoints jetstream.KeyValue
+	perms     jetstream.KeyValue
 }
 
 // Open binds to the buckets created by bus.EnsureStreams.
@@ -41,11 +42,18 @@ func Open(ctx context.Context, b *bus.Bus) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Catalog{sessions: s, endpoints: e}, nil
+	p, err := b.KV(ctx, bus.BucketPermissions)
+	if err != nil {
+		return nil, err
+	}
+	return &Catalog{sessions: s, endpoints: e, perms: p}, nil
 }
 
 // Session returns a session record and its revision.
 func (c *Catalog) Session(ctx context.Context, id string) (*syv1.SessionInfo, uint64, error) {
+	if !bus.ValidToken(id) {
+		return nil, 0, ErrNotFound
+	}
 	info := &syv1.SessionInfo{}
 	rev, err := get(ctx, c.sessions, id, info)
 	return info, rev, err
@@ -119,6 +127,9 @@ func (c *Catalog) PutEndpoint(ctx context.Context, rec *syv1.EndpointRecord) err
 
 // Endpoint returns one endpoint record.
 func (c *Catalog) Endpoint(ctx context.Context, id string) (*syv1.EndpointRecord, error) {
+	if !bus.ValidToken(id) {
+		return nil, ErrNotFound
+	}
 	rec := &syv1.EndpointRecord{}
 	_, err := get(ctx, c.endpoints, id, rec)
 	return rec, err
@@ -139,9 +150,6 @@ func (c *Catalog) Endpoints(ctx context.Context) ([]*syv1.EndpointRecord, error)
 }
 
 func get(ctx context.Context, kv jetstream.KeyValue, key string, into proto.Message) (uint64, error) {
-	if !bus.ValidToken(key) {
-		return 0, ErrNotFound
-	}
 	e, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return 0, ErrNotFound

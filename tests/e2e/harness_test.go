@@ -54,6 +54,7 @@ type hubOptions struct {
 
 func startHub(t *testing.T, o hubOptions) *hub {
 	t.Helper()
+	t.Setenv("SY_DRAIN_JITTER", "50ms") // tests tear hubs down often; drain fast
 	for k, v := range o.env {
 		t.Setenv(k, v)
 	}
@@ -236,6 +237,24 @@ func (p *peer) expect(typ string) map[string]any {
 		p.t.Fatalf("want a %s frame, got %v", typ, m)
 	}
 	return m
+}
+
+// expectSkipping is expect, passing over frames of the skip types first.
+func (p *peer) expectSkipping(typ string, skip ...string) map[string]any {
+	p.t.Helper()
+	for {
+		m := p.next()
+		if m["type"] == typ {
+			return m
+		}
+		ok := false
+		for _, s := range skip {
+			ok = ok || m["type"] == s
+		}
+		if !ok {
+			p.t.Fatalf("want a %s frame, got %v", typ, m)
+		}
+	}
 }
 
 // waitClose waits for the hub to close the socket and returns the close code.

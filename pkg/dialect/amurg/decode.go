@@ -55,6 +55,9 @@ const (
 	TypeUnsubscribe          = "client.unsubscribe"
 	TypeHistoryResponse      = "history.response"
 	TypeError                = "error"
+	// TypeRuntimeStatus is Switchyard's hub→client transcript frame telling
+	// subscribers that the session's runtime went offline or came back.
+	TypeRuntimeStatus = "runtime.status"
 )
 
 // inbound lists, per role, the types a socket may send to the hub.
@@ -76,7 +79,7 @@ var inbound = map[Role]map[string]bool{
 var known = map[string]bool{
 	TypeHelloAck: true, TypeSessionCreate: true, TypeSessionClosed: true,
 	TypeFileUpload: true, TypeEndpointConfigUpdate: true, TypeTokenRefresh: true,
-	TypeHistoryResponse: true, TypeError: true, TypePermissionResponse: true,
+	TypeHistoryResponse: true, TypeError: true, TypePermissionResponse: true, TypeRuntimeStatus: true,
 	TypeUserMessage: true, TypeStopRequest: true,
 }
 
@@ -241,8 +244,8 @@ func decodeBody2(f *Frame, env *syv1.Envelope) *Error {
 		if err := unmarshalPayload(f, &p); err != nil {
 			return err
 		}
-		if p.RequestID == "" {
-			return errorf(errcode.InvalidMessage, "permission.request needs a request_id")
+		if !bus.ValidToken(p.RequestID) {
+			return errorf(errcode.InvalidMessage, "permission.request needs a request_id of 1-128 letters, digits, '-' or '_'")
 		}
 		env.Body = &syv1.Envelope_PermissionRequest{PermissionRequest: &syv1.PermissionRequest{SessionId: p.SessionID, RequestId: p.RequestID, Tool: p.Tool, Description: p.Description, Resource: p.Resource}}
 		return sessionOf(env, p.SessionID, true)
@@ -251,8 +254,8 @@ func decodeBody2(f *Frame, env *syv1.Envelope) *Error {
 		if err := unmarshalPayload(f, &p); err != nil {
 			return err
 		}
-		if p.RequestID == "" {
-			return errorf(errcode.InvalidMessage, "permission.response needs a request_id")
+		if !bus.ValidToken(p.RequestID) {
+			return errorf(errcode.InvalidMessage, "permission.response needs a request_id of 1-128 letters, digits, '-' or '_'")
 		}
 		env.Body = &syv1.Envelope_PermissionResponse{PermissionResponse: &syv1.PermissionResponse{SessionId: p.SessionID, RequestId: p.RequestID, Approved: p.Approved, AlwaysAllow: p.AlwaysAllow}}
 		return sessionOf(env, p.SessionID, true)

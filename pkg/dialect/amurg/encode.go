@@ -72,7 +72,11 @@ func payloadOf(env *syv1.Envelope, role Role) (any, error) {
 		return permissionRequestJSON{SessionID: m.GetSessionId(), RequestID: m.GetRequestId(), Tool: m.GetTool(), Description: m.GetDescription(), Resource: m.GetResource()}, nil
 	case *syv1.Envelope_PermissionResponse:
 		m := b.PermissionResponse
-		return permissionResponseJSON{SessionID: m.GetSessionId(), RequestID: m.GetRequestId(), Approved: m.GetApproved(), AlwaysAllow: m.GetAlwaysAllow()}, nil
+		out := permissionResponseJSON{SessionID: m.GetSessionId(), RequestID: m.GetRequestId(), Approved: m.GetApproved(), AlwaysAllow: m.GetAlwaysAllow()}
+		if role == RoleClient {
+			out.Reason = m.GetReason()
+		}
+		return out, nil
 	case *syv1.Envelope_File:
 		return fileOf(b.File, role), nil
 	}
@@ -95,6 +99,8 @@ func payloadOf2(env *syv1.Envelope, role Role) (any, error) {
 		return sessionOnlyJSON{SessionID: b.Unsubscribe.GetSessionId()}, nil
 	case *syv1.Envelope_Error:
 		return errorJSON{Code: b.Error.GetCode(), Message: b.Error.GetMessage()}, nil
+	case *syv1.Envelope_RuntimeStatus:
+		return runtimeStatusJSON{SessionID: env.GetSessionId(), RuntimeID: b.RuntimeStatus.GetRuntimeId(), Online: b.RuntimeStatus.GetOnline()}, nil
 	case *syv1.Envelope_HistoryResponse:
 		return historyOf(b.HistoryResponse, role)
 	}
@@ -111,13 +117,27 @@ func fileOf(m *syv1.FileTransfer, role Role) fileJSON {
 }
 
 func historyOf(h *syv1.HistoryResponse, role Role) (any, error) {
-	out := historyResponseJSON{SessionID: h.GetSessionId(), AfterSeq: h.GetAfterSeq(), LastSeq: h.GetLastSeq(), HasMore: h.GetHasMore(), Messages: make([]json.RawMessage, 0, len(h.GetMessages()))}
-	for _, m := range h.GetMessages() {
+	out := historyResponseJSON{SessionID: h.GetSessionId(), AfterSeq: h.GetAfterSeq(), LastSeq: h.GetLastSeq(), HasMore: h.GetHasMore()}
+	var err error
+	if out.Messages, err = encodeAll(h.GetMessages(), role); err != nil {
+		return nil, err
+	}
+	if len(h.GetPendingPermissions()) > 0 {
+		if out.PendingPermissions, err = encodeAll(h.GetPendingPermissions(), role); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func encodeAll(envs []*syv1.Envelope, role Role) ([]json.RawMessage, error) {
+	out := make([]json.RawMessage, 0, len(envs))
+	for _, m := range envs {
 		b, err := Encode(m, role)
 		if err != nil {
 			return nil, err
 		}
-		out.Messages = append(out.Messages, b)
+		out = append(out, b)
 	}
 	return out, nil
 }

@@ -118,6 +118,15 @@ type permissionResponseJSON struct {
 	RequestID   string `json:"request_id"`
 	Approved    bool   `json:"approved"`
 	AlwaysAllow bool   `json:"always_allow"`
+	// Reason is set on the hub's transcript copies only: "timeout" or
+	// "always_allow" when the hub answered by itself.
+	Reason string `json:"reason,omitempty"`
+}
+
+type runtimeStatusJSON struct {
+	SessionID string `json:"session_id"`
+	RuntimeID string `json:"runtime_id"`
+	Online    bool   `json:"online"`
 }
 
 type fileMetadataJSON struct {
@@ -158,11 +167,12 @@ type subscribeJSON struct {
 }
 
 type historyResponseJSON struct {
-	SessionID string            `json:"session_id"`
-	AfterSeq  int64             `json:"after_seq"`
-	LastSeq   int64             `json:"last_seq"`
-	HasMore   bool              `json:"has_more"`
-	Messages  []json.RawMessage `json:"messages"`
+	SessionID          string            `json:"session_id"`
+	AfterSeq           int64             `json:"after_seq"`
+	LastSeq            int64             `json:"last_seq"`
+	HasMore            bool              `json:"has_more"`
+	Messages           []json.RawMessage `json:"messages"`
+	PendingPermissions []json.RawMessage `json:"pending_permissions,omitempty"`
 }
 
 type errorJSON struct {

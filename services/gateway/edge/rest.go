@@ -56,14 +56,17 @@ type SessionView struct {
 	CloseReason  string `json:"close_reason,omitempty"`
 	NativeHandle string `json:"native_handle"`
 	TurnActive   bool   `json:"turn_active"`
-	LastSeq      *int64 `json:"last_seq,omitempty"`
-	Subscribers  *int   `json:"subscribers,omitempty"`
+	// RuntimeOnline is false once the session's runtime disconnected
+	// (until it says hello again).
+	RuntimeOnline bool   `json:"runtime_online"`
+	LastSeq       *int64 `json:"last_seq,omitempty"`
+	Subscribers   *int   `json:"subscribers,omitempty"`
 }
 
 func sessionView(i *syv1.SessionInfo) SessionView {
 	return SessionView{ID: i.GetId(), EndpointID: i.GetEndpointId(), RuntimeID: i.GetRuntimeId(), UserID: i.GetUserId(),
 		Status: i.GetStatus(), CreatedAt: i.GetCreatedAt(), ClosedAt: i.GetClosedAt(), CloseReason: i.GetCloseReason(),
-		NativeHandle: i.GetNativeHandle(), TurnActive: i.GetTurnMessageId() != ""}
+		NativeHandle: i.GetNativeHandle(), TurnActive: i.GetTurnMessageId() != "", RuntimeOnline: !i.GetRuntimeOffline()}
 }
 
 // EndpointView is the REST representation of an endpoint.

@@ -72,9 +72,15 @@ func (s *Server) release(sk *socket) {
 	s.topics.leaveAll(sk)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if sk.role == amurg.RoleRuntime && sk.user() != "" {
-		if err := s.reg.ReleaseRuntime(ctx, sk.user(), sk.id); err != nil {
-			s.log.Warn("runtime ownership not released", "runtime", sk.user(), "err", err)
+	if rid := sk.user(); sk.role == amurg.RoleRuntime && rid != "" {
+		// Announce the runtime offline only if this socket still held it: a
+		// runtime that already reconnected elsewhere is not offline.
+		pod, conn, held, _ := s.owners.Runtime(ctx, rid)
+		if err := s.reg.ReleaseRuntime(ctx, rid, sk.id); err != nil {
+			s.log.Warn("runtime ownership not released", "runtime", rid, "err", err)
+		}
+		if held && pod == s.pod && conn == sk.id {
+			s.announceRuntime(ctx, rid, false)
 		}
 	}
 	if err := s.reg.RemoveConn(ctx, sk.id); err != nil {

@@ -143,10 +143,14 @@ func (t *topics) replay(ctx context.Context, sk *socket, session string, after, 
 		if err != nil {
 			return err
 		}
+		hr := &syv1.HistoryResponse{SessionId: session, AfterSeq: after, LastSeq: page.Last, HasMore: page.Last < upTo, Messages: page.Messages}
+		if !hr.HasMore {
+			if hr.PendingPermissions, err = t.pendingPermissions(ctx, session); err != nil {
+				return err
+			}
+		}
 		hist := &syv1.Envelope{Type: amurg.TypeHistoryResponse, SessionId: session, Ts: amurg.Timestamp(time.Now()),
-			Body: &syv1.Envelope_HistoryResponse{HistoryResponse: &syv1.HistoryResponse{
-				SessionId: session, AfterSeq: after, LastSeq: page.Last, HasMore: page.Last < upTo, Messages: page.Messages,
-			}}}
+			Body: &syv1.Envelope_HistoryResponse{HistoryResponse: hr}}
 		if err := sk.conn.WaitQueueBelow(ctx, t.s.cfg.SendQueueBytes/2); err != nil {
 			return err
 		}
@@ -160,6 +164,21 @@ func (t *topics) replay(ctx context.Context, sk *socket, session string, after, 
 		after, first = page.Last, false
 	}
 	return nil
+}
+
+// pendingPermissions are the session's unanswered permission requests, as
+// the permission.request frames a reconnecting client may have missed.
+func (t *topics) pendingPermissions(ctx context.Context, session string) ([]*syv1.Envelope, error) {
+	recs, err := t.s.cat.PendingPermissions(ctx, session)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*syv1.Envelope, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, &syv1.Envelope{Type: amurg.TypePermissionRequest, SessionId: session, Seq: r.GetSeq(),
+			Body: &syv1.Envelope_PermissionRequest{PermissionRequest: r.GetRequest()}})
+	}
+	return out, nil
 }
 
 // onEvent delivers one live transcript event to the topic's subscribers.

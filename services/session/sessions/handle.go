@@ -41,8 +41,18 @@ func (s *Service) dispatch(ctx context.Context, env *syv1.Envelope) error {
 	switch env.GetType() {
 	case amurg.TypeUserMessage:
 		return s.userMessage(ctx, env)
-	case amurg.TypeTurnStarted, amurg.TypeAgentOutput, amurg.TypePermissionRequest, amurg.TypeFileAvailable:
+	case amurg.TypeTurnStarted, amurg.TypeAgentOutput, amurg.TypeFileAvailable:
 		return s.runtimeEvent(ctx, env, false)
+	case amurg.TypePermissionRequest:
+		return s.permissionRequest(ctx, env)
+	case amurg.TypePermissionResponse:
+		return s.permissionResponse(ctx, env)
+	case bus.TypePermissionTimeout:
+		return s.permissionTimeout(ctx, env)
+	case bus.TypeSessionIdle:
+		return s.sessionIdle(ctx, env)
+	case bus.TypeRuntimeStatus:
+		return s.runtimeStatus(ctx, env)
 	case amurg.TypeTurnCompleted:
 		return s.runtimeEvent(ctx, env, true)
 	case amurg.TypeStopAck:
@@ -51,7 +61,7 @@ func (s *Service) dispatch(ctx context.Context, env *syv1.Envelope) error {
 		return s.sessionCreated(ctx, env)
 	case amurg.TypeSessionClose:
 		return s.sessionClose(ctx, env)
-	case amurg.TypeStopRequest, amurg.TypePermissionResponse:
+	case amurg.TypeStopRequest, amurg.TypeFileUpload:
 		return s.clientCommand(ctx, env)
 	case bus.TypeRouteFailed:
 		return s.routeFailed(ctx, env)
@@ -215,15 +225,23 @@ func (s *Service) closeSession(ctx context.Context, id, session, reason, ts stri
 // appendTranscript stores env as the next message of its session; the
 // gateways holding interest in the session fan it out.
 func (s *Service) appendTranscript(ctx context.Context, env *syv1.Envelope) error {
+	_, err := s.appendTranscriptSeq(ctx, env)
+	return err
+}
+
+// appendTranscriptSeq is appendTranscript returning the stored seq (the
+// first one, when env was stored before).
+func (s *Service) appendTranscriptSeq(ctx context.Context, env *syv1.Envelope) (int64, error) {
 	stored := &syv1.Envelope{
 		Id: env.GetId(), Type: env.GetType(), SessionId: env.GetSessionId(), Ts: env.GetTs(),
 		UserId: env.GetUserId(), RuntimeId: env.GetRuntimeId(), Body: env.GetBody(),
 	}
-	if _, err := s.tw.Append(ctx, stored); err != nil {
-		return err
+	out, err := s.tw.Append(ctx, stored)
+	if err != nil {
+		return 0, err
 	}
 	s.m.appended.Inc()
-	return nil
+	return out.GetSeq(), nil
 }
 
 // toRuntime hands a command for the session's runtime to the relay.

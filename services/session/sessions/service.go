@@ -33,6 +33,9 @@ type Config struct {
 	// Transcript retention.
 	TranscriptMaxAge   time.Duration `flag:"transcript-max-age" env:"SY_TRANSCRIPT_MAX_AGE" default:"720h" usage:"how long transcripts are kept"`
 	TranscriptMaxBytes int64         `flag:"transcript-max-bytes" env:"SY_TRANSCRIPT_MAX_BYTES" default:"8589934592" usage:"size limit of the transcript stream"`
+	PermissionTimeout  time.Duration `flag:"permission-timeout" env:"SY_PERMISSION_TIMEOUT" default:"60s" usage:"an unanswered permission.request is denied by the hub after this"`
+	SessionIdle        time.Duration `flag:"session-idle" env:"SY_SESSION_IDLE" default:"1h" usage:"sessions without a turn or activity for this long are closed (reason idle); 0 disables"`
+	SweepInterval      time.Duration `flag:"sweep-interval" env:"SY_SWEEP_INTERVAL" default:"1s" usage:"how often replicas look for expired permission requests and idle sessions"`
 }
 
 // Limits are the stream limits implied by the configuration.
@@ -51,6 +54,8 @@ type Service struct {
 	parts  *bus.Partitions
 	create *nats.Subscription
 	m      *metrics
+
+	stopSweep context.CancelFunc
 }
 
 // New prepares a replica; Start makes it consume.
@@ -86,12 +91,18 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopSweep = stopSweep
+	go s.sweep(sweepCtx)
 	s.log.Info("session service consuming", "partitions", s.cfg.Partitions)
 	return nil
 }
 
 // Stop stops consuming and waits for in-flight messages to be acked.
 func (s *Service) Stop() {
+	if s.stopSweep != nil {
+		s.stopSweep()
+	}
 	if s.create != nil {
 		_ = s.create.Drain()
 	}
