@@ -207,10 +207,11 @@ func (r *Registry) Heartbeat(ctx context.Context) error {
 		}
 		p.PExpire(ctx, keySubs(s, r.pod), r.ttl)
 	}
+	nConns, nRuntimes, nSessions := len(r.conns), len(r.runtimes), len(r.subs) // read under r.mu
 	r.mu.Unlock()
 	_, err = p.Exec(ctx)
 	if resync && err == nil {
-		r.log.Info("ownership records written", "pod", r.pod, "conns", len(r.conns), "runtimes", len(r.runtimes), "sessions", len(r.subs))
+		r.log.Info("ownership records written", "pod", r.pod, "conns", nConns, "runtimes", nRuntimes, "sessions", nSessions)
 	}
 	return wrap("heartbeat", err)
 }

@@ -255,7 +255,7 @@ func (s *Store) readRange(ctx context.Context, session string, after, limit int6
 			if err != nil {
 				return page, err
 			}
-			if env.GetSeq() <= page.Last || len(page.Messages) >= want {
+			if env.GetSeq() <= page.Last || len(page.Messages) >= want || bytes >= maxBytes {
 				continue
 			}
 			page.Messages = append(page.Messages, env)

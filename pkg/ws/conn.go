@@ -114,7 +114,9 @@ func (c *Conn) enqueue(it item) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if len(c.queue) >= c.o.QueueFrames || c.qBytes+len(it.data) > c.o.QueueBytes {
+	// A frame larger than the byte limit is still taken when nothing waits
+	// (a big file), so the limit bounds the backlog, not one frame.
+	if len(c.queue) >= c.o.QueueFrames || (len(c.queue) > 0 && c.qBytes+len(it.data) > c.o.QueueBytes) {
 		c.closing = true
 		c.dropped.Store(true)
 		c.queue, c.qBytes = nil, 0

@@ -42,8 +42,9 @@ var contract = map[string]serviceContract{
 	"gateway": {
 		Port: 8080, ListenEnv: "SY_LISTEN",
 		ExtraEnv: []string{"SY_DRAIN_TIMEOUT", "SY_DRAIN_JITTER", "SY_PING_PERIOD", "SY_PONG_WAIT", "SY_WRITE_WAIT",
-			"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES", "SY_HISTORY_PAGE", "SY_CLIENT_TOKENS"},
-		Secrets: []string{"SY_CLIENT_TOKENS"},
+			"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES", "SY_HISTORY_PAGE", "SY_CLIENT_TOKENS",
+			"SY_ADMIN_TOKENS", "SY_TOKEN_REFRESH_BEFORE"},
+		Secrets: []string{"SY_CLIENT_TOKENS", "SY_ADMIN_TOKENS"},
 	},
 	"session": {
 		Port: 9090, ListenEnv: "SY_HTTP_LISTEN",
@@ -52,7 +53,7 @@ var contract = map[string]serviceContract{
 	// The relay binary defaults to 127.0.0.1:9091; the chart uses 9090 like session.
 	"relay": {
 		Port: 9090, ListenEnv: "SY_HTTP_LISTEN",
-		ExtraEnv: []string{"SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_RUNTIME_TOKENS"},
+		ExtraEnv: []string{"SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_RUNTIME_TOKENS", "SY_RUNTIME_TOKEN_TTL", "SY_RUNTIME_TOKEN_GRACE"},
 		Secrets:  []string{"SY_RUNTIME_TOKENS"},
 	},
 }
@@ -60,7 +61,8 @@ var contract = map[string]serviceContract{
 var (
 	// Positive Go durations.
 	durationEnv = []string{"SY_DRAIN_TIMEOUT", "SY_PING_PERIOD", "SY_PONG_WAIT", "SY_WRITE_WAIT", "SY_REQUEST_TIMEOUT",
-		"SY_HEARTBEAT", "SY_OWNER_TTL", "SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_TRANSCRIPT_MAX_AGE"}
+		"SY_HEARTBEAT", "SY_OWNER_TTL", "SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_TRANSCRIPT_MAX_AGE",
+		"SY_TOKEN_REFRESH_BEFORE", "SY_RUNTIME_TOKEN_TTL", "SY_RUNTIME_TOKEN_GRACE"}
 	// Go durations that may be zero.
 	nonNegativeDurationEnv = []string{"SY_DRAIN_JITTER"}
 	positiveInt            = []string{"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES", "SY_HISTORY_PAGE",

@@ -47,12 +47,15 @@ var valueEnvTable = []valueEnv{
 	{"services.gateway.settings.sendQueueFrames", "SY_SEND_QUEUE_FRAMES", []string{"gateway"}, 256, "256"},
 	{"services.gateway.settings.sendQueueBytes", "SY_SEND_QUEUE_BYTES", []string{"gateway"}, 4194304, "4194304"},
 	{"services.gateway.settings.historyPage", "SY_HISTORY_PAGE", []string{"gateway"}, 200, "200"},
+	{"services.gateway.settings.tokenRefreshBefore", "SY_TOKEN_REFRESH_BEFORE", []string{"gateway"}, "30m", "30m"},
 	{"services.session.settings.ackWait", "SY_ACK_WAIT", []string{"session"}, "7s", "7s"},
 	{"services.session.settings.transcriptMaxAge", "SY_TRANSCRIPT_MAX_AGE", []string{"session"}, "48h", "48h"},
 	// Above 2^32 and written without exponent (YAML numbers reach helm as float64).
 	{"services.session.settings.transcriptMaxBytes", "SY_TRANSCRIPT_MAX_BYTES", []string{"session"}, 10737418240, "10737418240"},
 	{"services.relay.settings.ackWait", "SY_ACK_WAIT", []string{"relay"}, "9s", "9s"},
 	{"services.relay.settings.deliveryWait", "SY_DELIVERY_WAIT", []string{"relay"}, "3s", "3s"},
+	{"services.relay.settings.runtimeTokenTTL", "SY_RUNTIME_TOKEN_TTL", []string{"relay"}, "12h", "12h"},
+	{"services.relay.settings.runtimeTokenGrace", "SY_RUNTIME_TOKEN_GRACE", []string{"relay"}, "2m", "2m"},
 }
 
 // setPath puts v at a dotted path, creating maps on the way.
@@ -149,7 +152,7 @@ func TestTokensGoToTheirReaders(t *testing.T) {
 					}
 				}
 				sort.Strings(fromSecret)
-				want := map[string][]string{"gateway": {"SY_CLIENT_TOKENS"}, "relay": {"SY_RUNTIME_TOKENS"}, "session": nil}[svc]
+				want := map[string][]string{"gateway": {"SY_ADMIN_TOKENS", "SY_CLIENT_TOKENS"}, "relay": {"SY_RUNTIME_TOKENS"}, "session": nil}[svc]
 				if !slices.Equal(fromSecret, want) {
 					t.Errorf("%s: env from the Secret %v, want %v", d.Name, fromSecret, want)
 				}
@@ -176,7 +179,7 @@ func TestTokensGoToTheirReaders(t *testing.T) {
 					keys = append(keys, k)
 				}
 				sort.Strings(keys)
-				if want := []string{"SY_CLIENT_TOKENS", "SY_PROBE_TOKEN", "SY_RUNTIME_TOKENS"}; !slices.Equal(keys, want) {
+				if want := []string{"SY_ADMIN_TOKENS", "SY_CLIENT_TOKENS", "SY_PROBE_TOKEN", "SY_RUNTIME_TOKENS"}; !slices.Equal(keys, want) {
 					t.Errorf("Secret/%s: keys %v, want %v", sec.Name, keys, want)
 				}
 				if v := sec.StringData["SY_RUNTIME_TOKENS"]; r.Name == "all-features" && v != "rt-a=*,rt-b=runtime-7" {

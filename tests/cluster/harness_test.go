@@ -381,6 +381,8 @@ func (c *cluster) connectRuntime(gw int, runtimeID, endpoint string) *peer {
 	if ack := rt.expect("hello.ack"); payload(ack)["ok"] != true {
 		c.t.Fatalf("hello: %v", ack)
 	}
+	// A pre-shared token is replaced by a hub-issued one right after the ack.
+	rt.expect("runtime.token_refresh")
 	return rt
 }
 

@@ -310,6 +310,10 @@ func (h *hub) connectRuntime(gw int, runtimeID, endpoint string) *peer {
 	if payload(ack)["ok"] != true {
 		h.t.Fatalf("hello refused: %v", ack)
 	}
+	// A pre-shared token is replaced by a hub-issued one right after the ack.
+	if tr := rt.expect("runtime.token_refresh"); payload(tr)["token"] == "" {
+		h.t.Fatalf("runtime.token_refresh without a token: %v", tr)
+	}
 	return rt
 }
 

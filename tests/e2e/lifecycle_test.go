@@ -51,4 +51,13 @@ func TestRuntimeDisconnectIsVisible(t *testing.T) {
 	if body["turn_active"] != false || body["runtime_online"] != false || body["status"] != "active" {
 		t.Fatalf("GET session after the runtime left: %v", body)
 	}
+	// It comes back (on another gateway): online again, and the session works.
+	rt2 := h.connectRuntime(1, "r1", "ep1")
+	if st := c.expect("runtime.status"); payload(st)["online"] != true {
+		t.Fatalf("runtime.status after hello: %v", st)
+	}
+	c.send(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "m2", "content": "still there?"}})
+	if um := rt2.expect("user.message"); payload(um)["message_id"] != "m2" {
+		t.Fatalf("runtime got %v", um)
+	}
 }

@@ -13,7 +13,7 @@ Adding a service (e.g. upload) = one entry here + a block under .Values.services
 gateway:
   listenEnv: SY_LISTEN
   public: true
-  secretEnv: [SY_CLIENT_TOKENS]
+  secretEnv: [SY_CLIENT_TOKENS, SY_ADMIN_TOKENS]
   settingsEnv:
     drainTimeoutSeconds: SY_DRAIN_TIMEOUT
     drainJitterSeconds: SY_DRAIN_JITTER
@@ -24,6 +24,7 @@ gateway:
     sendQueueFrames: SY_SEND_QUEUE_FRAMES
     sendQueueBytes: SY_SEND_QUEUE_BYTES
     historyPage: SY_HISTORY_PAGE
+    tokenRefreshBefore: SY_TOKEN_REFRESH_BEFORE
 session:
   listenEnv: SY_HTTP_LISTEN
   public: false
@@ -39,6 +40,8 @@ relay:
   settingsEnv:
     ackWait: SY_ACK_WAIT
     deliveryWait: SY_DELIVERY_WAIT
+    runtimeTokenTTL: SY_RUNTIME_TOKEN_TTL
+    runtimeTokenGrace: SY_RUNTIME_TOKEN_GRACE
 {{- end -}}
 
 {{/* Traits of one service: include "switchyard.trait" (list $ "gateway") */}}
@@ -194,12 +197,13 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/*
 Data of the tokens Secret (when the chart renders it). Readers:
-  SY_RUNTIME_TOKENS -> relay (checks runtime.hello), SY_CLIENT_TOKENS -> gateway,
-  SY_PROBE_TOKEN -> the helm test pod.
+  SY_RUNTIME_TOKENS -> relay (checks runtime.hello), SY_CLIENT_TOKENS and
+  SY_ADMIN_TOKENS -> gateway, SY_PROBE_TOKEN -> the helm test pod.
 */}}
 {{- define "switchyard.secretData" -}}
 SY_RUNTIME_TOKENS: {{ join "," .Values.tokens.runtime | quote }}
 SY_CLIENT_TOKENS: {{ join "," .Values.tokens.client | quote }}
+SY_ADMIN_TOKENS: {{ join "," .Values.tokens.admin | quote }}
 SY_PROBE_TOKEN: {{ include "switchyard.probeToken" . | quote }}
 {{- end -}}
 

@@ -47,6 +47,9 @@ func (s *Server) deliverTo(env *syv1.Envelope) error {
 	if sk == nil {
 		return deliveryError("socket " + env.GetTarget().GetConnId() + " is not on pod " + s.pod)
 	}
+	if env.GetType() == bus.TypeConnClose {
+		return s.closeConn(sk, env) // admin.go
+	}
 	if env.GetType() == amurg.TypeFileUpload {
 		if err := s.attachFile(context.Background(), env); err != nil { // files.go
 			return err

@@ -1,17 +1,543 @@
 package edge
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/catalog"
+	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
+	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
-// Work in progress (issue 4, files): the hooks exist so the rest of the
-// gateway is wired; until they are filled in, files pass through unchanged.
+// Files (issue 4). The bytes of every file live in the JetStream object
+// store bus.BucketFiles under the file id; NATS messages only ever carry the
+// metadata. Three paths:
+//
+//   - POST /files (multipart): the upload is streamed into the object
+//     store, then an Envelope{type:"file.upload"} without data goes to
+//     SY_IN; the session service checks ownership and hands it to the relay,
+//     and the gateway that holds the runtime's socket loads the bytes
+//     (attachFile) when it writes the frame, so the runtime gets base64 data.
+//   - file.available from a runtime: the decoded bytes are stored
+//     (storeAvailableFile) and the envelope goes on without data; the
+//     session service appends it to the transcript (clients get metadata).
+//   - GET /files/{id}: any gateway streams the object to the owner of the
+//     file's session.
 
-func (s *Server) fileRoutes(mux *http.ServeMux) {}
+// Object metadata keys (ObjectMeta.Metadata) of a stored file.
+const (
+	fileMetaSession = "session_id"
+	fileMetaName    = "name"
+	fileMetaMime    = "mime_type"
+	fileMetaOrigin  = "origin" // "upload" or "runtime"
+	fileMetaUser    = "user_id"
+	fileMetaRuntime = "runtime_id"
 
-func (s *Server) storeAvailableFile(sk *socket, env *syv1.Envelope) { s.ingest(sk, env) }
+	fileOriginUpload  = "upload"
+	fileOriginRuntime = "runtime"
 
-func (s *Server) attachFile(ctx context.Context, env *syv1.Envelope) error { return nil }
+	// defaultMaxFileBytes applies when the configuration leaves
+	// MaxFileBytes at zero (a Config built in code).
+	defaultMaxFileBytes = 7 << 20
+	// multipartSlack is what a multipart body may carry besides the file's
+	// bytes (boundaries, part headers, the session_id field).
+	multipartSlack = 64 << 10
+	// maxFileName bounds the stored file name (bytes), maxMimeType the
+	// stored media type.
+	maxFileName = 255
+	maxMimeType = 255
+)
+
+// FileView is the REST representation of a stored file (201 of POST /files).
+type FileView struct {
+	FileID    string `json:"file_id"`
+	Name      string `json:"name"`
+	MimeType  string `json:"mime_type"`
+	Size      int64  `json:"size"`
+	SessionID string `json:"session_id"`
+}
+
+func (s *Server) fileRoutes(mux *http.ServeMux) {
+	for _, prefix := range []string{"", "/v1"} {
+		mux.HandleFunc("POST "+prefix+"/files", s.authed(s.uploadFile))
+		mux.HandleFunc("GET "+prefix+"/files/{id}", s.authed(s.downloadFile))
+	}
+}
+
+func (s *Server) maxFileBytes() int64 {
+	if s.cfg.MaxFileBytes > 0 {
+		return s.cfg.MaxFileBytes
+	}
+	return defaultMaxFileBytes
+}
+
+// files opens the object store created by bus.EnsureStreams.
+func (s *Server) files(ctx context.Context) (jetstream.ObjectStore, error) {
+	obs, err := s.bus.JS.ObjectStore(ctx, bus.BucketFiles)
+	if err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", bus.BucketFiles, err)
+	}
+	return obs, nil
+}
+
+// errFileTooLarge is returned by sizeLimit once the file exceeds the limit.
+var errFileTooLarge = errors.New("file exceeds the size limit")
+
+// sizeLimit counts the bytes read from r and fails with errFileTooLarge
+// once more than max were read. It remembers the first read error, so a
+// failed object store Put can be told apart from a failed upload.
+type sizeLimit struct {
+	r   io.Reader
+	n   int64
+	max int64
+	err error
+}
+
+func (l *sizeLimit) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > l.max {
+		err = errFileTooLarge
+	}
+	if err != nil && err != io.EOF && l.err == nil {
+		l.err = err
+	}
+	return n, err
+}
+
+// fileTooLarge reports whether err comes from one of the size limits.
+func fileTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.Is(err, errFileTooLarge) || errors.As(err, &mbe)
+}
+
+// uploadSession checks that user may upload into session sid. On refusal
+// it returns the HTTP status and error code to answer with.
+func (s *Server) uploadSession(ctx context.Context, sid, user string) (status int, code, msg string) {
+	if !bus.ValidToken(sid) {
+		return http.StatusBadRequest, errcode.InvalidMessage, "session_id must be 1-128 characters of [A-Za-z0-9_-]"
+	}
+	info, _, err := s.cat.Session(ctx, sid)
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		return http.StatusNotFound, errcode.SessionNotFound, "no session " + sid
+	case err != nil:
+		return http.StatusServiceUnavailable, errcode.Unavailable, err.Error()
+	case info.GetUserId() != user:
+		return http.StatusForbidden, errcode.Forbidden, "session belongs to another user"
+	case info.GetStatus() != catalog.StatusActive:
+		return http.StatusConflict, errcode.SessionClosed, "session " + sid + " is " + info.GetStatus()
+	}
+	return 0, "", ""
+}
+
+// uploadFile is POST /files: multipart/form-data with a session_id field
+// and one file part. The file is streamed into the object store (a file
+// part that arrives before session_id is buffered, within the size limit,
+// until the session is checked), then forwarded to the session's runtime
+// as file.upload.
+func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, user string) {
+	ctx, span := s.tracer.Start(r.Context(), "gateway.POST /files", trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	limit := s.maxFileBytes()
+	if r.ContentLength > limit+multipartSlack {
+		writeError(w, http.StatusRequestEntityTooLarge, errcode.FileTooLarge, fmt.Sprintf("files are limited to %d bytes", limit))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartSlack)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		writeError(w, http.StatusBadRequest, errcode.InvalidMessage, "body must be multipart/form-data with a session_id field and a file part")
+		return
+	}
+	obs, err := s.files(ctx)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		return
+	}
+	fileID := uuid.NewString()
+	var (
+		sid      string // set once checked
+		stored   *jetstream.ObjectInfo
+		buffered []byte // file part seen before session_id
+		gotFile  bool
+		name     string
+		mimeType string
+	)
+	meta := func() jetstream.ObjectMeta {
+		return fileObjectMeta(fileID, sid, name, mimeType, fileOriginUpload, fileMetaUser, user)
+	}
+	fail := func(status int, code, msg string) {
+		if stored != nil {
+			s.deleteFile(obs, fileID)
+		}
+		span.SetAttributes(attribute.String("sy.error", code))
+		writeError(w, status, code, msg)
+	}
+	readFailed := func(err error) {
+		if fileTooLarge(err) {
+			fail(http.StatusRequestEntityTooLarge, errcode.FileTooLarge, fmt.Sprintf("files are limited to %d bytes", limit))
+			return
+		}
+		fail(http.StatusBadRequest, errcode.InvalidMessage, "malformed multipart body: "+err.Error())
+	}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			readFailed(err)
+			return
+		}
+		switch part.FormName() {
+		case "session_id":
+			if sid != "" {
+				fail(http.StatusBadRequest, errcode.InvalidMessage, "more than one session_id field")
+				return
+			}
+			b, err := io.ReadAll(io.LimitReader(part, 1024))
+			if err != nil {
+				readFailed(err)
+				return
+			}
+			want := strings.TrimSpace(string(b))
+			if status, code, msg := s.uploadSession(ctx, want, user); status != 0 {
+				fail(status, code, msg)
+				return
+			}
+			sid = want
+			span.SetAttributes(attribute.String("sy.session_id", sid))
+			if buffered != nil {
+				if stored, err = obs.Put(ctx, meta(), bytes.NewReader(buffered)); err != nil {
+					fail(http.StatusServiceUnavailable, errcode.Unavailable, "file not stored: "+err.Error())
+					return
+				}
+				buffered = nil
+			}
+		case "file":
+			if gotFile {
+				fail(http.StatusBadRequest, errcode.InvalidMessage, "more than one file part")
+				return
+			}
+			gotFile = true
+			name = fileName(part.FileName(), "file")
+			lr := &sizeLimit{r: part, max: limit}
+			br := bufio.NewReaderSize(lr, 512)
+			head, _ := br.Peek(512) // the error, if any, comes again from the reads below
+			mimeType = fileMime(part.Header.Get("Content-Type"), head)
+			if sid == "" {
+				if buffered, err = io.ReadAll(br); err != nil {
+					readFailed(err)
+					return
+				}
+				if buffered == nil {
+					buffered = []byte{}
+				}
+				continue
+			}
+			if stored, err = obs.Put(ctx, meta(), br); err != nil {
+				if lr.err != nil {
+					stored = nil // Put purged what it had written
+					readFailed(lr.err)
+					return
+				}
+				fail(http.StatusServiceUnavailable, errcode.Unavailable, "file not stored: "+err.Error())
+				return
+			}
+		default:
+			if _, err := io.Copy(io.Discard, part); err != nil {
+				readFailed(err)
+				return
+			}
+		}
+	}
+	switch {
+	case sid == "":
+		fail(http.StatusBadRequest, errcode.InvalidMessage, "the form needs a session_id field")
+		return
+	case !gotFile:
+		fail(http.StatusBadRequest, errcode.InvalidMessage, "the form needs a file part")
+		return
+	}
+	md := &syv1.FileMetadata{FileId: fileID, Name: name, MimeType: mimeType, Size: int64(stored.Size)}
+	span.SetAttributes(attribute.String("sy.file_id", fileID), attribute.Int64("sy.file_size", md.GetSize()))
+	// The bytes are durable; the runtime gets them through the object store
+	// (attachFile), so the envelope carries metadata only.
+	env := &syv1.Envelope{
+		Type: amurg.TypeFileUpload, Id: "file-" + fileID, SessionId: sid, UserId: user, Ts: amurg.Timestamp(time.Now()),
+		Origin: &syv1.Route{Pod: s.pod, ConnId: "", Dialect: amurg.RoleClient.String()},
+		Body:   &syv1.Envelope_File{File: &syv1.FileTransfer{SessionId: sid, Metadata: md}},
+	}
+	if _, err := s.bus.Publish(ctx, bus.InboundSubject(s.cfg.Partitions, sid), env); err != nil {
+		s.log.WarnContext(ctx, "file.upload not accepted", "file_id", fileID, "err", err)
+		fail(http.StatusServiceUnavailable, errcode.Unavailable, "the file could not be forwarded to the runtime now; retry")
+		return
+	}
+	writeJSON(w, http.StatusCreated, FileView{FileID: fileID, Name: name, MimeType: mimeType, Size: md.GetSize(), SessionID: sid})
+}
+
+// deleteFile removes a stored object whose upload was refused afterwards.
+func (s *Server) deleteFile(obs jetstream.ObjectStore, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := obs.Delete(ctx, id); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		s.log.Warn("refused upload not deleted", "file_id", id, "err", err)
+	}
+}
+
+// downloadFile is GET /files/{id}: the bytes, to the owner of the file's
+// session, with Range support.
+func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request, user string) {
+	ctx, span := s.tracer.Start(r.Context(), "gateway.GET /files", trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	id := r.PathValue("id")
+	span.SetAttributes(attribute.String("sy.file_id", id))
+	if !bus.ValidToken(id) {
+		writeError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
+		return
+	}
+	obs, err := s.files(ctx)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		return
+	}
+	info, err := obs.GetInfo(ctx, id)
+	switch {
+	case errors.Is(err, jetstream.ErrObjectNotFound):
+		writeError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
+		return
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		return
+	}
+	sid := info.Metadata[fileMetaSession]
+	sess, _, err := s.cat.Session(ctx, sid)
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		// A file whose session record is gone belongs to nobody.
+		writeError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
+		return
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		return
+	case sess.GetUserId() != user:
+		writeError(w, http.StatusForbidden, errcode.Forbidden, "file belongs to another user's session")
+		return
+	}
+	// Files are at most SY_MAX_FILE_BYTES: reading one into memory keeps
+	// Range and conditional requests to http.ServeContent.
+	data, err := obs.GetBytes(ctx, id)
+	switch {
+	case errors.Is(err, jetstream.ErrObjectNotFound):
+		writeError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
+		return
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", fileMime(info.Metadata[fileMetaMime], data))
+	h.Set("Content-Disposition", contentDisposition(fileName(info.Metadata[fileMetaName], id)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	if info.Digest != "" {
+		h.Set("ETag", strconv.Quote(info.Digest))
+	}
+	http.ServeContent(w, r, "", info.ModTime, bytes.NewReader(data))
+}
+
+// attachFile loads the bytes of a file.upload (metadata only on the bus)
+// from the object store just before the frame is written to the runtime.
+func (s *Server) attachFile(ctx context.Context, env *syv1.Envelope) error {
+	f := env.GetFile()
+	if f == nil {
+		return deliveryError("file.upload without a file body")
+	}
+	if len(f.GetData()) > 0 {
+		return nil
+	}
+	id := f.GetMetadata().GetFileId()
+	if !bus.ValidToken(id) {
+		return deliveryError("file.upload with invalid file id " + strconv.Quote(id))
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	obs, err := s.files(ctx)
+	if err != nil {
+		return err
+	}
+	data, err := obs.GetBytes(ctx, id)
+	if err != nil {
+		s.log.Warn("file.upload not delivered: bytes not loaded", "file_id", id, "session", env.GetSessionId(), "err", err)
+		return fmt.Errorf("file %s: %w", id, err)
+	}
+	f.Data = data
+	return nil
+}
+
+// storeAvailableFile handles file.available from a runtime: the decoded
+// bytes go to the object store, the envelope goes on to the session
+// service with metadata only (the transcript never holds file bytes).
+func (s *Server) storeAvailableFile(sk *socket, env *syv1.Envelope) {
+	ctx, span := s.tracer.Start(context.Background(), "gateway.store "+env.GetType(), trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.conn", sk.id)))
+	defer span.End()
+	sid := env.GetSessionId()
+	f := env.GetFile()
+	if f == nil {
+		s.sendError(sk, sid, errcode.InvalidMessage, "file.available needs a payload with metadata and data")
+		return
+	}
+	data, md := f.GetData(), f.GetMetadata()
+	if limit := s.maxFileBytes(); int64(len(data)) > limit {
+		s.sendError(sk, sid, errcode.FileTooLarge, fmt.Sprintf("files are limited to %d bytes; this one has %d", limit, len(data)))
+		return
+	}
+	if md.GetSize() != int64(len(data)) {
+		s.sendError(sk, sid, errcode.InvalidMessage, fmt.Sprintf("metadata.size is %d but data has %d bytes", md.GetSize(), len(data)))
+		return
+	}
+	info, _, err := s.cat.Session(ctx, sid)
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		s.sendError(sk, sid, errcode.SessionNotFound, "no session "+sid)
+		return
+	case err != nil:
+		s.sendError(sk, sid, errcode.Unavailable, "the hub could not check the session now; retry")
+		return
+	case info.GetRuntimeId() != sk.user():
+		s.sendError(sk, sid, errcode.Forbidden, "this socket may not act on session "+sid)
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	obs, err := s.files(rctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "file.available not stored", "err", err)
+		s.sendError(sk, sid, errcode.Unavailable, "the hub could not store this file now; retry")
+		return
+	}
+	fileID := md.GetFileId()
+	if !bus.ValidToken(fileID) {
+		fileID = uuid.NewString()
+	} else if prev, err := obs.GetInfo(rctx, fileID); err == nil {
+		if prev.Metadata[fileMetaSession] != sid {
+			fileID = uuid.NewString() // another session's file keeps its id
+		}
+	} else if !errors.Is(err, jetstream.ErrObjectNotFound) {
+		s.log.WarnContext(ctx, "file.available not stored", "err", err)
+		s.sendError(sk, sid, errcode.Unavailable, "the hub could not store this file now; retry")
+		return
+	}
+	name := fileName(md.GetName(), fileID)
+	mimeType := fileMime(md.GetMimeType(), data)
+	meta := fileObjectMeta(fileID, sid, name, mimeType, fileOriginRuntime, fileMetaRuntime, sk.user())
+	if _, err := obs.Put(rctx, meta, bytes.NewReader(data)); err != nil {
+		s.log.WarnContext(ctx, "file.available not stored", "file_id", fileID, "err", err)
+		s.sendError(sk, sid, errcode.Unavailable, "the hub could not store this file now; retry")
+		return
+	}
+	span.SetAttributes(attribute.String("sy.file_id", fileID), attribute.Int("sy.file_size", len(data)))
+	f.Data = nil
+	f.SessionId = sid
+	f.Metadata = &syv1.FileMetadata{FileId: fileID, Name: name, MimeType: mimeType, Size: int64(len(data))}
+	if env.GetId() == "" {
+		// A resend of the same file within the dedupe window is stored once
+		// in the transcript.
+		env.Id = "file-" + fileID
+	}
+	s.ingest(sk, env)
+}
+
+// fileObjectMeta is the object store entry of a file: the object name is
+// the file id, the metadata records where it belongs and what it is.
+func fileObjectMeta(id, session, name, mimeType, origin, principalKey, principal string) jetstream.ObjectMeta {
+	return jetstream.ObjectMeta{
+		Name:        id,
+		Description: name,
+		Headers:     nats.Header{"Content-Type": []string{mimeType}},
+		Metadata: map[string]string{
+			fileMetaSession: session, fileMetaName: name, fileMetaMime: mimeType,
+			fileMetaOrigin: origin, principalKey: principal,
+		},
+	}
+}
+
+// fileName keeps the last path element of name, without control
+// characters, at most maxFileName bytes; fallback when nothing is left.
+func fileName(name, fallback string) string {
+	name = strings.ToValidUTF8(name, "")
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	for len(name) > maxFileName {
+		_, n := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-n]
+	}
+	if name == "" || name == "." || name == ".." {
+		return fallback
+	}
+	return name
+}
+
+// fileMime normalizes a declared media type; an absent, unparsable or
+// generic (application/octet-stream) one is sniffed from the content.
+func fileMime(declared string, head []byte) string {
+	if mt, params, err := mime.ParseMediaType(declared); err == nil && mt != "application/octet-stream" {
+		if out := mime.FormatMediaType(mt, params); out != "" && len(out) <= maxMimeType {
+			return out
+		}
+	}
+	if len(head) > 512 {
+		head = head[:512]
+	}
+	return http.DetectContentType(head)
+}
+
+// contentDisposition renders attachment; filename="…": the name quoted
+// (quotes and backslashes escaped), with non-ASCII characters replaced by
+// "_" there and the exact name added as RFC 2231 filename* (rendered by
+// mime.FormatMediaType) when it has any.
+func contentDisposition(name string) string {
+	ascii := true
+	fallback := strings.Map(func(r rune) rune {
+		if r >= utf8.RuneSelf || unicode.IsControl(r) {
+			ascii = false
+			return '_'
+		}
+		return r
+	}, name)
+	v := `attachment; filename="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(fallback) + `"`
+	if !ascii {
+		if ext := mime.FormatMediaType("attachment", map[string]string{"filename": name}); strings.Contains(ext, "filename*=") {
+			v += ext[len("attachment"):]
+		}
+	}
+	return v
+}

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -71,6 +72,10 @@ func (s *Server) hello(sk *socket, env *syv1.Envelope, again bool) {
 	}
 	if !ack.GetOk() {
 		s.sendHelloAck(sk, ack)
+		if strings.HasPrefix(ack.GetError(), errcode.Unavailable) { // the relay could not check: try again later
+			sk.conn.Close(ws.CloseTryAgain, errcode.Unavailable)
+			return
+		}
 		sk.conn.Close(ws.ClosePolicy, "auth_failed")
 		return
 	}
@@ -86,6 +91,9 @@ func (s *Server) hello(sk *socket, env *syv1.Envelope, again bool) {
 	_ = s.reg.AddConn(ctx, sk.id, ownership.ConnInfo{Dialect: sk.role.String(), Principal: rid, Remote: sk.conn.RemoteAddr()})
 	s.log.InfoContext(ctx, "runtime online", "runtime", rid, "conn", sk.id, "endpoints", len(env.GetRuntimeHello().GetEndpoints()))
 	s.sendHelloAck(sk, ack)
+	s.announceRuntime(ctx, rid, true)
+	// admin.go: stored config overrides, then the hub-issued token and its refreshes.
+	s.afterHello(sk, rid, env.GetRuntimeHello().GetToken(), ack)
 }
 
 func (s *Server) sendHelloAck(sk *socket, ack *syv1.HelloAck) {

@@ -36,6 +36,9 @@ type Config struct {
 	AckWait       time.Duration `flag:"ack-wait" env:"SY_ACK_WAIT" default:"5s" usage:"how long a command may stay unacked before another replica gets it (failover time)"`
 	DeliveryWait  time.Duration `flag:"delivery-wait" env:"SY_DELIVERY_WAIT" default:"2s" usage:"how long the owning gateway has to confirm a delivery"`
 	RuntimeTokens []string      `flag:"runtime-tokens" env:"SY_RUNTIME_TOKENS" default:"" usage:"comma list of token=runtime_id (runtime_id * allows any id)"`
+	// Hub-issued runtime tokens (tokens.go).
+	RuntimeTokenTTL   time.Duration `flag:"runtime-token-ttl" env:"SY_RUNTIME_TOKEN_TTL" default:"24h" usage:"lifetime of a hub-issued runtime token"`
+	RuntimeTokenGrace time.Duration `flag:"runtime-token-grace" env:"SY_RUNTIME_TOKEN_GRACE" default:"5m" usage:"how long a runtime's previous hub-issued token keeps working after a refresh"`
 }
 
 // Service is one replica of the relay service.
@@ -51,6 +54,7 @@ type Service struct {
 	parts  *bus.Partitions
 	hello  *nats.Subscription
 	m      *metrics
+	admin  adminState // config.go, tokens.go: endpoint config and runtime tokens
 }
 
 // New prepares a replica; Start makes it serve.
@@ -60,7 +64,7 @@ func New(cfg Config, b *bus.Bus, rdb redis.UniversalClient, tel *telemetry.Telem
 		return nil, err
 	}
 	if tokens.Len() == 0 {
-		tel.Log.Warn("no runtime tokens configured (SY_RUNTIME_TOKENS): every runtime.hello will be refused")
+		tel.Log.Warn("no runtime tokens configured (SY_RUNTIME_TOKENS): only admin-issued tokens (POST /v1/runtimes/{id}/tokens) will be accepted")
 	}
 	return &Service{cfg: cfg, bus: b, rdb: rdb, owners: ownership.Lookup{RDB: rdb}, tokens: tokens,
 		log: tel.Log, tracer: tel.Tracer, m: newMetrics(tel.Registry)}, nil
@@ -80,6 +84,9 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("routing: subscribe %s: %w", bus.SubjRelayHello, err)
 	}
+	if err := s.startAdmin(ctx); err != nil {
+		return err
+	}
 	s.parts, err = s.bus.ConsumePartitions(ctx, bus.PartitionOptions{
 		Stream: bus.StreamRuntime, Durable: "relay", Partitions: s.cfg.Partitions, AckWait: s.cfg.AckWait, Log: s.log,
 	}, s.route)
@@ -95,6 +102,7 @@ func (s *Service) Stop() {
 	if s.hello != nil {
 		_ = s.hello.Drain()
 	}
+	s.stopAdmin()
 	if s.parts != nil {
 		s.parts.Stop()
 	}
@@ -129,20 +137,40 @@ func (s *Service) handleHello(ctx context.Context, m *nats.Msg) {
 }
 
 func (s *Service) hello1(ctx context.Context, h *syv1.RuntimeHello) *syv1.HelloAck {
-	if !s.tokens.AllowsRuntime(h.GetToken(), h.GetRuntimeId()) {
-		s.log.WarnContext(ctx, "runtime token refused", "runtime_id", h.GetRuntimeId())
-		return &syv1.HelloAck{Ok: false, Error: "auth_failed: invalid runtime token"}
+	now := time.Now()
+	chk, err := s.checkToken(ctx, h.GetRuntimeId(), auth.Digest(h.GetToken()), now)
+	if err != nil {
+		s.log.ErrorContext(ctx, "runtime token not checked", "runtime_id", h.GetRuntimeId(), "err", err)
+		return &syv1.HelloAck{Ok: false, Error: "unavailable: token store unavailable, retry"}
 	}
-	now := amurg.Timestamp(time.Now())
+	if !chk.ok {
+		s.log.WarnContext(ctx, "runtime token refused", "runtime_id", h.GetRuntimeId(), "reason", chk.reason)
+		return &syv1.HelloAck{Ok: false, Error: "auth_failed: " + chk.reason}
+	}
+	ack := &syv1.HelloAck{Ok: true}
+	if !chk.preShared {
+		ack.TokenExpiresAt = amurg.Timestamp(chk.expiresAt)
+	}
 	for _, ep := range h.GetEndpoints() {
-		rec := &syv1.EndpointRecord{Endpoint: ep, RuntimeId: h.GetRuntimeId(), OrgId: h.GetOrgId(), RegisteredAt: now}
+		rec := &syv1.EndpointRecord{Endpoint: ep, RuntimeId: h.GetRuntimeId(), OrgId: h.GetOrgId(), RegisteredAt: amurg.Timestamp(now)}
+		// An admin's override outlives re-registration; it is re-sent after hello.ack.
+		old, err := s.cat.Endpoint(ctx, ep.GetId())
+		if err == nil && old.GetOverride() != nil {
+			rec.Override = old.GetOverride()
+			ack.Configs = append(ack.Configs, old.GetOverride())
+		}
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			s.log.ErrorContext(ctx, "endpoint record not read", "endpoint", ep.GetId(), "err", err)
+			return &syv1.HelloAck{Ok: false, Error: "unavailable: endpoint registry unavailable, retry"}
+		}
 		if err := s.cat.PutEndpoint(ctx, rec); err != nil {
 			s.log.ErrorContext(ctx, "endpoint not registered", "endpoint", ep.GetId(), "err", err)
 			return &syv1.HelloAck{Ok: false, Error: "unavailable: endpoint registry unavailable, retry"}
 		}
 	}
-	s.log.InfoContext(ctx, "runtime registered", "runtime_id", h.GetRuntimeId(), "endpoints", len(h.GetEndpoints()))
-	return &syv1.HelloAck{Ok: true}
+	s.log.InfoContext(ctx, "runtime registered", "runtime_id", h.GetRuntimeId(), "endpoints", len(h.GetEndpoints()),
+		"hub_token", !chk.preShared, "config_overrides", len(ack.Configs))
+	return ack
 }
 
 // route delivers one command to its runtime's socket, or reports to the

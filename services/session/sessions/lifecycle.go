@@ -107,10 +107,12 @@ func (s *Service) runtimeStatus(ctx context.Context, env *syv1.Envelope) error {
 	if env.GetSessionId() == "" {
 		return s.fanRuntimeStatus(ctx, env, st)
 	}
-	info, err := s.cat.UpdateSession(ctx, env.GetSessionId(), func(si *syv1.SessionInfo) bool {
+	changed := false
+	_, err := s.cat.UpdateSession(ctx, env.GetSessionId(), func(si *syv1.SessionInfo) bool {
 		if si.GetStatus() == catalog.StatusClosed || si.GetRuntimeOffline() == !st.GetOnline() {
 			return false
 		}
+		changed = true
 		si.RuntimeOffline = !st.GetOnline()
 		if !st.GetOnline() {
 			si.TurnMessageId = ""
@@ -120,7 +122,7 @@ func (s *Service) runtimeStatus(ctx context.Context, env *syv1.Envelope) error {
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil
 	}
-	if err != nil || info.GetStatus() == catalog.StatusClosed {
+	if err != nil || !changed {
 		return err
 	}
 	return s.appendTranscript(ctx, env)
