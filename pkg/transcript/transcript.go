@@ -241,6 +241,13 @@ func (s *Store) readRange(ctx context.Context, session string, after, limit int6
 	if err != nil {
 		return page, fmt.Errorf("transcript: replay %s: %w", session, err)
 	}
+	// An ordered consumer lives on the server until deleted (or 5 minutes
+	// idle): delete it, or replays would exhaust the stream's consumer limit.
+	defer func() {
+		if info := cons.CachedInfo(); info != nil {
+			_ = s.stream.DeleteConsumer(context.WithoutCancel(ctx), info.Name)
+		}
+	}()
 	want := int(min(limit-after, int64(maxMsgs)))
 	bytes := 0
 	for len(page.Messages) < want && bytes < maxBytes {

@@ -43,12 +43,14 @@ var contract = map[string]serviceContract{
 		Port: 8080, ListenEnv: "SY_LISTEN",
 		ExtraEnv: []string{"SY_DRAIN_TIMEOUT", "SY_DRAIN_JITTER", "SY_PING_PERIOD", "SY_PONG_WAIT", "SY_WRITE_WAIT",
 			"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES", "SY_HISTORY_PAGE", "SY_CLIENT_TOKENS",
-			"SY_ADMIN_TOKENS", "SY_TOKEN_REFRESH_BEFORE"},
+			"SY_ADMIN_TOKENS", "SY_TOKEN_REFRESH_BEFORE", "SY_MAX_FILE_BYTES", "SY_RATE_LIMIT", "SY_RATE_BURST",
+			"SY_RUNTIME_RATE_LIMIT", "SY_RUNTIME_RATE_BURST"},
 		Secrets: []string{"SY_CLIENT_TOKENS", "SY_ADMIN_TOKENS"},
 	},
 	"session": {
 		Port: 9090, ListenEnv: "SY_HTTP_LISTEN",
-		ExtraEnv: []string{"SY_ACK_WAIT", "SY_TRANSCRIPT_MAX_AGE", "SY_TRANSCRIPT_MAX_BYTES"},
+		ExtraEnv: []string{"SY_ACK_WAIT", "SY_TRANSCRIPT_MAX_AGE", "SY_TRANSCRIPT_MAX_BYTES",
+			"SY_PERMISSION_TIMEOUT", "SY_SESSION_IDLE", "SY_SWEEP_INTERVAL"},
 	},
 	// The relay binary defaults to 127.0.0.1:9091; the chart uses 9090 like session.
 	"relay": {
@@ -62,11 +64,16 @@ var (
 	// Positive Go durations.
 	durationEnv = []string{"SY_DRAIN_TIMEOUT", "SY_PING_PERIOD", "SY_PONG_WAIT", "SY_WRITE_WAIT", "SY_REQUEST_TIMEOUT",
 		"SY_HEARTBEAT", "SY_OWNER_TTL", "SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_TRANSCRIPT_MAX_AGE",
-		"SY_TOKEN_REFRESH_BEFORE", "SY_RUNTIME_TOKEN_TTL", "SY_RUNTIME_TOKEN_GRACE"}
-	// Go durations that may be zero.
-	nonNegativeDurationEnv = []string{"SY_DRAIN_JITTER"}
+		"SY_TOKEN_REFRESH_BEFORE", "SY_RUNTIME_TOKEN_TTL", "SY_RUNTIME_TOKEN_GRACE", "SY_PERMISSION_TIMEOUT",
+		"SY_SWEEP_INTERVAL"}
+	// Go durations that may be zero (0 = off for SY_SESSION_IDLE).
+	nonNegativeDurationEnv = []string{"SY_DRAIN_JITTER", "SY_SESSION_IDLE"}
 	positiveInt            = []string{"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES", "SY_HISTORY_PAGE",
-		"SY_TRANSCRIPT_MAX_BYTES", "SY_PARTITIONS", "SY_STREAM_REPLICAS"}
+		"SY_TRANSCRIPT_MAX_BYTES", "SY_PARTITIONS", "SY_STREAM_REPLICAS", "SY_MAX_FILE_BYTES", "SY_RATE_BURST",
+		"SY_RUNTIME_RATE_BURST"}
+	// Plain decimal numbers >= 0 (float64 in the binary; 0 = limit off).
+	nonNegativeNumberEnv = []string{"SY_RATE_LIMIT", "SY_RUNTIME_RATE_LIMIT"}
+	decimalRe            = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
 	// Inclusive ranges the binaries (or JetStream) accept.
 	intRange    = map[string][2]int64{"SY_PARTITIONS": {1, 1024}, "SY_STREAM_REPLICAS": {1, 5}}
 	tokenListRe = regexp.MustCompile(`^([^=,\s]+=[^=,\s]+)(,[^=,\s]+=[^=,\s]+)*$`)
@@ -281,6 +288,11 @@ func checkServiceDeployment(t *testing.T, ix *index, svcName string, d *appsv1.D
 			if d, err := time.ParseDuration(v.Value); err != nil || d < 0 {
 				t.Errorf("%s: %s = %q is not a non-negative Go duration", where, name, v.Value)
 			}
+		}
+	}
+	for _, name := range nonNegativeNumberEnv {
+		if v, ok := env[name]; ok && !decimalRe.MatchString(v.Value) {
+			t.Errorf("%s: %s = %q is not a non-negative decimal number (no exponent)", where, name, v.Value)
 		}
 	}
 	for _, name := range positiveInt {

@@ -48,10 +48,20 @@ var valueEnvTable = []valueEnv{
 	{"services.gateway.settings.sendQueueBytes", "SY_SEND_QUEUE_BYTES", []string{"gateway"}, 4194304, "4194304"},
 	{"services.gateway.settings.historyPage", "SY_HISTORY_PAGE", []string{"gateway"}, 200, "200"},
 	{"services.gateway.settings.tokenRefreshBefore", "SY_TOKEN_REFRESH_BEFORE", []string{"gateway"}, "30m", "30m"},
+	{"services.gateway.settings.maxFileBytes", "SY_MAX_FILE_BYTES", []string{"gateway"}, 3145728, "3145728"},
+	// Fractional: must not be truncated to an integer like the other numbers.
+	{"services.gateway.settings.rateLimit", "SY_RATE_LIMIT", []string{"gateway"}, 12.5, "12.5"},
+	{"services.gateway.settings.rateBurst", "SY_RATE_BURST", []string{"gateway"}, 50, "50"},
+	{"services.gateway.settings.runtimeRateLimit", "SY_RUNTIME_RATE_LIMIT", []string{"gateway"}, 5000, "5000"},
+	{"services.gateway.settings.runtimeRateBurst", "SY_RUNTIME_RATE_BURST", []string{"gateway"}, 10000, "10000"},
 	{"services.session.settings.ackWait", "SY_ACK_WAIT", []string{"session"}, "7s", "7s"},
 	{"services.session.settings.transcriptMaxAge", "SY_TRANSCRIPT_MAX_AGE", []string{"session"}, "48h", "48h"},
 	// Above 2^32 and written without exponent (YAML numbers reach helm as float64).
 	{"services.session.settings.transcriptMaxBytes", "SY_TRANSCRIPT_MAX_BYTES", []string{"session"}, 10737418240, "10737418240"},
+	{"services.session.settings.permissionTimeout", "SY_PERMISSION_TIMEOUT", []string{"session"}, "90s", "90s"},
+	// 0 disables the idle reaper: exempt from the positive-duration check.
+	{"services.session.settings.sessionIdle", "SY_SESSION_IDLE", []string{"session"}, "0s", "0s"},
+	{"services.session.settings.sweepInterval", "SY_SWEEP_INTERVAL", []string{"session"}, "250ms", "250ms"},
 	{"services.relay.settings.ackWait", "SY_ACK_WAIT", []string{"relay"}, "9s", "9s"},
 	{"services.relay.settings.deliveryWait", "SY_DELIVERY_WAIT", []string{"relay"}, "3s", "3s"},
 	{"services.relay.settings.runtimeTokenTTL", "SY_RUNTIME_TOKEN_TTL", []string{"relay"}, "12h", "12h"},

@@ -345,3 +345,44 @@ func TestTranscriptSurvivesRestart(t *testing.T) {
 		t.Fatalf("history after restart: %v", hist)
 	}
 }
+
+// TestRateLimitAtTheEdge: a socket sending faster than SY_RATE_LIMIT gets
+// error{rate_limited} (at most one per second), the excess frames are
+// dropped, and the socket stays usable.
+func TestRateLimitAtTheEdge(t *testing.T) {
+	h := startHub(t, hubOptions{env: map[string]string{"SY_RATE_LIMIT": "5", "SY_RATE_BURST": "5"}})
+	c := h.connectClient(0, clientToken)
+	for i := 0; i < 30; i++ {
+		c.send(`{"type":"ping"}`)
+	}
+	pongs, limited := 0, 0
+	for pongs+limited < 6 {
+		switch f := c.next(); f["type"] {
+		case "pong":
+			pongs++
+		case "error":
+			if payload(f)["code"] != "rate_limited" {
+				t.Fatalf("got %v", f)
+			}
+			limited++
+		}
+	}
+	if pongs != 5 || limited != 1 {
+		t.Fatalf("%d pongs and %d rate_limited errors, want 5 and 1", pongs, limited)
+	}
+	// Tokens come back at 5/s: the socket answers again.
+	deadline := time.Now().Add(waitLimit)
+	for {
+		c.send(`{"type":"ping"}`)
+		select {
+		case f := <-c.frames:
+			if f["type"] == "pong" {
+				return
+			}
+		case <-time.After(300 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("socket never answered again")
+		}
+	}
+}

@@ -6,6 +6,8 @@ Service traits: what the contract fixes per binary and users must not tune.
                checks runtime tokens (runtime.hello), the gateway client tokens.
   settingsEnv: services.<name>.settings key -> env var. Keys ending in "Seconds"
                are integers rendered as Go durations ("20" -> "20s").
+  zeroDurationOK: settings keys whose duration may be zero (0 = feature off);
+               every other duration must be positive (switchyard.validate).
 Adding a service (e.g. upload) = one entry here + a block under .Values.services
 + one property in values.schema.json.
 */}}
@@ -24,7 +26,12 @@ gateway:
     sendQueueFrames: SY_SEND_QUEUE_FRAMES
     sendQueueBytes: SY_SEND_QUEUE_BYTES
     historyPage: SY_HISTORY_PAGE
+    rateLimit: SY_RATE_LIMIT
+    rateBurst: SY_RATE_BURST
+    runtimeRateLimit: SY_RUNTIME_RATE_LIMIT
+    runtimeRateBurst: SY_RUNTIME_RATE_BURST
     tokenRefreshBefore: SY_TOKEN_REFRESH_BEFORE
+    maxFileBytes: SY_MAX_FILE_BYTES
 session:
   listenEnv: SY_HTTP_LISTEN
   public: false
@@ -33,6 +40,10 @@ session:
     ackWait: SY_ACK_WAIT
     transcriptMaxAge: SY_TRANSCRIPT_MAX_AGE
     transcriptMaxBytes: SY_TRANSCRIPT_MAX_BYTES
+    permissionTimeout: SY_PERMISSION_TIMEOUT
+    sessionIdle: SY_SESSION_IDLE
+    sweepInterval: SY_SWEEP_INTERVAL
+  zeroDurationOK: [sessionIdle]
 relay:
   listenEnv: SY_HTTP_LISTEN
   public: false
@@ -66,7 +77,8 @@ requestTimeout: SY_REQUEST_TIMEOUT
 
 {{/*
 Render a settings map as env lines: include "switchyard.envLines" (list <settings> <key->env map> <where>).
-Integers are printed without exponent, "*Seconds" keys become "<n>s".
+Whole numbers are printed without exponent (YAML numbers reach helm as float64),
+fractional ones as is (rateLimit 0.5 -> "0.5"); "*Seconds" keys become "<n>s".
 */}}
 {{- define "switchyard.envLines" -}}
 {{- $settings := index . 0 -}}
@@ -77,7 +89,7 @@ Integers are printed without exponent, "*Seconds" keys become "<n>s".
 {{- fail (printf "%s.%s: no env var mapped for this key in templates/_helpers.tpl" $where $key) }}
 {{- end }}
 {{- $v := get $settings $key }}
-{{- if kindIs "float64" $v }}{{ $v = int64 $v }}{{ end }}
+{{- if and (kindIs "float64" $v) (eq (floor $v) $v) }}{{ $v = int64 $v }}{{ end }}
 {{- if hasSuffix "Seconds" $key }}{{ $v = printf "%ds" (int64 $v) }}{{ end }}
 {{ get $envMap $key }}: {{ $v | toString | quote }}
 {{- end }}
@@ -104,12 +116,17 @@ same at startup; failing here keeps a bad value from reaching the cluster).
 {{- define "switchyard.validate" -}}
 {{- $sh := .Values.shared -}}
 {{- $durations := dict "shared" $sh -}}
+{{- $zeroOK := dict -}}
 {{- range $name := include "switchyard.enabledServices" . | fromJsonArray -}}
-{{- $_ := set $durations (printf "services.%s.settings" $name) (dig "settings" dict (get $.Values.services $name)) -}}
+{{- $where := printf "services.%s.settings" $name -}}
+{{- $_ := set $durations $where (dig "settings" dict (get $.Values.services $name)) -}}
+{{- range $key := (include "switchyard.trait" (list $ $name) | fromYaml).zeroDurationOK | default list -}}
+{{- $_ := set $zeroOK (printf "%s.%s" $where $key) true -}}
+{{- end -}}
 {{- end -}}
 {{- range $where, $settings := $durations -}}
 {{- range $key, $v := $settings -}}
-{{- if and (kindIs "string" $v) (le (include "switchyard.durationMs" $v | float64) 0.0) -}}
+{{- if and (kindIs "string" $v) (not (hasKey $zeroOK (printf "%s.%s" $where $key))) (le (include "switchyard.durationMs" $v | float64) 0.0) -}}
 {{- fail (printf "%s.%s (%s) must be a positive duration" $where $key $v) -}}
 {{- end -}}
 {{- end -}}

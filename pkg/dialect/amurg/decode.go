@@ -3,9 +3,11 @@ package amurg
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
@@ -107,12 +109,19 @@ func errorf(code, format string, a ...any) *Error {
 }
 
 // Decode parses one text frame sent by a socket of the given role into an
-// Envelope. The hub fills id and ts when the frame has none. Envelope.Id is
-// always set: a runtime or client frame without an id gets a fresh one.
+// Envelope. The hub stamps ts when the frame has none; the gateway assigns
+// ids (see its assignID).
 func Decode(data []byte, role Role, now time.Time) (*syv1.Envelope, *Error) {
 	var f Frame
+	if !isObject(data) {
+		return nil, errorf(errcode.InvalidJSON, "frame is not a JSON object")
+	}
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, errorf(errcode.InvalidJSON, "frame is not a JSON object: %v", err)
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, errorf(errcode.InvalidMessage, "field %s has the wrong type: %v", typeErr.Field, err)
+		}
+		return nil, errorf(errcode.InvalidJSON, "frame is not a JSON object")
 	}
 	if f.Type == "" {
 		return nil, errorf(errcode.InvalidMessage, "frame has no type")
@@ -137,7 +146,32 @@ func Decode(data []byte, role Role, now time.Time) (*syv1.Envelope, *Error) {
 	if env.SessionId != "" && !bus.ValidToken(env.SessionId) {
 		return nil, &Error{Code: errcode.InvalidMessage, Message: "session_id may hold only letters, digits, '-' and '_' (at most 128)", Type: f.Type}
 	}
+	fillBodySession(env)
 	return env, nil
+}
+
+// isObject reports whether data is a JSON object (not null, a list, …).
+func isObject(data []byte) bool {
+	t := bytes.TrimLeft(data, " \t\r\n")
+	return len(t) > 0 && t[0] == '{'
+}
+
+// fillBodySession copies the envelope's session_id into the body's
+// session_id when the sender put it only at the top level, so frames the
+// hub relays carry it where the document shows it.
+func fillBodySession(env *syv1.Envelope) {
+	if env.SessionId == "" {
+		return
+	}
+	m := env.ProtoReflect()
+	fd := m.WhichOneof(m.Descriptor().Oneofs().ByName("body"))
+	if fd == nil || fd.Message() == nil {
+		return
+	}
+	body := m.Get(fd).Message()
+	if sf := body.Descriptor().Fields().ByName("session_id"); sf != nil && body.Get(sf).String() == "" {
+		body.Set(sf, protoreflect.ValueOfString(env.SessionId))
+	}
 }
 
 // Timestamp renders t the way the hub stamps frames: ISO 8601 UTC, ms.

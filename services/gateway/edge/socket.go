@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
@@ -27,6 +29,10 @@ type socket struct {
 	role amurg.Role
 	conn *ws.Conn
 	sent prometheus.Counter // frames_out{dialect}, resolved once
+	// limit bounds the frames this socket may send; nil: unlimited.
+	limit *rate.Limiter
+	// limited throttles rate_limited error frames to one per second.
+	limited rate.Sometimes
 
 	mu        sync.Mutex
 	principal string                   // user id, or runtime id after hello
@@ -51,7 +57,8 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, role amurg.Role,
 		return nil
 	}
 	sk := &socket{id: s.newConnID(), role: role, conn: ws.New(c, s.cfg.wsOptions()), principal: principal,
-		sent: s.m.framesOut.WithLabelValues(role.String())}
+		sent: s.m.framesOut.WithLabelValues(role.String()), limited: rate.Sometimes{Interval: time.Second}}
+	sk.limit = s.limiter(role)
 	sk.conn.OnOverflow = func() { s.m.drops.WithLabelValues(role.String()).Inc() }
 	s.mu.Lock()
 	s.sockets[sk.id] = sk
@@ -61,6 +68,18 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, role amurg.Role,
 		s.log.Warn("ownership not recorded", "conn", sk.id, "err", err)
 	}
 	return sk
+}
+
+// limiter is the frame rate limit of a new socket of role (nil: none).
+func (s *Server) limiter(role amurg.Role) *rate.Limiter {
+	limit, burst := s.cfg.RateLimit, s.cfg.RateBurst
+	if role == amurg.RoleRuntime {
+		limit, burst = s.cfg.RuntimeRateLimit, s.cfg.RuntimeRateBurst
+	}
+	if limit <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(limit), max(burst, 1))
 }
 
 // release forgets a finished socket everywhere.
@@ -119,6 +138,14 @@ func (s *Server) sendEnvelope(sk *socket, env *syv1.Envelope) error {
 // socket stays open.
 func (s *Server) decode(sk *socket, binary bool, data []byte) *syv1.Envelope {
 	s.m.framesIn.WithLabelValues(sk.role.String()).Inc()
+	if sk.limit != nil && !sk.limit.Allow() {
+		s.m.errors.WithLabelValues(errcode.RateLimited).Inc()
+		sk.limited.Do(func() {
+			s.send(sk, amurg.ErrorFrame("", errcode.RateLimited, "too many frames: this socket may send "+
+				strconv.FormatFloat(float64(sk.limit.Limit()), 'f', -1, 64)+" per second; frames above it are dropped", amurg.Timestamp(time.Now())))
+		})
+		return nil
+	}
 	if binary {
 		s.sendError(sk, "", errcode.UnsupportedType, "binary frames are not part of this dialect")
 		return nil
