@@ -75,14 +75,20 @@ func TestAnyToAnyDelivery(t *testing.T) {
 	subs[3].f.follow(t, subs[3].p, n+1)
 	// Both session replicas ran, and together handled each inbound
 	// envelope once: 2×n outputs, 2 session.created, 1 user.message.
-	total := 0.0
+	total := map[string]float64{}
 	for _, s := range c.sessions {
-		v := c.metric(s, "switchyard_session_messages_total")
-		t.Logf("%s handled %.0f", s.name, v)
-		total += v
+		for _, typ := range []string{"agent.output", "session.created", "user.message", "runtime.status"} {
+			v := c.metric(s, `switchyard_session_messages_total{type="`+typ+`"}`)
+			t.Logf("%s handled %.0f %s", s.name, v, typ)
+			total[typ] += v
+		}
 	}
-	if want := float64(2*n + 3); total != want {
-		t.Fatalf("session replicas handled %.0f envelopes, want %.0f", total, want)
+	// The runtime's hello announced it online once (no session yet).
+	want := map[string]float64{"agent.output": 2 * n, "session.created": 2, "user.message": 1, "runtime.status": 1}
+	for typ, w := range want {
+		if total[typ] != w {
+			t.Fatalf("session replicas handled %.0f %s envelopes, want %.0f", total[typ], typ, w)
+		}
 	}
 	rt.mustSend(map[string]any{"type": "ping"})
 	rt.expect("pong") // no second user.message before it
