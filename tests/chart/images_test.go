@@ -47,7 +47,7 @@ func TestImagesMakefile(t *testing.T) {
 	if err != nil {
 		t.Fatal("make is required for this check")
 	}
-	cmd := exec.Command(mk, "-n", "-f", "tilt/images.mk", "images", "TAG=t123")
+	cmd := exec.Command(mk, "--no-print-directory", "-n", "-f", "tilt/images.mk", "images", "TAG=t123")
 	cmd.Dir = repoRoot
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -77,7 +77,7 @@ func TestImagesMakefile(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("images.mk builds %v, the chart runs %v", got, want)
 	}
-	cmd = exec.Command(mk, "-n", "-f", "tilt/images.mk", "push-images", "IMAGE_REGISTRY=localhost:5001", "TAG=t1")
+	cmd = exec.Command(mk, "--no-print-directory", "-n", "-f", "tilt/images.mk", "push-images", "IMAGE_REGISTRY=localhost:5001", "TAG=t1")
 	cmd.Dir = repoRoot
 	out, err = cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "docker push localhost:5001/switchyard/gateway:t1") {
