@@ -52,3 +52,13 @@ clean:
 	rm -rf $(BIN)
 
 include tilt/images.mk
+
+## bench: build, start hubs on 127.0.0.1 (dev stack, then 3 gateways), run a fixed set of bounded
+## sy-loadgen scenarios (< 10 min) and print the results table (BENCHMARKS.md explains them)
+bench:
+	bash scripts/bench.sh
+
+## bench-go: Go micro-benchmarks (Benchmark* functions) of pkg/ and services/
+.PHONY: bench-go
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... ./services/...
