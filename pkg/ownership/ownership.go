@@ -67,6 +67,8 @@ type Registry struct {
 	conns    map[string]ConnInfo
 	runtimes map[string]string // runtime id → conn id
 	subs     map[string]map[string]struct{}
+	pending  *removals // RemoveConn calls waiting for the next flush
+	flushing bool
 }
 
 // NewRegistry returns the registry of pod.
@@ -94,7 +96,11 @@ func (r *Registry) AddConn(ctx context.Context, conn string, info ConnInfo) erro
 	return wrap("add conn", err)
 }
 
-// RemoveConn forgets a socket and every subscription it held.
+// RemoveConn forgets a socket and every subscription it held. Removals
+// are group-committed: sockets closing together (a drain, a network blip,
+// thousands at once) share one pipelined round trip instead of queueing
+// one each behind the connection pool. It returns once the removal is in
+// Redis (or ctx ends).
 func (r *Registry) RemoveConn(ctx context.Context, conn string) error {
 	r.mu.Lock()
 	delete(r.conns, conn)
@@ -108,14 +114,58 @@ func (r *Registry) RemoveConn(ctx context.Context, conn string) error {
 			}
 		}
 	}
-	r.mu.Unlock()
-	p := r.rdb.Pipeline()
-	p.HDel(ctx, keyConns(r.pod), conn)
-	for _, s := range sessions {
-		p.SRem(ctx, keySubs(s, r.pod), conn)
+	if r.pending == nil {
+		r.pending = &removals{subs: map[string][]any{}, done: make(chan struct{})}
 	}
-	_, err := p.Exec(ctx)
-	return wrap("remove conn", err)
+	b := r.pending
+	b.conns = append(b.conns, conn)
+	for _, s := range sessions {
+		b.subs[s] = append(b.subs[s], conn)
+	}
+	if !r.flushing {
+		r.flushing = true
+		go r.flushRemovals()
+	}
+	r.mu.Unlock()
+	select {
+	case <-b.done:
+		return b.err
+	case <-ctx.Done():
+		return wrap("remove conn", ctx.Err())
+	}
+}
+
+// removals is one group commit of RemoveConn calls.
+type removals struct {
+	conns []string
+	subs  map[string][]any // session → conn ids
+	done  chan struct{}
+	err   error
+}
+
+// flushRemovals writes pending removals until none are left.
+func (r *Registry) flushRemovals() {
+	for {
+		r.mu.Lock()
+		b := r.pending
+		r.pending = nil
+		if b == nil {
+			r.flushing = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		p := r.rdb.Pipeline()
+		p.HDel(ctx, keyConns(r.pod), b.conns...)
+		for s, conns := range b.subs {
+			p.SRem(ctx, keySubs(s, r.pod), conns...)
+		}
+		_, err := p.Exec(ctx)
+		cancel()
+		b.err = wrap("remove conns", err)
+		close(b.done)
+	}
 }
 
 // ClaimRuntime makes conn the socket of runtime rid. The newest claim wins.
