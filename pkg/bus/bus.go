@@ -62,7 +62,7 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger) (*Bus, err
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect %s: %w", url, err)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192), jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
@@ -123,6 +123,20 @@ func (b *Bus) Publish(ctx context.Context, subject string, env *syv1.Envelope, o
 		return nil, fmt.Errorf("bus: publish %s to %s: %w", env.GetType(), subject, err)
 	}
 	return ack, nil
+}
+
+// PublishAsync stores env on a JetStream subject without waiting; the
+// future reports the ack. Publishes from one connection keep their order.
+func (b *Bus) PublishAsync(ctx context.Context, subject string, env *syv1.Envelope) (jetstream.PubAckFuture, error) {
+	m, err := NewMsg(ctx, subject, env)
+	if err != nil {
+		return nil, err
+	}
+	f, err := b.JS.PublishMsgAsync(m)
+	if err != nil {
+		return nil, fmt.Errorf("bus: publish %s to %s: %w", env.GetType(), subject, err)
+	}
+	return f, nil
 }
 
 // Send publishes env on a core NATS subject (at most once).

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
@@ -33,6 +34,9 @@ type socket struct {
 	limit *rate.Limiter
 	// limited throttles rate_limited error frames to one per second.
 	limited rate.Sometimes
+	// acks (runtime sockets) carries in-flight publishes to the goroutine
+	// that waits for their JetStream acks, in order; nil: publish synchronously.
+	acks chan inflight
 
 	mu        sync.Mutex
 	principal string                   // user id, or runtime id after hello
@@ -59,6 +63,10 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, role amurg.Role,
 	sk := &socket{id: s.newConnID(), role: role, conn: ws.New(c, s.cfg.wsOptions()), principal: principal,
 		sent: s.m.framesOut.WithLabelValues(role.String()), limited: rate.Sometimes{Interval: time.Second}}
 	sk.limit = s.limiter(role)
+	if role == amurg.RoleRuntime {
+		sk.acks = make(chan inflight, ingestWindow)
+		go s.awaitAcks(sk)
+	}
 	sk.conn.OnOverflow = func() { s.m.drops.WithLabelValues(role.String()).Inc() }
 	s.mu.Lock()
 	s.sockets[sk.id] = sk
@@ -89,6 +97,9 @@ func (s *Server) release(sk *socket) {
 	s.mu.Unlock()
 	s.m.conns.WithLabelValues(sk.role.String()).Dec()
 	s.topics.leaveAll(sk)
+	if sk.acks != nil {
+		close(sk.acks)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if rid := sk.user(); sk.role == amurg.RoleRuntime && rid != "" {
@@ -171,7 +182,6 @@ func pongFrame(now time.Time) []byte {
 func (s *Server) ingest(sk *socket, env *syv1.Envelope) {
 	ctx, span := s.tracer.Start(context.Background(), "gateway.ingest "+env.GetType(), trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.conn", sk.id)))
-	defer span.End()
 	env.Origin = &syv1.Route{Pod: s.pod, ConnId: sk.id, Dialect: sk.role.String()}
 	if sk.role == amurg.RoleRuntime {
 		env.RuntimeId = sk.user()
@@ -179,15 +189,61 @@ func (s *Server) ingest(sk *socket, env *syv1.Envelope) {
 		env.UserId = sk.user()
 	}
 	assignID(env)
+	subject := bus.InboundSubject(s.cfg.Partitions, env.GetSessionId())
+	if sk.acks != nil {
+		// A streaming runtime does not wait for each ack: up to
+		// ingestWindow publishes are in flight, then reading pauses.
+		fut, err := s.bus.PublishAsync(ctx, subject, env)
+		if err != nil {
+			s.notAccepted(ctx, sk, env, span, err)
+			span.End()
+			return
+		}
+		sk.acks <- inflight{fut: fut, env: env, span: span, ctx: ctx, start: time.Now()}
+		return
+	}
+	defer span.End()
 	start := time.Now()
-	_, err := s.bus.Publish(ctx, bus.InboundSubject(s.cfg.Partitions, env.GetSessionId()), env)
+	_, err := s.bus.Publish(ctx, subject, env)
 	s.m.publishLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-		s.log.WarnContext(ctx, "frame not accepted", "type", env.GetType(), "err", err)
-		s.sendError(sk, env.GetSessionId(), errcode.Unavailable, "the hub could not accept this "+env.GetType()+"; retry")
+		s.notAccepted(ctx, sk, env, span, err)
 	}
+}
+
+// ingestWindow bounds a runtime socket's publishes awaiting their ack.
+const ingestWindow = 256
+
+// inflight is one publish waiting for its JetStream ack.
+type inflight struct {
+	fut   jetstream.PubAckFuture
+	env   *syv1.Envelope
+	span  trace.Span
+	ctx   context.Context
+	start time.Time
+}
+
+// awaitAcks settles a runtime socket's publishes in order until the socket
+// is released; a failed one is answered with error{unavailable}.
+func (s *Server) awaitAcks(sk *socket) {
+	for p := range sk.acks {
+		select {
+		case <-p.fut.Ok():
+		case err := <-p.fut.Err():
+			s.notAccepted(p.ctx, sk, p.env, p.span, err)
+		}
+		s.m.publishLatency.Observe(time.Since(p.start).Seconds())
+		p.span.End()
+	}
+}
+
+// notAccepted tells the sender a frame was not stored (nothing is half
+// accepted: the sender may retry it).
+func (s *Server) notAccepted(ctx context.Context, sk *socket, env *syv1.Envelope, span trace.Span, err error) {
+	span.RecordError(err)
+	span.SetStatus(codes.Error, err.Error())
+	s.log.WarnContext(ctx, "frame not accepted", "type", env.GetType(), "err", err)
+	s.sendError(sk, env.GetSessionId(), errcode.Unavailable, "the hub could not accept this "+env.GetType()+"; retry")
 }
 
 // assignID gives an envelope its dedupe id: a user.message is identified

@@ -146,15 +146,21 @@ func (s *Service) userMessage(ctx context.Context, env *syv1.Envelope) error {
 }
 
 // runtimeEvent stores an event a runtime sent; endsTurn clears the turn.
+// The sender check uses the cached record when there is one (a session's
+// runtime never changes), so streamed output costs one JetStream append.
 func (s *Service) runtimeEvent(ctx context.Context, env *syv1.Envelope, endsTurn bool) error {
-	info, err := s.session(ctx, env)
-	if info == nil {
-		return err
+	info := s.records.get(env.GetSessionId())
+	if info == nil || !authorized(info, env) {
+		var err error
+		if info, err = s.session(ctx, env); info == nil {
+			return err
+		}
 	}
 	if err := s.appendTranscript(ctx, env); err != nil {
 		return err
 	}
-	if endsTurn && info.GetTurnMessageId() != "" {
+	var err error
+	if endsTurn {
 		_, err = s.cat.UpdateSession(ctx, info.GetId(), func(si *syv1.SessionInfo) bool {
 			if si.GetTurnMessageId() == "" {
 				return false

@@ -56,11 +56,12 @@ type Service struct {
 	m      *metrics
 
 	stopSweep context.CancelFunc
+	records   *recordCache
 }
 
 // New prepares a replica; Start makes it consume.
 func New(cfg Config, b *bus.Bus, tel *telemetry.Telemetry) *Service {
-	return &Service{cfg: cfg, bus: b, log: tel.Log, tracer: tel.Tracer, m: newMetrics(tel.Registry)}
+	return &Service{cfg: cfg, bus: b, log: tel.Log, tracer: tel.Tracer, m: newMetrics(tel.Registry), records: newRecordCache()}
 }
 
 // Start ensures the streams, then consumes inbound partitions and serves
@@ -94,6 +95,7 @@ func (s *Service) Start(ctx context.Context) error {
 	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopSweep = stopSweep
 	go s.sweep(sweepCtx)
+	go s.records.follow(sweepCtx, s.bus)
 	s.log.Info("session service consuming", "partitions", s.cfg.Partitions)
 	return nil
 }
