@@ -10,6 +10,9 @@
 #   2. dev stack: 18,000 idle client sockets (one process holds < 20,000 fds)
 #   3. 3 gateways (multi-process): the same latency sweep
 #   4. 3 gateways: 51,000 idle client sockets (17,000 per gateway)
+# Rate limits: clients only send hello/subscribe (SY_RATE_LIMIT 200/s is far
+# away) and each of the 10 runtimes sends rate/10 frames/s (200/s at 2000),
+# under SY_RUNTIME_RATE_LIMIT (20,000/s): the hub's defaults are kept.
 # Results: $BENCH_OUT (default bin/bench/results) — one JSON per scenario,
 # table.md and latency.png. Every load is bounded (sy-loadgen -deadline and
 # timeout) and every process started here is stopped on exit.

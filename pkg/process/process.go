@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/config"
+	"github.com/switchyard-hub/switchyard/pkg/health"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 )
 
@@ -100,4 +101,35 @@ func Redis(url string) (*redis.Client, error) {
 // SignalContext is cancelled on SIGINT or SIGTERM.
 func SignalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// Worker is a back-end service replica (session, relay): it consumes the
+// bus between Start and Stop.
+type Worker interface {
+	Start(ctx context.Context) error
+	Stop()
+	Ready() error
+}
+
+// Serve runs a worker until ctx ends: wait for JetStream, start, serve
+// health and metrics on healthAddr, then on ctx's end stop consuming (the
+// in-flight message finishes and is acked) and return.
+func Serve(ctx context.Context, d *Deps, w Worker, healthAddr string, o Options) error {
+	if err := d.Bus.WaitReady(ctx); err != nil {
+		return err
+	}
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	hs, err := health.Listen(healthAddr, w.Ready, d.Tel.MetricsHandler(), d.Tel.Log)
+	if err != nil {
+		w.Stop()
+		return err
+	}
+	d.Tel.Log.Info("ready", "health", hs.Addr())
+	o.NotifyStarted()
+	<-ctx.Done()
+	d.Tel.Log.Info("stopping")
+	w.Stop()
+	return hs.Close(context.WithoutCancel(ctx))
 }

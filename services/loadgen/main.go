@@ -6,7 +6,7 @@
 //
 //	sy-loadgen [run] -gateways http://127.0.0.1:8080 [flags]   a bounded load run
 //	sy-loadgen idle-worker [flags]                             child process holding idle sockets (started by run -procs)
-//	sy-loadgen plot -out latency.png FILE.json[=label] ...     latency percentiles vs offered load, as a PNG
+//	sy-loadgen plot -out latency.png FILE.json[+MORE.json][=label] ...  latency percentiles vs offered load, as a PNG
 //	sy-loadgen table FILE.json[=label] ...                     results as a Markdown table
 //
 // Every run is bounded: each phase has a time limit and a hard deadline

@@ -28,28 +28,32 @@ func plotMain(args []string) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return errors.New("usage: sy-loadgen plot -out latency.png FILE.json[=label] ...")
+		return errors.New("usage: sy-loadgen plot -out latency.png FILE.json[+MORE.json][=label] ...")
 	}
 	var all []plotSeries
 	for _, a := range fs.Args() {
-		path, label, _ := strings.Cut(a, "=")
-		r, err := readResult(path)
-		if err != nil {
-			return err
-		}
-		if label == "" {
-			label = r.Label
-		}
+		// FILE.json[+MORE.json...][=label]: files joined by + are one
+		// series (a sweep continued at higher rates in a second run).
+		paths, label, _ := strings.Cut(a, "=")
 		s := plotSeries{label: label}
-		for _, st := range r.Steps {
-			if st.Latency.Samples == 0 {
-				continue
+		for _, path := range strings.Split(paths, "+") {
+			r, err := readResult(path)
+			if err != nil {
+				return err
 			}
-			x := st.OfferedDelivered
-			if *xAxis == "ingest" {
-				x = st.OfferedIngest
+			if s.label == "" {
+				s.label = r.Label
 			}
-			s.pts = append(s.pts, plotPoint{x: x, y: [3]float64{st.Latency.P50, st.Latency.P99, st.Latency.P999}})
+			for _, st := range r.Steps {
+				if st.Latency.Samples == 0 {
+					continue
+				}
+				x := st.OfferedDelivered
+				if *xAxis == "ingest" {
+					x = st.OfferedIngest
+				}
+				s.pts = append(s.pts, plotPoint{x: x, y: [3]float64{st.Latency.P50, st.Latency.P99, st.Latency.P999}})
+			}
 		}
 		sort.Slice(s.pts, func(i, j int) bool { return s.pts[i].x < s.pts[j].x })
 		all = append(all, s)
