@@ -282,8 +282,28 @@ func (r *Registry) Run(ctx context.Context, period time.Duration) {
 	}
 }
 
-// Withdraw deletes every record of this pod (graceful drain).
+// Withdraw deletes every record of this pod (graceful drain). Removals
+// still being group-committed are written first, so none is lost when the
+// process exits right after.
 func (r *Registry) Withdraw(ctx context.Context) error {
+	for {
+		r.mu.Lock()
+		b := r.pending
+		busy := r.flushing
+		r.mu.Unlock()
+		if !busy {
+			break
+		}
+		if b == nil {
+			time.Sleep(time.Millisecond) // the flusher is writing its last batch
+			continue
+		}
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return wrap("withdraw", ctx.Err())
+		}
+	}
 	r.mu.Lock()
 	p := r.rdb.Pipeline()
 	p.Del(ctx, keyPod(r.pod), keyConns(r.pod))
