@@ -15,8 +15,8 @@ import (
 func (c *cluster) subscribed(gw int, sid string, after int64, f *follower) *peer {
 	c.t.Helper()
 	p := c.client(gw)
-	p.mustSend(subscribeFrame(sid, after))
-	f.takeHistory(p.expect("history.response"))
+	p.MustSend(subscribeFrame(sid, after))
+	f.takeHistory(p.Expect("history.response"))
 	return p
 }
 
@@ -25,7 +25,7 @@ func stream(rt *peer, sid string, from, to int, gap time.Duration) <-chan error 
 	done := make(chan error, 1)
 	go func() {
 		for i := from; i <= to; i++ {
-			if err := rt.send(output(sid, i)); err != nil {
+			if err := rt.Send(output(sid, i)); err != nil {
 				done <- err
 				return
 			}
@@ -60,7 +60,7 @@ func TestAnyToAnyDelivery(t *testing.T) {
 	const n = 300
 	for i := 1; i <= n; i++ {
 		for _, sid := range sids {
-			rt.mustSend(output(sid, i))
+			rt.MustSend(output(sid, i))
 		}
 	}
 	for _, s := range subs {
@@ -68,8 +68,8 @@ func TestAnyToAnyDelivery(t *testing.T) {
 		s.f.exact(t, s.who, n)
 	}
 	// A client on gateway 3 reaches the runtime on gateway 1, once.
-	subs[3].p.mustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sids[1], "message_id": "m1", "content": "hi"}})
-	if um := rt.expect("user.message"); payload(um)["message_id"] != "m1" || um["session_id"] != sids[1] {
+	subs[3].p.MustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sids[1], "message_id": "m1", "content": "hi"}})
+	if um := rt.Expect("user.message"); payload(um)["message_id"] != "m1" || um["session_id"] != sids[1] {
 		t.Fatalf("runtime got %v", um)
 	}
 	subs[3].f.follow(t, subs[3].p, n+1)
@@ -90,8 +90,8 @@ func TestAnyToAnyDelivery(t *testing.T) {
 			t.Fatalf("session replicas handled %.0f %s envelopes, want %.0f", total[typ], typ, w)
 		}
 	}
-	rt.mustSend(map[string]any{"type": "ping"})
-	rt.expect("pong") // no second user.message before it
+	rt.MustSend(map[string]any{"type": "ping"})
+	rt.Expect("pong") // no second user.message before it
 }
 
 // TestGatewayKilledMidStream: kill -9 a client's gateway; the client
@@ -144,9 +144,9 @@ func TestRuntimeGatewayKilled(t *testing.T) {
 	f := newFollower()
 	cl := c.subscribed(1, sid, 0, f)
 	c.gateways[0].kill()
-	cl.mustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "m1", "content": "anyone?"}})
-	cl.expect("user.message")
-	if e := cl.expect("error"); payload(e)["code"] != "runtime_offline" {
+	cl.MustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "m1", "content": "anyone?"}})
+	cl.Expect("user.message")
+	if e := cl.Expect("error"); payload(e)["code"] != "runtime_offline" {
 		t.Fatalf("got %v", e)
 	}
 	rt2 := c.connectRuntime(1, "r1", "ep1")
@@ -154,8 +154,8 @@ func TestRuntimeGatewayKilled(t *testing.T) {
 	if !strings.Contains(resp, `"online":true`) {
 		t.Fatalf("endpoint not back online: %s", resp)
 	}
-	cl.mustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "m2", "content": "again"}})
-	if um := rt2.expect("user.message"); payload(um)["message_id"] != "m2" {
+	cl.MustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "m2", "content": "again"}})
+	if um := rt2.Expect("user.message"); payload(um)["message_id"] != "m2" {
 		t.Fatalf("runtime got %v", um)
 	}
 }
@@ -170,7 +170,7 @@ func TestGatewayDrain(t *testing.T) {
 	p := c.subscribed(1, sid, 0, f)
 	const n = 200
 	for i := 1; i <= n; i++ {
-		rt.mustSend(output(sid, i))
+		rt.MustSend(output(sid, i))
 	}
 	f.follow(t, p, 50)
 	took := c.gateways[1].term(t, 10*time.Second)
@@ -178,14 +178,14 @@ func TestGatewayDrain(t *testing.T) {
 		t.Fatalf("drain took %s (drain timeout 5s)", took)
 	}
 	f.follow(t, p, n) // whatever was queued before the close is delivered
-	if code := p.closeCode(); code != websocket.CloseGoingAway {
+	if code := p.CloseCode(); code != websocket.CloseGoingAway {
 		t.Fatalf("close code %d, want 1001", code)
 	}
 	if left := c.rdb().Exists(t.Context(), "sy:pod:gw-2", "sy:pod:gw-2:conns", "sy:sub:"+sid+":gw-2").Val(); left != 0 {
 		t.Fatalf("%d ownership keys of the drained pod remain", left)
 	}
 	p2 := c.subscribed(0, sid, f.last, f)
-	rt.mustSend(output(sid, n+1))
+	rt.MustSend(output(sid, n+1))
 	f.follow(t, p2, n+1)
 	f.exact(t, "client after drain", n+1)
 }
@@ -208,8 +208,8 @@ func TestServiceReplicaKilled(t *testing.T) {
 	if err := <-sent; err != nil {
 		t.Fatal(err)
 	}
-	p.mustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "after-kill", "content": "still there?"}})
-	if um := rt.expect("user.message"); payload(um)["message_id"] != "after-kill" {
+	p.MustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "after-kill", "content": "still there?"}})
+	if um := rt.Expect("user.message"); payload(um)["message_id"] != "after-kill" {
 		t.Fatalf("runtime got %v", um)
 	}
 	f.follow(t, p, n+1)
@@ -225,7 +225,7 @@ func TestNATSAndRedisRestart(t *testing.T) {
 	f := newFollower()
 	p := c.subscribed(1, sid, 0, f)
 	for i := 1; i <= 20; i++ {
-		rt.mustSend(output(sid, i))
+		rt.MustSend(output(sid, i))
 	}
 	f.follow(t, p, 20)
 
@@ -238,14 +238,14 @@ func TestNATSAndRedisRestart(t *testing.T) {
 		c.waitReady(s, c.health[s])
 	}
 	for i := 21; i <= 40; i++ {
-		rt.mustSend(output(sid, i))
+		rt.MustSend(output(sid, i))
 	}
 	f.follow(t, p, 40)
-	p.mustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "after-nats", "content": "x"}})
-	if um := rt.expect("user.message"); payload(um)["message_id"] != "after-nats" {
+	p.MustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "after-nats", "content": "x"}})
+	if um := rt.Expect("user.message"); payload(um)["message_id"] != "after-nats" {
 		t.Fatalf("runtime got %v", um)
 	}
-	rt.mustSend(map[string]any{"type": "turn.completed", "session_id": sid, "payload": map[string]any{"session_id": sid, "in_response_to": "after-nats"}})
+	rt.MustSend(map[string]any{"type": "turn.completed", "session_id": sid, "payload": map[string]any{"session_id": sid, "in_response_to": "after-nats"}})
 	f.follow(t, p, 42)
 
 	if err := c.redis.Restart(); err != nil {
@@ -255,8 +255,8 @@ func TestNATSAndRedisRestart(t *testing.T) {
 	waitFor(t, "ownership rewritten after the Redis restart", func() bool {
 		return rdb.Exists(t.Context(), "sy:rt:r1", "sy:pod:gw-1:conns", "sy:sub:"+sid+":gw-2").Val() == 3
 	})
-	p.mustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "after-redis", "content": "y"}})
-	if um := rt.expect("user.message"); payload(um)["message_id"] != "after-redis" {
+	p.MustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "after-redis", "content": "y"}})
+	if um := rt.Expect("user.message"); payload(um)["message_id"] != "after-redis" {
 		t.Fatalf("runtime got %v", um)
 	}
 	f.follow(t, p, 43)
@@ -287,7 +287,7 @@ func TestSlowConsumerIsDropped(t *testing.T) {
 		for i := 1; i <= n; i++ {
 			m := output(sid, i)
 			payload(m)["content"] = big
-			if rt.send(m) != nil {
+			if rt.Send(m) != nil {
 				return
 			}
 		}

@@ -15,16 +15,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchyard-hub/switchyard/pkg/embedded"
 	"github.com/switchyard-hub/switchyard/pkg/testenv"
+	"github.com/switchyard-hub/switchyard/tests/wspeer"
 )
 
 const (
@@ -277,96 +276,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // ---- WebSocket peers -----------------------------------------------------
 
-type peer struct {
-	t      *testing.T
-	c      *websocket.Conn
-	frames chan map[string]any
-	closed chan error
-	wmu    sync.Mutex
-}
+// peer is the test's WebSocket client (tests/wspeer).
+type peer = wspeer.Peer
 
-func dial(t *testing.T, url string) *peer {
-	t.Helper()
-	c, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", url, err)
-	}
-	p := &peer{t: t, c: c, frames: make(chan map[string]any, 1<<16), closed: make(chan error, 1)}
-	go func() {
-		for {
-			_, data, err := c.ReadMessage()
-			if err != nil {
-				p.closed <- err
-				close(p.frames)
-				return
-			}
-			var m map[string]any
-			if json.Unmarshal(data, &m) == nil && m["type"] != "ping" {
-				p.frames <- m
-			}
-		}
-	}()
-	t.Cleanup(func() { _ = c.Close() })
-	return p
-}
+func dial(t *testing.T, url string) *peer { return wspeer.Dial(t, url, waitLimit) }
 
-func (p *peer) send(frame any) error {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	return p.c.WriteJSON(frame)
-}
-
-func (p *peer) mustSend(frame any) {
-	p.t.Helper()
-	if err := p.send(frame); err != nil {
-		p.t.Fatalf("send: %v", err)
-	}
-}
-
-// next returns the next frame, or nil when the socket closed.
-func (p *peer) next(limit time.Duration) map[string]any {
-	select {
-	case m := <-p.frames:
-		return m
-	case <-time.After(limit):
-		p.t.Fatalf("no frame within %s", limit)
-	}
-	return nil
-}
-
-func (p *peer) expect(typ string) map[string]any {
-	p.t.Helper()
-	m := p.next(waitLimit)
-	if m == nil || m["type"] != typ {
-		p.t.Fatalf("want %s, got %v", typ, m)
-	}
-	return m
-}
-
-// closeCode waits for the socket to end and returns the close code.
-func (p *peer) closeCode() int {
-	p.t.Helper()
-	deadline := time.After(waitLimit)
-	for {
-		select {
-		case _, ok := <-p.frames:
-			if ok {
-				continue
-			}
-			if ce, ok := (<-p.closed).(*websocket.CloseError); ok {
-				return ce.Code
-			}
-			return -1
-		case <-deadline:
-			p.t.Fatalf("socket not closed within %s", waitLimit)
-		}
-	}
-}
-
-func payload(m map[string]any) map[string]any {
-	p, _ := m["payload"].(map[string]any)
-	return p
-}
+var payload = wspeer.Payload
 
 func hello(runtimeID, endpoint string) map[string]any {
 	return map[string]any{"type": "runtime.hello", "payload": map[string]any{
@@ -377,12 +292,12 @@ func hello(runtimeID, endpoint string) map[string]any {
 func (c *cluster) connectRuntime(gw int, runtimeID, endpoint string) *peer {
 	c.t.Helper()
 	rt := dial(c.t, c.ws(gw, "/ws/runtime"))
-	rt.mustSend(hello(runtimeID, endpoint))
-	if ack := rt.expect("hello.ack"); payload(ack)["ok"] != true {
+	rt.MustSend(hello(runtimeID, endpoint))
+	if ack := rt.Expect("hello.ack"); payload(ack)["ok"] != true {
 		c.t.Fatalf("hello: %v", ack)
 	}
 	// A pre-shared token is replaced by a hub-issued one right after the ack.
-	rt.expect("runtime.token_refresh")
+	rt.Expect("runtime.token_refresh")
 	return rt
 }
 
@@ -408,8 +323,8 @@ func (c *cluster) createSession(gw int, rt *peer, endpoint string) string {
 		_ = json.Unmarshal(b, &m)
 		done <- res{resp.StatusCode, m}
 	}()
-	sid := payload(rt.expect("session.create"))["session_id"].(string)
-	rt.mustSend(map[string]any{"type": "session.created", "session_id": sid, "payload": map[string]any{"session_id": sid, "ok": true, "native_handle": ""}})
+	sid := payload(rt.Expect("session.create"))["session_id"].(string)
+	rt.MustSend(map[string]any{"type": "session.created", "session_id": sid, "payload": map[string]any{"session_id": sid, "ok": true, "native_handle": ""}})
 	if r := <-done; r.status != http.StatusCreated {
 		c.t.Fatalf("create session: %d %v", r.status, r.body)
 	}
@@ -490,7 +405,7 @@ func (f *follower) follow(t *testing.T, p *peer, n int64) bool {
 	deadline := time.After(waitLimit)
 	for f.last < n {
 		select {
-		case m, ok := <-p.frames:
+		case m, ok := <-p.Frames:
 			if !ok {
 				return false
 			}

@@ -37,19 +37,19 @@ func TestOTLPTraceAcrossProcesses(t *testing.T) {
 	cl := c.subscribed(1, sid, 0, f)
 	start := f.last
 
-	cl.mustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "traced", "content": "hi"}})
-	if um := rt.expect("user.message"); payload(um)["message_id"] != "traced" {
+	cl.MustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "traced", "content": "hi"}})
+	if um := rt.Expect("user.message"); payload(um)["message_id"] != "traced" {
 		t.Fatalf("runtime got %v", um)
 	}
 	for i := 1; i <= 2; i++ {
-		rt.mustSend(output(sid, i))
+		rt.MustSend(output(sid, i))
 	}
 	// The client sees its own message and both outputs, with their seqs.
 	seqOf := map[string][]int64{}
 	deadline := time.After(waitLimit)
 	for len(seqOf["agent.output"]) < 2 {
 		select {
-		case m, ok := <-cl.frames:
+		case m, ok := <-cl.Frames:
 			if !ok {
 				t.Fatalf("client socket closed")
 			}

@@ -16,21 +16,21 @@ func TestPermissionTimeoutSurvivesPodDeath(t *testing.T) {
 	f := newFollower()
 	cl := c.subscribed(1, sid, 0, f)
 	asked := time.Now()
-	rt.mustSend(map[string]any{"type": "permission.request", "session_id": sid, "payload": map[string]any{
+	rt.MustSend(map[string]any{"type": "permission.request", "session_id": sid, "payload": map[string]any{
 		"session_id": sid, "request_id": "req-1", "tool": "Bash", "description": "Execute: make deploy"}})
-	cl.expect("permission.request")
+	cl.Expect("permission.request")
 	c.gateways[1].kill()
 	c.sessions[0].kill()
 
-	got := rt.expect("permission.response")
+	got := rt.Expect("permission.response")
 	if p := payload(got); p["request_id"] != "req-1" || p["approved"] != false {
 		t.Fatalf("runtime got %v", got)
 	}
 	if el := time.Since(asked); el < 1500*time.Millisecond {
 		t.Fatalf("denied after %s, before the 1.5 s deadline", el)
 	}
-	rt.mustSend(map[string]any{"type": "ping"})
-	rt.expect("pong") // one answer only
+	rt.MustSend(map[string]any{"type": "ping"})
+	rt.Expect("pong") // one answer only
 	f2 := newFollower()
 	c.subscribed(0, sid, 0, f2)
 	if len(f2.seqs) != 2 {

@@ -78,8 +78,8 @@ func waitResult(t *testing.T, ch <-chan callResult) callResult {
 func (h *hub) helloWith(gw int, runtimeID, token, endpoint string) (*peer, map[string]any) {
 	h.t.Helper()
 	rt := dial(h.t, h.ws(gw, "/ws/runtime"))
-	rt.send(helloFrame(runtimeID, token, endpoint))
-	return rt, payload(rt.expect("hello.ack"))
+	rt.MustSend(helloFrame(runtimeID, token, endpoint))
+	return rt, payload(rt.Expect("hello.ack"))
 }
 
 func configBody() map[string]any {
@@ -108,7 +108,7 @@ func TestAdminEndpointConfigAcked(t *testing.T) {
 	}
 
 	done := h.callAsync(1, "PUT", path, adminToken, configBody())
-	upd := rt.expect("endpoint.config_update")
+	upd := rt.Expect("endpoint.config_update")
 	p := payload(upd)
 	sec, _ := p["security"].(map[string]any)
 	lim, _ := p["limits"].(map[string]any)
@@ -117,11 +117,11 @@ func TestAdminEndpointConfigAcked(t *testing.T) {
 	}
 	// Another runtime cannot acknowledge this endpoint's update.
 	other := h.connectRuntime(1, "rt-other", "ep-other")
-	other.send(map[string]any{"type": "endpoint.config_ack", "ts": ts(), "payload": map[string]any{"endpoint_id": "ep-cfg", "ok": false, "error": "not mine"}})
-	if e := other.expect("error"); payload(e)["code"] != "forbidden" {
+	other.MustSend(map[string]any{"type": "endpoint.config_ack", "ts": ts(), "payload": map[string]any{"endpoint_id": "ep-cfg", "ok": false, "error": "not mine"}})
+	if e := other.Expect("error"); payload(e)["code"] != "forbidden" {
 		t.Fatalf("foreign config_ack: %v", e)
 	}
-	rt.send(map[string]any{"type": "endpoint.config_ack", "ts": ts(), "payload": map[string]any{"endpoint_id": "ep-cfg", "ok": true}})
+	rt.MustSend(map[string]any{"type": "endpoint.config_ack", "ts": ts(), "payload": map[string]any{"endpoint_id": "ep-cfg", "ok": true}})
 	r := waitResult(t, done)
 	if r.status != http.StatusOK || r.body["endpoint_id"] != "ep-cfg" || r.body["ok"] != true {
 		t.Fatalf("PUT config: %d %v", r.status, r.body)
@@ -132,11 +132,11 @@ func TestAdminEndpointConfigRuntimeRefuses(t *testing.T) {
 	h := adminHub(t, nil)
 	rt := h.connectRuntime(0, "rt-cfg", "ep-cfg")
 	done := h.callAsync(1, "PUT", "/endpoints/ep-cfg/config", adminToken, map[string]any{"limits": map[string]any{"max_turns": 500}})
-	upd := rt.expect("endpoint.config_update")
+	upd := rt.Expect("endpoint.config_update")
 	if _, has := payload(upd)["security"]; has {
 		t.Fatalf("security sent although only limits were set: %v", upd)
 	}
-	rt.send(map[string]any{"type": "endpoint.config_ack", "ts": ts(),
+	rt.MustSend(map[string]any{"type": "endpoint.config_ack", "ts": ts(),
 		"payload": map[string]any{"endpoint_id": "ep-cfg", "ok": false, "error": "max_turns must be at most 100"}})
 	r := waitResult(t, done)
 	if r.status != http.StatusBadGateway || r.body["code"] != "runtime_error" || !strings.Contains(r.body["message"].(string), "max_turns must be at most 100") {
@@ -149,7 +149,7 @@ func TestAdminEndpointConfigRuntimeSilent(t *testing.T) {
 	rt := h.connectRuntime(0, "rt-cfg", "ep-cfg")
 	start := time.Now()
 	done := h.callAsync(1, "PUT", "/v1/endpoints/ep-cfg/config", adminToken, configBody())
-	rt.expect("endpoint.config_update") // and never answer
+	rt.Expect("endpoint.config_update") // and never answer
 	r := waitResult(t, done)
 	if r.status != http.StatusGatewayTimeout || r.body["code"] != "runtime_timeout" {
 		t.Fatalf("PUT config to a silent runtime: %d %v", r.status, r.body)
@@ -162,7 +162,7 @@ func TestAdminEndpointConfigRuntimeSilent(t *testing.T) {
 func TestAdminEndpointConfigOfflineIsResentOnReconnect(t *testing.T) {
 	h := adminHub(t, nil)
 	rt := h.connectRuntime(0, "rt-cfg", "ep-cfg")
-	_ = rt.c.Close()
+	_ = rt.Conn.Close()
 	waitFor(t, "endpoint offline", func() bool {
 		_, _, raw := h.rest("GET", "/v1/endpoints", clientToken, nil)
 		eps := decodeList(t, raw)
@@ -179,20 +179,20 @@ func TestAdminEndpointConfigOfflineIsResentOnReconnect(t *testing.T) {
 	if ack["ok"] != true {
 		t.Fatalf("hello: %v", ack)
 	}
-	upd := rt2.expect("endpoint.config_update")
+	upd := rt2.Expect("endpoint.config_update")
 	p := payload(upd)
 	if p["endpoint_id"] != "ep-cfg" || p["security"].(map[string]any)["permission_mode"] != "plan" || p["limits"].(map[string]any)["max_turns"] != 5.0 {
 		t.Fatalf("re-sent override: %v", upd)
 	}
-	rt2.expect("runtime.token_refresh")
-	rt2.send(map[string]any{"type": "endpoint.config_ack", "ts": ts(), "payload": map[string]any{"endpoint_id": "ep-cfg", "ok": true}})
+	rt2.Expect("runtime.token_refresh")
+	rt2.MustSend(map[string]any{"type": "endpoint.config_ack", "ts": ts(), "payload": map[string]any{"endpoint_id": "ep-cfg", "ok": true}})
 
 	// Online again: a new update goes through at once.
 	done := h.callAsync(0, "PUT", "/v1/endpoints/ep-cfg/config", adminToken, map[string]any{"limits": map[string]any{"max_turns": 7}})
-	if p := payload(rt2.expect("endpoint.config_update")); p["limits"].(map[string]any)["max_turns"] != 7.0 {
+	if p := payload(rt2.Expect("endpoint.config_update")); p["limits"].(map[string]any)["max_turns"] != 7.0 {
 		t.Fatalf("second update: %v", p)
 	}
-	rt2.send(map[string]any{"type": "endpoint.config_ack", "ts": ts(), "payload": map[string]any{"endpoint_id": "ep-cfg", "ok": true}})
+	rt2.MustSend(map[string]any{"type": "endpoint.config_ack", "ts": ts(), "payload": map[string]any{"endpoint_id": "ep-cfg", "ok": true}})
 	if r := waitResult(t, done); r.status != http.StatusOK {
 		t.Fatalf("PUT config: %d %v", r.status, r.body)
 	}
@@ -217,12 +217,12 @@ func TestRuntimeTokenRefresh(t *testing.T) {
 		t.Fatalf("hello: %v", ack)
 	}
 	// Right after the ack, the pre-shared token is replaced by a hub token.
-	tok1, exp1 := parseExpiry(t, rt.expect("runtime.token_refresh"))
+	tok1, exp1 := parseExpiry(t, rt.Expect("runtime.token_refresh"))
 	if life := time.Until(exp1); life < 2*time.Second || life > 3*time.Second+500*time.Millisecond {
 		t.Fatalf("first hub token lives %s, want about 3s", life)
 	}
 	// And again before it expires (1s ahead).
-	tok2, exp2 := parseExpiry(t, rt.expect("runtime.token_refresh"))
+	tok2, exp2 := parseExpiry(t, rt.Expect("runtime.token_refresh"))
 	got2 := time.Now()
 	if !got2.Before(exp1) || tok2 == tok1 || !exp2.After(exp1) {
 		t.Fatalf("second refresh at %s (first token expires %s), same token %v, expiry %s", got2, exp1, tok2 == tok1, exp2)
@@ -232,7 +232,7 @@ func TestRuntimeTokenRefresh(t *testing.T) {
 	if ack["ok"] != true {
 		t.Fatalf("hello with the previous token within the grace period: %v", ack)
 	}
-	_ = old.c.Close()
+	_ = old.Conn.Close()
 	// The new token works for a fresh hello (no immediate refresh: it is a hub token).
 	rt2, ack := h.helloWith(1, "rt-tok", tok2, "ep-tok")
 	if ack["ok"] != true {
@@ -248,7 +248,7 @@ func TestRuntimeTokenRefresh(t *testing.T) {
 	if ack["ok"] != false || !strings.Contains(ack["error"].(string), "auth_failed") {
 		t.Fatalf("hello with the previous token after the grace period: %v", ack)
 	}
-	if code := bad.waitClose(); code != 1008 {
+	if code := bad.CloseCode(); code != 1008 {
 		t.Fatalf("close %d, want 1008", code)
 	}
 	// A token for another runtime id is refused too.
@@ -256,7 +256,7 @@ func TestRuntimeTokenRefresh(t *testing.T) {
 		t.Fatalf("hub token used for another runtime id: %v", ack)
 	}
 	// The socket that said hello with tok2 gets its own refresh before tok2 expires.
-	if _, exp3 := parseExpiry(t, rt2.expect("runtime.token_refresh")); !time.Now().Before(exp2) || !exp3.After(exp2) {
+	if _, exp3 := parseExpiry(t, rt2.Expect("runtime.token_refresh")); !time.Now().Before(exp2) || !exp3.After(exp2) {
 		t.Fatalf("refresh of the second socket came late: now %s, token expired %s", time.Now(), exp2)
 	}
 }
@@ -320,7 +320,7 @@ func TestRuntimeTokenRevocation(t *testing.T) {
 	if ack["ok"] != true {
 		t.Fatalf("hello: %v", ack)
 	}
-	hubTok, _ := parseExpiry(t, rt.expect("runtime.token_refresh"))
+	hubTok, _ := parseExpiry(t, rt.Expect("runtime.token_refresh"))
 	secrets = append(secrets, hubTok)
 
 	if st, b := h.call(1, "DELETE", "/v1/runtimes/rt-rev/tokens", clientToken, nil); st != http.StatusForbidden || b["code"] != "forbidden" {
@@ -330,10 +330,10 @@ func TestRuntimeTokenRevocation(t *testing.T) {
 	if st != http.StatusOK || b["runtime_id"] != "rt-rev" || b["disconnected"] != true || b["revoked_at"] == "" {
 		t.Fatalf("revoke: %d %v", st, b)
 	}
-	if e := rt.expect("error"); payload(e)["code"] != "auth_failed" {
+	if e := rt.Expect("error"); payload(e)["code"] != "auth_failed" {
 		t.Fatalf("revoked runtime got %v", e)
 	}
-	if code := rt.waitClose(); code != 1008 {
+	if code := rt.CloseCode(); code != 1008 {
 		t.Fatalf("revoked runtime closed with %d, want 1008", code)
 	}
 	// Neither the pre-shared token nor the hub token opens this runtime id now.
@@ -342,7 +342,7 @@ func TestRuntimeTokenRevocation(t *testing.T) {
 		if ack["ok"] != false || !strings.Contains(ack["error"].(string), "revoked") && !strings.Contains(ack["error"].(string), "invalid") {
 			t.Fatalf("hello after revocation: %v", ack)
 		}
-		if code := c.waitClose(); code != 1008 {
+		if code := c.CloseCode(); code != 1008 {
 			t.Fatalf("close %d, want 1008", code)
 		}
 	}

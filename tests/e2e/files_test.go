@@ -142,7 +142,7 @@ func TestFileUploadToRuntimeAndDownload(t *testing.T) {
 		t.Fatalf("201 body: %s", raw)
 	}
 
-	up := rt.expectSkipping("file.upload", "runtime.status")
+	up := rt.ExpectSkipping("file.upload", "runtime.status")
 	p := payload(up)
 	if up["session_id"] != sid || p["session_id"] != sid {
 		t.Fatalf("file.upload session: %v", up["session_id"])
@@ -246,7 +246,7 @@ func TestFileUploadSniffAndPartOrder(t *testing.T) {
 	if st != http.StatusCreated || body["mime_type"] != "image/png" || body["name"] != "chart.png" || body["size"] != float64(len(img)) {
 		t.Fatalf("POST /files: %d %s", st, raw)
 	}
-	up := rt.expectSkipping("file.upload", "runtime.status")
+	up := rt.ExpectSkipping("file.upload", "runtime.status")
 	if md := fileMetadataOf(t, up); md["file_id"] != body["file_id"] || md["mime_type"] != "image/png" {
 		t.Fatalf("file.upload metadata: %v", md)
 	}
@@ -259,7 +259,7 @@ func TestFileUploadSniffAndPartOrder(t *testing.T) {
 	if st != http.StatusCreated || body["mime_type"] != "text/plain; charset=utf-8" || body["size"] != float64(len(text)) {
 		t.Fatalf("POST /v1/files without a part type: %d %s", st, raw)
 	}
-	up = rt.expectSkipping("file.upload", "runtime.status")
+	up = rt.ExpectSkipping("file.upload", "runtime.status")
 	if payload(up)["data"] != base64.StdEncoding.EncodeToString(text) {
 		t.Fatalf("file.upload data: %v", payload(up)["data"])
 	}
@@ -280,12 +280,12 @@ func TestFileAvailableToClients(t *testing.T) {
 	subscribe(c, sid, 0)
 
 	img := filePNGBytes(200 << 10)
-	rt.send(map[string]any{"type": "file.available", "session_id": sid, "ts": ts(), "payload": map[string]any{
+	rt.MustSend(map[string]any{"type": "file.available", "session_id": sid, "ts": ts(), "payload": map[string]any{
 		"session_id": sid,
 		"metadata":   map[string]any{"file_id": "out-1", "name": "output.png", "mime_type": "image/png", "size": len(img)},
 		"data":       base64.StdEncoding.EncodeToString(img),
 	}})
-	fa := c.expectSkipping("file.available", "runtime.status")
+	fa := c.ExpectSkipping("file.available", "runtime.status")
 	p := payload(fa)
 	if fa["session_id"] != sid || p["session_id"] != sid {
 		t.Fatalf("file.available: %v", fa)
@@ -336,12 +336,12 @@ func TestFileAvailableToClients(t *testing.T) {
 	subscribe(c2, sid2, 0)
 	other := []byte("another session's file")
 	for _, id := range []string{"out-1", "bad id/..", ""} {
-		rt.send(map[string]any{"type": "file.available", "session_id": sid2, "ts": ts(), "payload": map[string]any{
+		rt.MustSend(map[string]any{"type": "file.available", "session_id": sid2, "ts": ts(), "payload": map[string]any{
 			"session_id": sid2,
 			"metadata":   map[string]any{"file_id": id, "name": "../../etc/result.txt", "mime_type": "text/plain", "size": len(other)},
 			"data":       base64.StdEncoding.EncodeToString(other),
 		}})
-		md := fileMetadataOf(t, c2.expectSkipping("file.available", "runtime.status"))
+		md := fileMetadataOf(t, c2.ExpectSkipping("file.available", "runtime.status"))
 		nid, _ := md["file_id"].(string)
 		if nid == "" || nid == id || md["name"] != "result.txt" {
 			t.Fatalf("file id %q: got metadata %v", id, md)
@@ -368,9 +368,9 @@ func TestFileErrors(t *testing.T) {
 
 	t.Run("runtime", func(t *testing.T) {
 		send := func(md map[string]any, data any) map[string]any {
-			rt.send(map[string]any{"type": "file.available", "session_id": sid, "ts": ts(),
+			rt.MustSend(map[string]any{"type": "file.available", "session_id": sid, "ts": ts(),
 				"payload": map[string]any{"session_id": sid, "metadata": md, "data": data}})
-			return rt.expectSkipping("error", "runtime.status")
+			return rt.ExpectSkipping("error", "runtime.status")
 		}
 		if e := send(map[string]any{"file_id": "x", "name": "x", "mime_type": "text/plain", "size": 3}, "@@not base64!!"); payload(e)["code"] != "invalid_message" {
 			t.Fatalf("bad base64: %v", e)
@@ -388,7 +388,7 @@ func TestFileErrors(t *testing.T) {
 		}
 		// Exactly the limit is fine.
 		ok := fileRandomBytes(limit)
-		rt.send(map[string]any{"type": "file.available", "session_id": sid, "ts": ts(), "payload": map[string]any{"session_id": sid,
+		rt.MustSend(map[string]any{"type": "file.available", "session_id": sid, "ts": ts(), "payload": map[string]any{"session_id": sid,
 			"metadata": map[string]any{"file_id": "edge", "name": "edge.bin", "mime_type": "application/x-test", "size": len(ok)},
 			"data":     base64.StdEncoding.EncodeToString(ok)}})
 		waitFor(t, "file at the limit stored", func() bool {
@@ -435,8 +435,8 @@ func TestFileErrors(t *testing.T) {
 	t.Run("closed session", func(t *testing.T) {
 		c := h.connectClient(1, clientToken)
 		subscribe(c, sid, 0)
-		c.send(map[string]any{"type": "session.close", "session_id": sid, "ts": ts(), "payload": map[string]any{"session_id": sid}})
-		c.expectSkipping("session.closed", "runtime.status")
+		c.MustSend(map[string]any{"type": "session.close", "session_id": sid, "ts": ts(), "payload": map[string]any{"session_id": sid}})
+		c.ExpectSkipping("session.closed", "runtime.status")
 		st, b, raw := h.fileUpload(1, "/v1/files", clientToken, fileSessionField(sid), file([]byte("late")))
 		expectFileError(t, st, b, raw, http.StatusConflict, "session_closed")
 		// Files of a closed session stay downloadable by its owner.
@@ -460,7 +460,7 @@ func TestFileUploadFullSize(t *testing.T) {
 		if st != http.StatusCreated || body["size"] != float64(len(data)) {
 			t.Fatalf("POST /v1/files: %d %s", st, raw)
 		}
-		up := rt.expectSkipping("file.upload", "runtime.status")
+		up := rt.ExpectSkipping("file.upload", "runtime.status")
 		if payload(up)["data"] != base64.StdEncoding.EncodeToString(data) {
 			t.Fatalf("7 MiB file.upload data differs")
 		}
@@ -478,7 +478,7 @@ func TestFileUploadFullSize(t *testing.T) {
 		if st != http.StatusCreated {
 			t.Fatalf("POST /v1/files: %d %s", st, raw)
 		}
-		if up := rt.expectSkipping("file.upload", "runtime.status"); payload(up)["data"] != base64.StdEncoding.EncodeToString(data) || payload(up)["metadata"].(map[string]any)["file_id"] != body["file_id"] {
+		if up := rt.ExpectSkipping("file.upload", "runtime.status"); payload(up)["data"] != base64.StdEncoding.EncodeToString(data) || payload(up)["metadata"].(map[string]any)["file_id"] != body["file_id"] {
 			t.Fatalf("7 MiB file.upload differs")
 		}
 	})

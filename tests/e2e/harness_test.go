@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/switchyard-hub/switchyard/pkg/config"
@@ -24,6 +23,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/testenv"
 	"github.com/switchyard-hub/switchyard/services/devstack/stack"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
+	"github.com/switchyard-hub/switchyard/tests/wspeer"
 )
 
 const (
@@ -148,140 +148,12 @@ func (h *hub) rest(method, path, token string, body any) (int, map[string]any, [
 	return resp.StatusCode, m, raw
 }
 
-// peer is a WebSocket client that reads in the background, so the test
-// can wait on the frame it expects.
-type peer struct {
-	t      *testing.T
-	c      *websocket.Conn
-	frames chan map[string]any
-	raws   chan []byte
-	closed chan error
-	mu     sync.Mutex
-}
+// peer is the test's WebSocket client (tests/wspeer).
+type peer = wspeer.Peer
 
-func dial(t *testing.T, url string) *peer {
-	t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		t.Fatalf("dial %s: %v (HTTP %d)", url, err, status)
-	}
-	p := &peer{t: t, c: c, frames: make(chan map[string]any, 4096), raws: make(chan []byte, 4096), closed: make(chan error, 1)}
-	go p.readLoop()
-	t.Cleanup(func() { _ = c.Close() })
-	return p
-}
+func dial(t *testing.T, url string) *peer { return wspeer.Dial(t, url, waitLimit) }
 
-func (p *peer) readLoop() {
-	for {
-		_, data, err := p.c.ReadMessage()
-		if err != nil {
-			p.closed <- err
-			close(p.frames)
-			return
-		}
-		var m map[string]any
-		if err := json.Unmarshal(data, &m); err != nil {
-			p.t.Errorf("hub sent a frame that is not JSON: %q", data)
-			continue
-		}
-		if m["type"] == "ping" {
-			continue
-		}
-		p.frames <- m
-		select {
-		case p.raws <- data:
-		default:
-		}
-	}
-}
-
-func (p *peer) send(frame any) {
-	p.t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var err error
-	if s, ok := frame.(string); ok {
-		err = p.c.WriteMessage(websocket.TextMessage, []byte(s))
-	} else {
-		err = p.c.WriteJSON(frame)
-	}
-	if err != nil {
-		p.t.Fatalf("send: %v", err)
-	}
-}
-
-// next returns the next frame (pings skipped).
-func (p *peer) next() map[string]any {
-	p.t.Helper()
-	select {
-	case m, ok := <-p.frames:
-		if !ok {
-			p.t.Fatalf("socket closed while waiting for a frame")
-		}
-		return m
-	case <-time.After(waitLimit):
-		p.t.Fatalf("no frame within %s", waitLimit)
-	}
-	return nil
-}
-
-// expect returns the next frame and checks its type.
-func (p *peer) expect(typ string) map[string]any {
-	p.t.Helper()
-	m := p.next()
-	if m["type"] != typ {
-		p.t.Fatalf("want a %s frame, got %v", typ, m)
-	}
-	return m
-}
-
-// expectSkipping is expect, passing over frames of the skip types first.
-func (p *peer) expectSkipping(typ string, skip ...string) map[string]any {
-	p.t.Helper()
-	for {
-		m := p.next()
-		if m["type"] == typ {
-			return m
-		}
-		ok := false
-		for _, s := range skip {
-			ok = ok || m["type"] == s
-		}
-		if !ok {
-			p.t.Fatalf("want a %s frame, got %v", typ, m)
-		}
-	}
-}
-
-// waitClose waits for the hub to close the socket and returns the close code.
-func (p *peer) waitClose() int {
-	p.t.Helper()
-	deadline := time.After(waitLimit)
-	for {
-		select {
-		case _, ok := <-p.frames:
-			if ok {
-				continue
-			}
-			err := <-p.closed
-			if ce, ok := err.(*websocket.CloseError); ok {
-				return ce.Code
-			}
-			return -1
-		case <-deadline:
-			p.t.Fatalf("socket not closed within %s", waitLimit)
-		}
-	}
-}
-
-func payload(m map[string]any) map[string]any {
-	p, _ := m["payload"].(map[string]any)
-	return p
-}
+var payload = wspeer.Payload
 
 func ts() string { return time.Now().UTC().Format(time.RFC3339) }
 
@@ -305,13 +177,13 @@ func helloFrame(runtimeID, token, endpoint string) map[string]any {
 func (h *hub) connectRuntime(gw int, runtimeID, endpoint string) *peer {
 	h.t.Helper()
 	rt := dial(h.t, h.ws(gw, "/ws/runtime"))
-	rt.send(helloFrame(runtimeID, runtimeToken, endpoint))
-	ack := rt.expect("hello.ack")
+	rt.MustSend(helloFrame(runtimeID, runtimeToken, endpoint))
+	ack := rt.Expect("hello.ack")
 	if payload(ack)["ok"] != true {
 		h.t.Fatalf("hello refused: %v", ack)
 	}
 	// A pre-shared token is replaced by a hub-issued one right after the ack.
-	if tr := rt.expect("runtime.token_refresh"); payload(tr)["token"] == "" {
+	if tr := rt.Expect("runtime.token_refresh"); payload(tr)["token"] == "" {
 		h.t.Fatalf("runtime.token_refresh without a token: %v", tr)
 	}
 	return rt
@@ -329,9 +201,9 @@ func (h *hub) createSession(rt *peer, endpoint, token string) string {
 		st, body, _ := h.rest("POST", "/v1/sessions", token, map[string]any{"endpoint_id": endpoint})
 		done <- result{st, body}
 	}()
-	create := rt.expect("session.create")
+	create := rt.Expect("session.create")
 	sid := payload(create)["session_id"].(string)
-	rt.send(map[string]any{"type": "session.created", "session_id": sid, "ts": ts(),
+	rt.MustSend(map[string]any{"type": "session.created", "session_id": sid, "ts": ts(),
 		"payload": map[string]any{"session_id": sid, "ok": true, "native_handle": ""}})
 	r := <-done
 	if r.status != http.StatusCreated || r.body["id"] != sid {
@@ -347,11 +219,10 @@ func (h *hub) connectClient(gw int, token string) *peer {
 // subscribe sends client.subscribe and returns the history.response
 // messages (all pages).
 func subscribe(c *peer, sid string, after int) []map[string]any {
-	c.t.Helper()
-	c.send(map[string]any{"type": "client.subscribe", "ts": ts(), "payload": map[string]any{"session_id": sid, "after_seq": after}})
+	c.MustSend(map[string]any{"type": "client.subscribe", "ts": ts(), "payload": map[string]any{"session_id": sid, "after_seq": after}})
 	var out []map[string]any
 	for {
-		hr := payload(c.expect("history.response"))
+		hr := payload(c.Expect("history.response"))
 		for _, m := range hr["messages"].([]any) {
 			out = append(out, m.(map[string]any))
 		}
@@ -390,12 +261,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// websocketDialNoRead connects a client that never reads, so it never
-// answers pings.
-func websocketDialNoRead(url string) (*websocket.Conn, *http.Response, error) {
-	return websocket.DefaultDialer.Dial(url, nil)
 }
 
 // startRedisKeep starts a redis-server that outlives one hub (restart tests).

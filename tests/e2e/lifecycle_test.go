@@ -14,14 +14,14 @@ func TestIdleSessionIsReaped(t *testing.T) {
 	sid := h.createSession(rt, "ep1", clientToken)
 	c := h.connectClient(1, clientToken)
 	subscribe(c, sid, 0)
-	if sc := rt.expect("session.close"); payload(sc)["reason"] != "idle" || payload(sc)["session_id"] != sid {
+	if sc := rt.Expect("session.close"); payload(sc)["reason"] != "idle" || payload(sc)["session_id"] != sid {
 		t.Fatalf("runtime got %v", sc)
 	}
-	if sc := c.expect("session.closed"); payload(sc)["reason"] != "idle" {
+	if sc := c.Expect("session.closed"); payload(sc)["reason"] != "idle" {
 		t.Fatalf("client got %v", sc)
 	}
-	c.send(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "late", "content": "hello?"}})
-	if e := c.expect("error"); payload(e)["code"] != "session_closed" {
+	c.MustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "late", "content": "hello?"}})
+	if e := c.Expect("error"); payload(e)["code"] != "session_closed" {
 		t.Fatalf("got %v", e)
 	}
 	st, body, _ := h.rest("GET", "/v1/sessions/"+sid, clientToken, nil)
@@ -39,11 +39,11 @@ func TestRuntimeDisconnectIsVisible(t *testing.T) {
 	sid := h.createSession(rt, "ep1", clientToken)
 	c := h.connectClient(1, clientToken)
 	subscribe(c, sid, 0)
-	c.send(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "m1", "content": "long job"}})
-	rt.expect("user.message")
-	c.expect("user.message")
-	_ = rt.c.Close()
-	st := c.expect("runtime.status")
+	c.MustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "m1", "content": "long job"}})
+	rt.Expect("user.message")
+	c.Expect("user.message")
+	_ = rt.Conn.Close()
+	st := c.Expect("runtime.status")
 	if p := payload(st); p["online"] != false || p["runtime_id"] != "r1" || p["session_id"] != sid || st["seq"] != 2.0 {
 		t.Fatalf("runtime.status: %v", st)
 	}
@@ -53,11 +53,11 @@ func TestRuntimeDisconnectIsVisible(t *testing.T) {
 	}
 	// It comes back (on another gateway): online again, and the session works.
 	rt2 := h.connectRuntime(1, "r1", "ep1")
-	if st := c.expect("runtime.status"); payload(st)["online"] != true {
+	if st := c.Expect("runtime.status"); payload(st)["online"] != true {
 		t.Fatalf("runtime.status after hello: %v", st)
 	}
-	c.send(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "m2", "content": "still there?"}})
-	if um := rt2.expect("user.message"); payload(um)["message_id"] != "m2" {
+	c.MustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "m2", "content": "still there?"}})
+	if um := rt2.Expect("user.message"); payload(um)["message_id"] != "m2" {
 		t.Fatalf("runtime got %v", um)
 	}
 }

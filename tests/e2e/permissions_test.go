@@ -25,16 +25,16 @@ func TestPermissionFirstAnswerWins(t *testing.T) {
 	subscribe(a, sid, 0)
 	subscribe(b, sid, 0)
 
-	rt.send(permissionRequest(sid, "req-1", "Bash"))
+	rt.MustSend(permissionRequest(sid, "req-1", "Bash"))
 	for _, c := range []*peer{a, b} {
-		pr := c.expect("permission.request")
+		pr := c.Expect("permission.request")
 		p := payload(pr)
 		if p["request_id"] != "req-1" || p["tool"] != "Bash" || p["description"] != "Execute: rm -rf /tmp/build" || p["resource"] != "/tmp/build" || pr["seq"] != 1.0 {
 			t.Fatalf("permission.request: %v", pr)
 		}
 	}
-	a.send(permissionResponse(sid, "req-1", true, false))
-	got := rt.expect("permission.response")
+	a.MustSend(permissionResponse(sid, "req-1", true, false))
+	got := rt.Expect("permission.response")
 	if p := payload(got); p["request_id"] != "req-1" || p["approved"] != true || p["always_allow"] != false || p["session_id"] != sid {
 		t.Fatalf("runtime got %v", got)
 	}
@@ -42,20 +42,20 @@ func TestPermissionFirstAnswerWins(t *testing.T) {
 		t.Fatalf("runtimes get the document's fields only: %v", got)
 	}
 	for _, c := range []*peer{a, b} {
-		if pr := c.expect("permission.response"); payload(pr)["approved"] != true || payload(pr)["request_id"] != "req-1" {
+		if pr := c.Expect("permission.response"); payload(pr)["approved"] != true || payload(pr)["request_id"] != "req-1" {
 			t.Fatalf("subscribers learn the answer: %v", pr)
 		}
 	}
-	b.send(permissionResponse(sid, "req-1", false, false))
-	if e := b.expect("error"); payload(e)["code"] != "permission_resolved" {
+	b.MustSend(permissionResponse(sid, "req-1", false, false))
+	if e := b.Expect("error"); payload(e)["code"] != "permission_resolved" {
 		t.Fatalf("late answer: %v", e)
 	}
-	b.send(permissionResponse(sid, "nope", true, false))
-	if e := b.expect("error"); payload(e)["code"] != "permission_not_found" {
+	b.MustSend(permissionResponse(sid, "nope", true, false))
+	if e := b.Expect("error"); payload(e)["code"] != "permission_not_found" {
 		t.Fatalf("unknown request: %v", e)
 	}
-	rt.send(map[string]any{"type": "ping"})
-	rt.expect("pong") // the runtime got exactly one answer
+	rt.MustSend(map[string]any{"type": "ping"})
+	rt.Expect("pong") // the runtime got exactly one answer
 }
 
 // TestPermissionTimeoutDenies: nobody answers, the hub denies it itself and
@@ -66,16 +66,16 @@ func TestPermissionTimeoutDenies(t *testing.T) {
 	sid := h.createSession(rt, "ep1", clientToken)
 	c := h.connectClient(1, clientToken)
 	subscribe(c, sid, 0)
-	rt.send(permissionRequest(sid, "req-t", "Write"))
-	c.expect("permission.request")
-	if got := rt.expect("permission.response"); payload(got)["approved"] != false || payload(got)["request_id"] != "req-t" {
+	rt.MustSend(permissionRequest(sid, "req-t", "Write"))
+	c.Expect("permission.request")
+	if got := rt.Expect("permission.response"); payload(got)["approved"] != false || payload(got)["request_id"] != "req-t" {
 		t.Fatalf("runtime got %v", got)
 	}
-	if pr := c.expect("permission.response"); payload(pr)["approved"] != false || payload(pr)["reason"] != "timeout" {
+	if pr := c.Expect("permission.response"); payload(pr)["approved"] != false || payload(pr)["reason"] != "timeout" {
 		t.Fatalf("client got %v", pr)
 	}
-	c.send(permissionResponse(sid, "req-t", true, false))
-	if e := c.expect("error"); payload(e)["code"] != "permission_resolved" {
+	c.MustSend(permissionResponse(sid, "req-t", true, false))
+	if e := c.Expect("error"); payload(e)["code"] != "permission_resolved" {
 		t.Fatalf("answer after the timeout: %v", e)
 	}
 }
@@ -88,28 +88,28 @@ func TestPermissionAlwaysAllow(t *testing.T) {
 	sid := h.createSession(rt, "ep1", clientToken)
 	c := h.connectClient(1, clientToken)
 	subscribe(c, sid, 0)
-	rt.send(permissionRequest(sid, "req-a", "Bash"))
-	c.expect("permission.request")
-	c.send(permissionResponse(sid, "req-a", true, true))
-	if got := rt.expect("permission.response"); payload(got)["always_allow"] != true {
+	rt.MustSend(permissionRequest(sid, "req-a", "Bash"))
+	c.Expect("permission.request")
+	c.MustSend(permissionResponse(sid, "req-a", true, true))
+	if got := rt.Expect("permission.response"); payload(got)["always_allow"] != true {
 		t.Fatalf("runtime got %v", got)
 	}
-	c.expect("permission.response")
+	c.Expect("permission.response")
 
-	rt.send(permissionRequest(sid, "req-b", "Bash"))
-	got := rt.expect("permission.response")
+	rt.MustSend(permissionRequest(sid, "req-b", "Bash"))
+	got := rt.Expect("permission.response")
 	if p := payload(got); p["request_id"] != "req-b" || p["approved"] != true || p["always_allow"] != true {
 		t.Fatalf("hub's own answer: %v", got)
 	}
-	c.expect("permission.request")
-	if pr := c.expect("permission.response"); payload(pr)["reason"] != "always_allow" {
+	c.Expect("permission.request")
+	if pr := c.Expect("permission.response"); payload(pr)["reason"] != "always_allow" {
 		t.Fatalf("client got %v", pr)
 	}
 	// Another tool still asks the user.
-	rt.send(permissionRequest(sid, "req-c", "Write"))
-	c.expect("permission.request")
-	rt.send(map[string]any{"type": "ping"})
-	rt.expect("pong")
+	rt.MustSend(permissionRequest(sid, "req-c", "Write"))
+	c.Expect("permission.request")
+	rt.MustSend(map[string]any{"type": "ping"})
+	rt.Expect("pong")
 }
 
 // TestReconnectingClientLearnsPendingRequests: history.response lists the
@@ -120,14 +120,14 @@ func TestReconnectingClientLearnsPendingRequests(t *testing.T) {
 	sid := h.createSession(rt, "ep1", clientToken)
 	c := h.connectClient(1, clientToken)
 	subscribe(c, sid, 0)
-	rt.send(permissionRequest(sid, "req-p", "Bash"))
-	c.expect("permission.request")
-	rt.send(map[string]any{"type": "agent.output", "session_id": sid, "payload": map[string]any{"session_id": sid, "seq": 1, "channel": "stdout", "content": "waiting", "final": false}})
-	c.expect("agent.output")
+	rt.MustSend(permissionRequest(sid, "req-p", "Bash"))
+	c.Expect("permission.request")
+	rt.MustSend(map[string]any{"type": "agent.output", "session_id": sid, "payload": map[string]any{"session_id": sid, "seq": 1, "channel": "stdout", "content": "waiting", "final": false}})
+	c.Expect("agent.output")
 
 	c2 := h.connectClient(0, clientToken)
-	c2.send(map[string]any{"type": "client.subscribe", "payload": map[string]any{"session_id": sid, "after_seq": 2}})
-	hr := payload(c2.expect("history.response"))
+	c2.MustSend(map[string]any{"type": "client.subscribe", "payload": map[string]any{"session_id": sid, "after_seq": 2}})
+	hr := payload(c2.Expect("history.response"))
 	pending, _ := hr["pending_permissions"].([]any)
 	if len(pending) != 1 {
 		t.Fatalf("pending_permissions: %v", hr)
@@ -136,13 +136,13 @@ func TestReconnectingClientLearnsPendingRequests(t *testing.T) {
 	if pr["type"] != "permission.request" || payload(pr)["request_id"] != "req-p" || pr["seq"] != 1.0 {
 		t.Fatalf("pending request: %v", pr)
 	}
-	c2.send(permissionResponse(sid, "req-p", false, false))
-	if got := rt.expect("permission.response"); payload(got)["approved"] != false {
+	c2.MustSend(permissionResponse(sid, "req-p", false, false))
+	if got := rt.Expect("permission.response"); payload(got)["approved"] != false {
 		t.Fatalf("runtime got %v", got)
 	}
 	c3 := h.connectClient(1, clientToken)
-	c3.send(map[string]any{"type": "client.subscribe", "payload": map[string]any{"session_id": sid, "after_seq": 0}})
-	if hr := payload(c3.expect("history.response")); hr["pending_permissions"] != nil {
+	c3.MustSend(map[string]any{"type": "client.subscribe", "payload": map[string]any{"session_id": sid, "after_seq": 0}})
+	if hr := payload(c3.Expect("history.response")); hr["pending_permissions"] != nil {
 		t.Fatalf("answered request still pending: %v", hr)
 	}
 }

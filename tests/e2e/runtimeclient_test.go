@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/switchyard-hub/switchyard/tests/wspeer"
 )
 
 // TestRuntimeHelloAndEndpoints: hello.ack ok:true, the endpoint is listed
@@ -22,7 +24,7 @@ func TestRuntimeHelloAndEndpoints(t *testing.T) {
 	if eps[0]["caps"].(map[string]any)["exec_model"] != "interactive" || eps[0]["tags"].(map[string]any)["env"] != "production" {
 		t.Fatalf("endpoint metadata not kept: %s", raw)
 	}
-	_ = rt.c.Close()
+	_ = rt.Conn.Close()
 	waitFor(t, "endpoint offline", func() bool {
 		_, _, raw := h.rest("GET", "/endpoints", clientToken, nil)
 		eps := decodeList(t, raw)
@@ -33,13 +35,13 @@ func TestRuntimeHelloAndEndpoints(t *testing.T) {
 func TestRuntimeBadTokenIsRefusedAndClosed(t *testing.T) {
 	h := startHub(t, hubOptions{})
 	rt := dial(t, h.ws(0, "/ws/runtime"))
-	rt.send(helloFrame("r1", "wrong-token", "ep"))
-	ack := rt.expect("hello.ack")
+	rt.MustSend(helloFrame("r1", "wrong-token", "ep"))
+	ack := rt.Expect("hello.ack")
 	p := payload(ack)
 	if p["ok"] != false || p["error"] == "" || p["error"] == nil {
 		t.Fatalf("want hello.ack ok:false with an error, got %v", ack)
 	}
-	if code := rt.waitClose(); code != 1008 {
+	if code := rt.CloseCode(); code != 1008 {
 		t.Fatalf("close code %d, want 1008", code)
 	}
 }
@@ -47,12 +49,12 @@ func TestRuntimeBadTokenIsRefusedAndClosed(t *testing.T) {
 func TestRuntimeMustSayHelloFirst(t *testing.T) {
 	h := startHub(t, hubOptions{})
 	rt := dial(t, h.ws(0, "/ws/runtime"))
-	rt.send(map[string]any{"type": "agent.output", "session_id": "s1", "payload": map[string]any{"session_id": "s1"}})
-	e := rt.expect("error")
+	rt.MustSend(map[string]any{"type": "agent.output", "session_id": "s1", "payload": map[string]any{"session_id": "s1"}})
+	e := rt.Expect("error")
 	if payload(e)["code"] != "auth_failed" {
 		t.Fatalf("got %v", e)
 	}
-	if code := rt.waitClose(); code != 1008 {
+	if code := rt.CloseCode(); code != 1008 {
 		t.Fatalf("close code %d, want 1008", code)
 	}
 }
@@ -67,26 +69,26 @@ func TestSessionTurnEndToEnd(t *testing.T) {
 	if hist := subscribe(c, sid, 0); len(hist) != 0 {
 		t.Fatalf("new session has history: %v", hist)
 	}
-	c.send(map[string]any{"type": "user.message", "session_id": sid, "ts": ts(),
+	c.MustSend(map[string]any{"type": "user.message", "session_id": sid, "ts": ts(),
 		"payload": map[string]any{"session_id": sid, "message_id": "msg-1", "content": "List all files in the current directory"}})
 
-	um := rt.expect("user.message")
+	um := rt.Expect("user.message")
 	if um["session_id"] != sid || payload(um)["message_id"] != "msg-1" || payload(um)["content"] != "List all files in the current directory" {
 		t.Fatalf("runtime got %v", um)
 	}
-	echo := c.expect("user.message")
+	echo := c.Expect("user.message")
 	if echo["seq"] != 1.0 || payload(echo)["message_id"] != "msg-1" {
 		t.Fatalf("client transcript echo: %v", echo)
 	}
 
-	rt.send(map[string]any{"type": "turn.started", "session_id": sid, "ts": ts(), "payload": map[string]any{"session_id": sid, "in_response_to": "msg-1"}})
+	rt.MustSend(map[string]any{"type": "turn.started", "session_id": sid, "ts": ts(), "payload": map[string]any{"session_id": sid, "in_response_to": "msg-1"}})
 	for i, chunk := range []string{"file1.txt  ", "file2.txt  ", "src/"} {
-		rt.send(map[string]any{"type": "agent.output", "session_id": sid, "ts": ts(), "payload": map[string]any{
+		rt.MustSend(map[string]any{"type": "agent.output", "session_id": sid, "ts": ts(), "payload": map[string]any{
 			"session_id": sid, "message_id": "out-" + chunk, "seq": i + 1, "channel": "stdout", "content": chunk, "final": i == 2}})
 	}
 	var outputs []map[string]any
 	for len(outputs) < 4 {
-		outputs = append(outputs, c.next())
+		outputs = append(outputs, c.Next())
 	}
 	if started := outputs[0]; started["type"] != "turn.started" || started["seq"] != 2.0 || payload(started)["in_response_to"] != "msg-1" {
 		t.Fatalf("turn.started: %v", started)
@@ -99,12 +101,12 @@ func TestSessionTurnEndToEnd(t *testing.T) {
 		}
 	}
 	// A second message while the turn runs is refused.
-	c.send(map[string]any{"type": "user.message", "session_id": sid, "payload": map[string]any{"session_id": sid, "message_id": "msg-2", "content": "again"}})
-	if e := c.expect("error"); payload(e)["code"] != "turn_in_progress" || payload(e)["message"] == "" || e["session_id"] != sid {
+	c.MustSend(map[string]any{"type": "user.message", "session_id": sid, "payload": map[string]any{"session_id": sid, "message_id": "msg-2", "content": "again"}})
+	if e := c.Expect("error"); payload(e)["code"] != "turn_in_progress" || payload(e)["message"] == "" || e["session_id"] != sid {
 		t.Fatalf("error: %v", e)
 	}
-	rt.send(map[string]any{"type": "turn.completed", "session_id": sid, "ts": ts(), "payload": map[string]any{"session_id": sid, "in_response_to": "msg-1", "exit_code": 0}})
-	done := c.expect("turn.completed")
+	rt.MustSend(map[string]any{"type": "turn.completed", "session_id": sid, "ts": ts(), "payload": map[string]any{"session_id": sid, "in_response_to": "msg-1", "exit_code": 0}})
+	done := c.Expect("turn.completed")
 	if done["seq"] != 6.0 || payload(done)["exit_code"] != 0.0 {
 		t.Fatalf("turn.completed: %v", done)
 	}
@@ -112,19 +114,19 @@ func TestSessionTurnEndToEnd(t *testing.T) {
 	// The next turn is accepted; a resend of the same message_id is not
 	// forwarded twice.
 	msg3 := map[string]any{"type": "user.message", "session_id": sid, "payload": map[string]any{"session_id": sid, "message_id": "msg-3", "content": "pwd"}}
-	c.send(msg3)
-	c.send(msg3)
-	if got := rt.expect("user.message"); payload(got)["message_id"] != "msg-3" {
+	c.MustSend(msg3)
+	c.MustSend(msg3)
+	if got := rt.Expect("user.message"); payload(got)["message_id"] != "msg-3" {
 		t.Fatalf("runtime got %v", got)
 	}
-	rt.send(map[string]any{"type": "turn.completed", "session_id": sid, "payload": map[string]any{"session_id": sid, "in_response_to": "msg-3"}})
-	c.expect("user.message")
-	tc := c.expect("turn.completed")
+	rt.MustSend(map[string]any{"type": "turn.completed", "session_id": sid, "payload": map[string]any{"session_id": sid, "in_response_to": "msg-3"}})
+	c.Expect("user.message")
+	tc := c.Expect("turn.completed")
 	if _, has := payload(tc)["exit_code"]; has {
 		t.Fatalf("exit_code is optional and was not sent: %v", tc)
 	}
-	rt.send(map[string]any{"type": "ping", "ts": ts()})
-	rt.expect("pong") // and no second user.message arrived before it
+	rt.MustSend(map[string]any{"type": "ping", "ts": ts()})
+	rt.Expect("pong") // and no second user.message arrived before it
 
 	// A late subscriber on the first gateway replays after_seq 3.
 	c2 := h.connectClient(0, clientToken)
@@ -141,32 +143,32 @@ func TestStopAndClose(t *testing.T) {
 	c := h.connectClient(0, clientToken)
 	subscribe(c, sid, 0)
 
-	c.send(map[string]any{"type": "stop.request", "session_id": sid, "payload": map[string]any{"session_id": sid}})
-	if sr := rt.expect("stop.request"); payload(sr)["session_id"] != sid {
+	c.MustSend(map[string]any{"type": "stop.request", "session_id": sid, "payload": map[string]any{"session_id": sid}})
+	if sr := rt.Expect("stop.request"); payload(sr)["session_id"] != sid {
 		t.Fatalf("stop.request: %v", sr)
 	}
-	rt.send(map[string]any{"type": "stop.ack", "session_id": sid, "payload": map[string]any{"session_id": sid, "ok": true}})
-	if sa := c.expect("stop.ack"); payload(sa)["ok"] != true {
+	rt.MustSend(map[string]any{"type": "stop.ack", "session_id": sid, "payload": map[string]any{"session_id": sid, "ok": true}})
+	if sa := c.Expect("stop.ack"); payload(sa)["ok"] != true {
 		t.Fatalf("stop.ack: %v", sa)
 	}
 
-	c.send(map[string]any{"type": "session.close", "session_id": sid, "payload": map[string]any{"session_id": sid, "reason": "user_requested"}})
-	if sc := rt.expect("session.close"); payload(sc)["reason"] != "user_requested" {
+	c.MustSend(map[string]any{"type": "session.close", "session_id": sid, "payload": map[string]any{"session_id": sid, "reason": "user_requested"}})
+	if sc := rt.Expect("session.close"); payload(sc)["reason"] != "user_requested" {
 		t.Fatalf("runtime session.close: %v", sc)
 	}
-	if sc := c.expect("session.closed"); payload(sc)["reason"] != "user_requested" || sc["session_id"] != sid {
+	if sc := c.Expect("session.closed"); payload(sc)["reason"] != "user_requested" || sc["session_id"] != sid {
 		t.Fatalf("client session.closed: %v", sc)
 	}
-	c.send(map[string]any{"type": "user.message", "session_id": sid, "payload": map[string]any{"session_id": sid, "message_id": "late", "content": "x"}})
-	if e := c.expect("error"); payload(e)["code"] != "session_closed" {
+	c.MustSend(map[string]any{"type": "user.message", "session_id": sid, "payload": map[string]any{"session_id": sid, "message_id": "late", "content": "x"}})
+	if e := c.Expect("error"); payload(e)["code"] != "session_closed" {
 		t.Fatalf("message to a closed session: %v", e)
 	}
 
 	// A runtime-initiated close reaches clients too.
 	sid2 := h.createSession(rt, "ep1", clientToken)
 	subscribe(c, sid2, 0)
-	rt.send(map[string]any{"type": "session.close", "session_id": sid2, "payload": map[string]any{"session_id": sid2, "reason": "agent_exited"}})
-	if sc := c.expect("session.closed"); sc["session_id"] != sid2 || payload(sc)["reason"] != "agent_exited" {
+	rt.MustSend(map[string]any{"type": "session.close", "session_id": sid2, "payload": map[string]any{"session_id": sid2, "reason": "agent_exited"}})
+	if sc := c.Expect("session.closed"); sc["session_id"] != sid2 || payload(sc)["reason"] != "agent_exited" {
 		t.Fatalf("session.closed from runtime: %v", sc)
 	}
 }
@@ -189,9 +191,9 @@ func TestSessionCreateErrors(t *testing.T) {
 	if el := time.Since(start); el > 5*time.Second {
 		t.Fatalf("timeout took %s with SY_REQUEST_TIMEOUT=1s", el)
 	}
-	silent.expect("session.create")
+	silent.Expect("session.create")
 	// An offline runtime: 503 at once.
-	_ = silent.c.Close()
+	_ = silent.Conn.Close()
 	waitFor(t, "runtime offline", func() bool {
 		_, _, raw := h.rest("GET", "/v1/endpoints", clientToken, nil)
 		eps := decodeList(t, raw)
@@ -208,21 +210,21 @@ func TestUserMessageToOfflineRuntime(t *testing.T) {
 	h := startHub(t, hubOptions{})
 	rt := h.connectRuntime(0, "r1", "ep1")
 	sid := h.createSession(rt, "ep1", clientToken)
-	_ = rt.c.Close()
+	_ = rt.Conn.Close()
 	waitFor(t, "runtime offline", func() bool {
 		_, _, raw := h.rest("GET", "/v1/endpoints", clientToken, nil)
 		return decodeList(t, raw)[0]["online"] == false
 	})
 	c := h.connectClient(0, clientToken)
 	subscribe(c, sid, 0)
-	c.send(map[string]any{"type": "user.message", "session_id": sid, "payload": map[string]any{"session_id": sid, "message_id": "m1", "content": "hi"}})
-	c.expectSkipping("user.message", "runtime.status") // the runtime's departure may be live or in history
-	if e := c.expect("error"); payload(e)["code"] != "runtime_offline" {
+	c.MustSend(map[string]any{"type": "user.message", "session_id": sid, "payload": map[string]any{"session_id": sid, "message_id": "m1", "content": "hi"}})
+	c.ExpectSkipping("user.message", "runtime.status") // the runtime's departure may be live or in history
+	if e := c.Expect("error"); payload(e)["code"] != "runtime_offline" {
 		t.Fatalf("got %v", e)
 	}
 	rt2 := h.connectRuntime(0, "r1", "ep1")
-	c.send(map[string]any{"type": "user.message", "session_id": sid, "payload": map[string]any{"session_id": sid, "message_id": "m2", "content": "hi again"}})
-	if um := rt2.expect("user.message"); payload(um)["message_id"] != "m2" {
+	c.MustSend(map[string]any{"type": "user.message", "session_id": sid, "payload": map[string]any{"session_id": sid, "message_id": "m2", "content": "hi again"}})
+	if um := rt2.Expect("user.message"); payload(um)["message_id"] != "m2" {
 		t.Fatalf("got %v", um)
 	}
 }
@@ -243,14 +245,14 @@ func TestBadFramesKeepTheSocketOpen(t *testing.T) {
 		{`{"type":"client.unsubscribe","payload":{"session_id":"nope"}}`, "not_subscribed"},
 	}
 	for _, tc := range cases {
-		c.send(tc.frame)
-		e := c.expect("error")
+		c.MustSend(tc.frame)
+		e := c.Expect("error")
 		if payload(e)["code"] != tc.code || payload(e)["message"] == "" {
 			t.Fatalf("%s: got %v, want code %s", tc.frame, e, tc.code)
 		}
 	}
-	c.send(`{"type":"ping","ts":"2024-01-15T10:30:00Z"}`)
-	if p := c.expect("pong"); p["ts"] == "" {
+	c.MustSend(`{"type":"ping","ts":"2024-01-15T10:30:00Z"}`)
+	if p := c.Expect("pong"); p["ts"] == "" {
 		t.Fatalf("pong without ts: %v", p)
 	}
 }
@@ -258,21 +260,21 @@ func TestBadFramesKeepTheSocketOpen(t *testing.T) {
 func TestClientAuthAndAuthorization(t *testing.T) {
 	h := startHub(t, hubOptions{})
 	bad := dial(t, h.ws(0, "/ws/client?token=nope"))
-	if e := bad.expect("error"); payload(e)["code"] != "auth_failed" {
+	if e := bad.Expect("error"); payload(e)["code"] != "auth_failed" {
 		t.Fatalf("got %v", e)
 	}
-	if code := bad.waitClose(); code != 1008 {
+	if code := bad.CloseCode(); code != 1008 {
 		t.Fatalf("close %d, want 1008", code)
 	}
 	rt := h.connectRuntime(0, "r1", "ep1")
 	sid := h.createSession(rt, "ep1", clientToken)
 	bob := h.connectClient(0, bobToken)
-	bob.send(map[string]any{"type": "client.subscribe", "payload": map[string]any{"session_id": sid, "after_seq": 0}})
-	if e := bob.expect("error"); payload(e)["code"] != "forbidden" {
+	bob.MustSend(map[string]any{"type": "client.subscribe", "payload": map[string]any{"session_id": sid, "after_seq": 0}})
+	if e := bob.Expect("error"); payload(e)["code"] != "forbidden" {
 		t.Fatalf("bob subscribing to alice's session: %v", e)
 	}
-	bob.send(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "x", "content": "hi"}})
-	if e := bob.expect("error"); payload(e)["code"] != "forbidden" {
+	bob.MustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "x", "content": "hi"}})
+	if e := bob.Expect("error"); payload(e)["code"] != "forbidden" {
 		t.Fatalf("bob writing to alice's session: %v", e)
 	}
 	// Non-upgrade request: HTTP 400.
@@ -293,14 +295,14 @@ func TestOversizedFrameClosesWith1009(t *testing.T) {
 	for i := range big {
 		big[i] = 'a'
 	}
-	c.send(`{"type":"ping","x":"` + string(big) + `"}`)
-	if code := c.waitClose(); code != 1009 {
+	c.MustSend(`{"type":"ping","x":"` + string(big) + `"}`)
+	if code := c.CloseCode(); code != 1009 {
 		t.Fatalf("close %d, want 1009", code)
 	}
 	// The hub is fine.
 	c2 := h.connectClient(0, clientToken)
-	c2.send(`{"type":"ping"}`)
-	c2.expect("pong")
+	c2.MustSend(`{"type":"ping"}`)
+	c2.Expect("pong")
 }
 
 // TestSilentPeerIsDropped: a socket that stops answering pings is closed
@@ -308,7 +310,7 @@ func TestOversizedFrameClosesWith1009(t *testing.T) {
 func TestSilentPeerIsDropped(t *testing.T) {
 	h := startHub(t, hubOptions{env: map[string]string{"SY_PING_PERIOD": "100ms", "SY_PONG_WAIT": "400ms"}})
 	rdb := h.redis.Client(t)
-	c, _, err := websocketDialNoRead(h.ws(0, "/ws/client?token="+clientToken))
+	c, _, err := wspeer.DialNoRead(h.ws(0, "/ws/client?token="+clientToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,13 +329,13 @@ func TestTranscriptSurvivesRestart(t *testing.T) {
 	sid := h.createSession(rt, "ep1", clientToken)
 	c := h.connectClient(0, clientToken)
 	subscribe(c, sid, 0)
-	c.send(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "m1", "content": "echo hi"}})
-	rt.expect("user.message")
-	rt.send(map[string]any{"type": "agent.output", "session_id": sid, "payload": map[string]any{"session_id": sid, "seq": 1, "channel": "stdout", "content": "hi\n", "final": true}})
-	rt.send(map[string]any{"type": "turn.completed", "session_id": sid, "payload": map[string]any{"session_id": sid, "in_response_to": "m1", "exit_code": 0}})
-	c.expect("user.message")
-	c.expect("agent.output")
-	c.expect("turn.completed")
+	c.MustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "m1", "content": "echo hi"}})
+	rt.Expect("user.message")
+	rt.MustSend(map[string]any{"type": "agent.output", "session_id": sid, "payload": map[string]any{"session_id": sid, "seq": 1, "channel": "stdout", "content": "hi\n", "final": true}})
+	rt.MustSend(map[string]any{"type": "turn.completed", "session_id": sid, "payload": map[string]any{"session_id": sid, "in_response_to": "m1", "exit_code": 0}})
+	c.Expect("user.message")
+	c.Expect("agent.output")
+	c.Expect("turn.completed")
 	h.stop()
 
 	h2 := startHub(t, hubOptions{dataDir: dir, redis: redis})
@@ -353,11 +355,11 @@ func TestRateLimitAtTheEdge(t *testing.T) {
 	h := startHub(t, hubOptions{env: map[string]string{"SY_RATE_LIMIT": "5", "SY_RATE_BURST": "5"}})
 	c := h.connectClient(0, clientToken)
 	for i := 0; i < 30; i++ {
-		c.send(`{"type":"ping"}`)
+		c.MustSend(`{"type":"ping"}`)
 	}
 	pongs, limited := 0, 0
 	for pongs+limited < 6 {
-		switch f := c.next(); f["type"] {
+		switch f := c.Next(); f["type"] {
 		case "pong":
 			pongs++
 		case "error":
@@ -373,9 +375,9 @@ func TestRateLimitAtTheEdge(t *testing.T) {
 	// Tokens come back at 5/s: the socket answers again.
 	deadline := time.Now().Add(waitLimit)
 	for {
-		c.send(`{"type":"ping"}`)
+		c.MustSend(`{"type":"ping"}`)
 		select {
-		case f := <-c.frames:
+		case f := <-c.Frames:
 			if f["type"] == "pong" {
 				return
 			}

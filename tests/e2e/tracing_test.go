@@ -17,9 +17,9 @@ func TestTraceFollowsMessages(t *testing.T) {
 	c := h.connectClient(1, clientToken)
 	subscribe(c, sid, 0)
 
-	c.send(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "traced", "content": "hi"}})
-	rt.expect("user.message")
-	c.expect("user.message")
+	c.MustSend(map[string]any{"type": "user.message", "payload": map[string]any{"session_id": sid, "message_id": "traced", "content": "hi"}})
+	rt.Expect("user.message")
+	c.Expect("user.message")
 	um := traceOf(t, h.spans, "gateway.ingest user.message", "session.handle user.message", "relay.route user.message", "gateway.deliver user.message", "gateway.fanout user.message")
 	assertChain(t, um, []hop{
 		{"gateway.ingest user.message", "switchyard-gateway", "gw-2"},
@@ -32,8 +32,8 @@ func TestTraceFollowsMessages(t *testing.T) {
 		{"gateway.fanout user.message", "switchyard-gateway", "gw-2"},
 	})
 
-	rt.send(map[string]any{"type": "agent.output", "session_id": sid, "payload": map[string]any{"session_id": sid, "seq": 1, "channel": "stdout", "content": "x", "final": true}})
-	c.expect("agent.output")
+	rt.MustSend(map[string]any{"type": "agent.output", "session_id": sid, "payload": map[string]any{"session_id": sid, "seq": 1, "channel": "stdout", "content": "x", "final": true}})
+	c.Expect("agent.output")
 	out := traceOf(t, h.spans, "gateway.ingest agent.output", "session.handle agent.output", "gateway.fanout agent.output")
 	assertChain(t, out, []hop{
 		{"gateway.ingest agent.output", "switchyard-gateway", "dev-gateway"},
