@@ -123,3 +123,15 @@ func (p *Partitions) Stop() {
 	}
 	p.wg.Wait()
 }
+
+// ConsumerReady reports why a process consuming partitions p over b is not
+// ready (nil: ready).
+func ConsumerReady(b *Bus, p *Partitions) error {
+	if !b.Ready() {
+		return errors.New("nats not connected")
+	}
+	if p == nil {
+		return errors.New("not consuming yet")
+	}
+	return nil
+}

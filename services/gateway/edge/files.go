@@ -322,12 +322,7 @@ func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request, user strin
 		return
 	}
 	info, err := obs.GetInfo(ctx, id)
-	switch {
-	case errors.Is(err, jetstream.ErrObjectNotFound):
-		writeError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
-		return
-	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+	if fileReadFailed(w, err, id) {
 		return
 	}
 	sid := info.Metadata[fileMetaSession]
@@ -347,12 +342,7 @@ func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request, user strin
 	// Files are at most SY_MAX_FILE_BYTES: reading one into memory keeps
 	// Range and conditional requests to http.ServeContent.
 	data, err := obs.GetBytes(ctx, id)
-	switch {
-	case errors.Is(err, jetstream.ErrObjectNotFound):
-		writeError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
-		return
-	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+	if fileReadFailed(w, err, id) {
 		return
 	}
 	h := w.Header()
@@ -540,4 +530,18 @@ func contentDisposition(name string) string {
 		}
 	}
 	return v
+}
+
+// fileReadFailed answers a failed object-store read (404 for a missing
+// object, 503 otherwise); false when there was no error.
+func fileReadFailed(w http.ResponseWriter, err error, id string) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, jetstream.ErrObjectNotFound):
+		writeError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
+	default:
+		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+	}
+	return true
 }

@@ -109,15 +109,7 @@ func (s *Service) Stop() {
 }
 
 // Ready reports whether the replica can work.
-func (s *Service) Ready() error {
-	if !s.bus.Ready() {
-		return errors.New("nats not connected")
-	}
-	if s.parts == nil {
-		return errors.New("not consuming yet")
-	}
-	return nil
-}
+func (s *Service) Ready() error { return bus.ConsumerReady(s.bus, s.parts) }
 
 // handleHello checks a runtime's token and records its endpoints.
 func (s *Service) handleHello(ctx context.Context, m *nats.Msg) {

@@ -9,7 +9,6 @@ package sessions
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -114,15 +113,7 @@ func (s *Service) Stop() {
 }
 
 // Ready reports whether the replica can work.
-func (s *Service) Ready() error {
-	if !s.bus.Ready() {
-		return errors.New("nats not connected")
-	}
-	if s.parts == nil {
-		return errors.New("not consuming yet")
-	}
-	return nil
-}
+func (s *Service) Ready() error { return bus.ConsumerReady(s.bus, s.parts) }
 
 type metrics struct {
 	handled  *prometheus.CounterVec
