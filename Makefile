@@ -6,14 +6,14 @@ PKGS      ?= ./...
 FUZZTIME  ?= 60s
 BIN       ?= bin
 
-.PHONY: run test test-go test-deps build proto proto-check chart-check fuzz fuzz-smoke race vet bench clean
+.PHONY: run test test-go test-deps build proto proto-check chart-check fuzz fuzz-smoke race vet lint bench clean
 
 ## run: the whole hub in one process (embedded NATS JetStream + Redis-protocol server)
 run:
 	$(GO) run ./services/devstack
 
 ## test: every test (unit, integration with real nats-server and redis-server, end to end, chart checks)
-test: test-deps vet test-go proto-check chart-check
+test: test-deps vet lint test-go proto-check chart-check
 
 test-go:
 	$(GO) test -count=1 -timeout 20m $(PKGS)
@@ -22,6 +22,11 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+## lint: staticcheck (pinned) over every package
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint:
+	$(GO) run $(STATICCHECK) ./pkg/... ./services/... ./tests/...
 
 ## test-deps: install the servers and clients the tests use (Debian packages)
 test-deps:

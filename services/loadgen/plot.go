@@ -28,7 +28,7 @@ func plotMain(args []string) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return errors.New("usage: sy-loadgen plot -out latency.png FILE.json[+MORE.json][=label] ...")
+		return errors.New("usage: sy-loadgen plot -out latency.png FILE.json[+MORE.json][=label] …")
 	}
 	var all []plotSeries
 	for _, a := range fs.Args() {

@@ -302,7 +302,7 @@ func mib(b int64) string   { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) 
 // tableMain prints Markdown tables of one or more result files.
 func tableMain(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: sy-loadgen table FILE.json[=label] ...")
+		return fmt.Errorf("usage: sy-loadgen table FILE.json[=label] …")
 	}
 	var results []*Result
 	for _, a := range args {

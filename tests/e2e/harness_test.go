@@ -18,7 +18,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/switchyard-hub/switchyard/pkg/config"
-	"github.com/switchyard-hub/switchyard/pkg/embedded"
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/pkg/testenv"
 	"github.com/switchyard-hub/switchyard/services/devstack/stack"
@@ -232,14 +231,6 @@ func subscribe(c *peer, sid string, after int) []map[string]any {
 	}
 }
 
-// freeAddr is a loopback address nobody listens on.
-func freeAddr(t *testing.T) string {
-	p, err := embedded.FreePort("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", p)
-}
 
 func decodeList(t *testing.T, raw []byte) []map[string]any {
 	t.Helper()

@@ -94,7 +94,7 @@ func assertChain(t *testing.T, spans []tracetest.SpanStub, chain []hop) {
 		}
 		attrs := map[string]string{}
 		for _, kv := range found.Resource.Attributes() {
-			attrs[string(kv.Key)] = kv.Value.Emit()
+			attrs[string(kv.Key)] = kv.Value.String()
 		}
 		if attrs["service.name"] != want.service || (want.pod != "" && attrs["service.instance.id"] != want.pod) {
 			t.Fatalf("span %q from %v, want service %s pod %s", want.name, attrs, want.service, want.pod)
