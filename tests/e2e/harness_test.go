@@ -231,7 +231,6 @@ func subscribe(c *peer, sid string, after int) []map[string]any {
 	}
 }
 
-
 func decodeList(t *testing.T, raw []byte) []map[string]any {
 	t.Helper()
 	var out []map[string]any
