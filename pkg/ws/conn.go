@@ -50,6 +50,7 @@ var ErrOverflow = errors.New("ws: send queue overflow")
 type item struct {
 	data      []byte
 	binary    bool
+	ping      bool
 	closeCode int
 	closeText string
 }
@@ -65,7 +66,8 @@ type Conn struct {
 	closing bool
 	dropped atomic.Bool // overflowed: write no more data frames
 
-	wake     chan struct{}
+	writing  bool          // a writer goroutine runs (guarded by mu)
+	pinger   *time.Timer   // queues a keepalive ping every PingPeriod
 	flushed  chan struct{} // signalled after each written batch
 	done     chan struct{} // closed when the socket is finished
 	doneOnce sync.Once
@@ -86,10 +88,38 @@ func Upgrader() *websocket.Upgrader {
 }
 
 // New wraps an upgraded socket and starts its writer.
+//
+// An idle socket has no writer goroutine: one is started when frames are
+// queued and ends when the queue is empty, and keepalive pings come from a
+// timer that queues a ping. Idle sockets cost only their reader.
 func New(c *websocket.Conn, o Options) *Conn {
-	conn := &Conn{ws: c, o: o, wake: make(chan struct{}, 1), flushed: make(chan struct{}, 1), done: make(chan struct{})}
-	go conn.writeLoop()
+	conn := &Conn{ws: c, o: o, flushed: make(chan struct{}, 1), done: make(chan struct{})}
+	conn.mu.Lock() // ping reads pinger under mu
+	conn.pinger = time.AfterFunc(o.PingPeriod, conn.ping)
+	conn.mu.Unlock()
 	return conn
+}
+
+// ping queues a keepalive ping (outside the queue limits) and re-arms.
+func (c *Conn) ping() {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.queue = append(c.queue, item{ping: true})
+	c.startWriter()
+	c.pinger.Reset(c.o.PingPeriod)
+	c.mu.Unlock()
+}
+
+// startWriter starts the writer goroutine unless one runs. Called with
+// c.mu held.
+func (c *Conn) startWriter() {
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+	}
 }
 
 // Done is closed when the socket is finished.
@@ -131,16 +161,9 @@ func (c *Conn) enqueue(it item) error {
 	}
 	c.queue = append(c.queue, it)
 	c.qBytes += len(it.data)
+	c.startWriter()
 	c.mu.Unlock()
-	c.signal()
 	return nil
-}
-
-func (c *Conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
 }
 
 // Close sends what is queued, then a close frame with code and reason,
@@ -153,8 +176,8 @@ func (c *Conn) Close(code int, reason string) {
 	}
 	c.closing = true
 	c.queue = append(c.queue, item{closeCode: code, closeText: reason})
+	c.startWriter()
 	c.mu.Unlock()
-	c.signal()
 }
 
 // closeNow skips the queue: close frame (as soon as the socket takes it,
@@ -167,28 +190,23 @@ func (c *Conn) closeNow(code int, reason string) {
 // finish releases the socket; safe to call more than once.
 func (c *Conn) finish() {
 	c.doneOnce.Do(func() {
+		c.mu.Lock()
+		c.pinger.Stop()
+		c.mu.Unlock()
 		close(c.done)
 		_ = c.ws.Close()
 	})
 }
 
 func (c *Conn) writeLoop() {
-	ping := time.NewTicker(c.o.PingPeriod)
-	defer ping.Stop()
 	var batch []item
 	for {
-		select {
-		case <-c.done:
-			return
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.o.WriteWait)); err != nil {
-				c.finish()
-				return
-			}
-			continue
-		case <-c.wake:
-		}
 		c.mu.Lock()
+		if len(c.queue) == 0 {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
 		batch, c.queue = c.queue, batch[:0]
 		c.qBytes = 0
 		c.mu.Unlock()
@@ -227,6 +245,13 @@ func (c *Conn) WaitQueueBelow(ctx context.Context, n int) error {
 func (c *Conn) write(it *item) bool {
 	if c.dropped.Load() {
 		return false
+	}
+	if it.ping {
+		if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.o.WriteWait)); err != nil {
+			c.finish()
+			return false
+		}
+		return true
 	}
 	if it.closeCode != 0 {
 		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(it.closeCode, it.closeText), time.Now().Add(c.o.WriteWait))
