@@ -1,6 +1,7 @@
 // Package ws is the WebSocket connection every dialect runs on: one reader
-// (the caller's goroutine), one writer goroutine draining a bounded send
-// queue, control-frame keepalive, read limits and close codes.
+// (the caller's goroutine), a writer goroutine that runs only while the
+// bounded send queue holds frames, control-frame keepalive from a timer,
+// read limits and close codes.
 //
 // Frames are shared []byte: a frame fanned out to many sockets is encoded
 // once and queued by reference.
