@@ -165,3 +165,36 @@ func Payload(m map[string]any) map[string]any {
 	p, _ := m["payload"].(map[string]any)
 	return p
 }
+
+// ExpectAll waits for one frame of each of types, in any order (frames
+// that travel different paths, e.g. a transcript echo and a directed
+// error), passing over frames of the skip types.
+func (p *Peer) ExpectAll(types []string, skip ...string) map[string]map[string]any {
+	p.t.Helper()
+	got := map[string]map[string]any{}
+	for len(got) < len(types) {
+		m := p.Next()
+		typ, _ := m["type"].(string)
+		want := false
+		for _, w := range types {
+			want = want || (w == typ && got[typ] == nil)
+		}
+		switch {
+		case want:
+			got[typ] = m
+		case contains(skip, typ):
+		default:
+			p.t.Fatalf("want frames %v, got %v", types, m)
+		}
+	}
+	return got
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
