@@ -115,3 +115,20 @@ func (c *Catalog) eachPending(ctx context.Context, filter string, fn func(sessio
 	}
 	return nil
 }
+
+// SyncPending makes the pending index agree with rec: present while it is
+// unanswered, absent once resolved. Handlers call it on redelivery, so a
+// replica that died between writing a record and its index heals it.
+func (c *Catalog) SyncPending(ctx context.Context, session string, rec *syv1.PermissionRecord) error {
+	req := rec.GetRequest().GetRequestId()
+	var err error
+	if rec.GetResolved() {
+		err = c.perms.Purge(ctx, pendingKey(session, req))
+	} else {
+		_, err = c.perms.Put(ctx, pendingKey(session, req), []byte(rec.GetDeadline()))
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("catalog: pending index %s/%s: %w", session, req, err)
+	}
+	return nil
+}

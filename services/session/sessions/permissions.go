@@ -43,6 +43,8 @@ func (s *Service) permissionRequest(ctx context.Context, env *syv1.Envelope) err
 		if err := s.cat.PutPermission(ctx, info.GetId(), rec, 0); err != nil {
 			return err
 		}
+	} else if err := s.cat.SyncPending(ctx, info.GetId(), rec); err != nil {
+		return err // a redelivery: heal the index if a crash split the writes
 	}
 	if rec.GetResolved() && rec.GetResolvedBy() == "always_allow" {
 		return s.answerRuntime(ctx, info, env.GetId(), rec, true)
@@ -137,7 +139,8 @@ func (s *Service) permissionTimeout(ctx context.Context, env *syv1.Envelope) err
 			return err
 		}
 	} else if rec.GetResolvedBy() != "timeout" {
-		return nil
+		// Answered meanwhile; drop a pending entry a crash left behind.
+		return s.cat.SyncPending(ctx, env.GetSessionId(), rec)
 	}
 	info, _, err := s.cat.Session(ctx, env.GetSessionId())
 	if errors.Is(err, catalog.ErrNotFound) {
