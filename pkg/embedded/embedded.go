@@ -6,6 +6,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"time"
@@ -96,8 +97,19 @@ func (r *Redis) Close() {
 	r.M.Close()
 }
 
-// FreePort returns a TCP port that was free on host a moment ago.
+// FreePort returns a TCP port that was free on host a moment ago, for a
+// server another process will bind. It is chosen below the kernel's
+// ephemeral range (32768+ on Linux), so an outgoing connection cannot take
+// it in the meantime; port 0 (an ephemeral port) is the fallback.
 func FreePort(host string) (int, error) {
+	for i := 0; i < 64; i++ {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err == nil {
+			_ = l.Close()
+			return port, nil
+		}
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, fmt.Errorf("embedded: free port: %w", err)
