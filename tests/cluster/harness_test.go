@@ -141,6 +141,7 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	c := &cluster{t: t, dir: t.TempDir(), redis: testenv.StartRedis(t), natsAddr: freeAddr(t), health: map[*proc]string{}}
 	c.nats = &proc{name: "nats", bin: "sy-devstack", args: []string{"-nats-only", "-nats-listen", c.natsAddr, "-data", filepath.Join(c.dir, "nats")}, log: filepath.Join(c.dir, "nats.log")}
 	c.nats.start(t)
+	t.Cleanup(c.stop) // before anything can fail: no process outlives the test
 	c.common = append([]string{
 		"SY_NATS_URL=nats://" + c.natsAddr, "SY_REDIS_URL=" + c.redis.URL(), "SY_LOG_LEVEL=warn",
 		"SY_HEARTBEAT=250ms", "SY_OWNER_TTL=1500ms", "SY_ACK_WAIT=1s",
@@ -162,7 +163,6 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	for p, addr := range c.health {
 		c.waitReady(p, addr)
 	}
-	t.Cleanup(c.stop)
 	return c
 }
 
