@@ -35,29 +35,10 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 }
 
 // connect opens a Bus on url, closed at the end of the test.
-func connect(t *testing.T, url, name string) *bus.Bus {
-	t.Helper()
-	b, err := bus.Connect(testCtx(t, 10*time.Second), url, name, discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	if err := b.WaitReady(testCtx(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func connect(t *testing.T, url, name string) *bus.Bus { return testenv.Bus(t, url, name) }
 
 // stack is a NATS server with Switchyard's streams.
-func stack(t *testing.T) (url string, b *bus.Bus) {
-	t.Helper()
-	n := testenv.NATS(t)
-	b = connect(t, n.URL(), "test")
-	if err := b.EnsureStreams(testCtx(t, 10*time.Second), bus.Limits{}); err != nil {
-		t.Fatal(err)
-	}
-	return n.URL(), b
-}
+func stack(t *testing.T) (string, *bus.Bus) { return testenv.Streams(t) }
 
 func TestEnsureStreamsIdempotent(t *testing.T) {
 	n := testenv.NATS(t)

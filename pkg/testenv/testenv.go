@@ -7,6 +7,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/embedded"
 )
 
@@ -150,4 +153,34 @@ func (r *Redis) Restart() error {
 	}
 	r.cmd = nr.cmd
 	return nil
+}
+
+// Bus connects to url, waits for JetStream and closes the connection at
+// the end of the test.
+func Bus(t testing.TB, url, name string) *bus.Bus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := bus.Connect(ctx, url, name, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(b.Close)
+	if err := b.WaitReady(ctx); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return b
+}
+
+// Streams starts NATS, connects a Bus and creates Switchyard's streams.
+func Streams(t testing.TB) (url string, b *bus.Bus) {
+	t.Helper()
+	n := NATS(t)
+	b = Bus(t, n.URL(), "test")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.EnsureStreams(ctx, bus.Limits{}); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return n.URL(), b
 }

@@ -3,8 +3,6 @@ package transcript_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,8 +17,6 @@ import (
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
-
 func testCtx(t *testing.T, d time.Duration) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -28,30 +24,18 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-func connect(t *testing.T, url string) *bus.Bus {
-	t.Helper()
-	b, err := bus.Connect(testCtx(t, 10*time.Second), url, "transcript-test", discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b
-}
+func connect(t *testing.T, url string) *bus.Bus { return testenv.Bus(t, url, "transcript-test") }
 
 // setup starts NATS with Switchyard's streams and opens a store.
 func setup(t *testing.T) (string, *bus.Bus, *transcript.Store) {
 	t.Helper()
-	n := testenv.NATS(t)
-	b := connect(t, n.URL())
+	url, b := testenv.Streams(t)
 	ctx := testCtx(t, 10*time.Second)
-	if err := b.EnsureStreams(ctx, bus.Limits{}); err != nil {
-		t.Fatal(err)
-	}
 	st, err := transcript.Open(ctx, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n.URL(), b, st
+	return url, b, st
 }
 
 func output(session, id string) *syv1.Envelope {

@@ -266,25 +266,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close stops everything at once (tests, fatal errors).
-func (s *Server) Close() {
-	s.draining.Store(true)
-	if s.httpSrv != nil {
-		_ = s.httpSrv.Close()
-	}
-	s.mu.Lock()
-	for _, sk := range s.sockets {
-		sk.conn.Close(ws.CloseGoingAway, "server closing")
-	}
-	s.mu.Unlock()
-	if s.topics != nil {
-		s.topics.closeAll()
-	}
-	if s.cancel != nil {
-		s.cancel()
-	}
-}
-
 func (s *Server) newConnID() string {
 	return s.pod + "-" + s.boot + "-" + strconv.FormatUint(s.connSeq.Add(1), 36)
 }
