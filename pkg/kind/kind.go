@@ -1,0 +1,82 @@
+// Package kind is the hub's own vocabulary: the kinds of envelope that
+// travel on the bus and the roles a socket can play. No dialect owns it.
+// Dialect codecs (pkg/dialect/<name>) translate their wire types to and
+// from these kinds; the session, relay and upload services speak only these.
+//
+// Kind strings are stored in transcripts (SY_EVT) and must never change
+// once released. The runtime/client dialect's wire types happen to equal
+// the kinds of the same name, because that dialect came first.
+package kind
+
+// Session, turn and message kinds (transcript entries and commands).
+const (
+	RuntimeHello         = "runtime.hello"
+	HelloAck             = "hello.ack"
+	SessionCreate        = "session.create"
+	SessionCreated       = "session.created"
+	SessionClose         = "session.close"
+	SessionClosed        = "session.closed"
+	UserMessage          = "user.message"
+	AgentOutput          = "agent.output"
+	TurnStarted          = "turn.started"
+	TurnCompleted        = "turn.completed"
+	StopRequest          = "stop.request"
+	StopAck              = "stop.ack"
+	PermissionRequest    = "permission.request"
+	PermissionResponse   = "permission.response"
+	FileUpload           = "file.upload"
+	FileAvailable        = "file.available"
+	EndpointConfigUpdate = "endpoint.config_update"
+	EndpointConfigAck    = "endpoint.config_ack"
+	TokenRefresh         = "runtime.token_refresh"
+	Ping                 = "ping"
+	Pong                 = "pong"
+	Subscribe            = "client.subscribe"
+	Unsubscribe          = "client.unsubscribe"
+	HistoryResponse      = "history.response"
+	Error                = "error"
+	// RuntimeStatus: gateway → session service when a runtime socket comes
+	// or goes (body RuntimeStatus); also a transcript entry.
+	RuntimeStatus = "runtime.status"
+)
+
+// Internal kinds: they travel between services and never reach a socket.
+const (
+	// RouteFailed: relay → session, a hub-to-runtime command could not be
+	// delivered (body RouteFailed).
+	RouteFailed = "route.failed"
+	// DeliveryAck: gateway → relay, reply to a directed delivery.
+	DeliveryAck = "delivery.ack"
+	// CreateSession: gateway → session service, REST session creation.
+	CreateSession = "session.create_request"
+	// PermissionTimeout: session sweeper → session partition, deny a
+	// permission request whose deadline passed (body PermissionRequest).
+	PermissionTimeout = "permission.timeout"
+	// SessionIdle: session sweeper → session partition, close an idle
+	// session (body SessionClose).
+	SessionIdle = "session.idle"
+	// ConnClose: → gateway, close the target socket (body Error: code and
+	// reason), e.g. a revoked runtime token.
+	ConnClose = "conn.close"
+	// TokensRevoke and TokensIssue: gateway → relay (admin REST), revoke
+	// every token of a runtime id, or issue a new one.
+	TokensRevoke = "runtime.tokens_revoke"
+	TokensIssue  = "runtime.tokens_issue"
+)
+
+// Role is the part a socket plays, whatever dialect it speaks. It is the
+// `dialect` label's companion in metrics and the Route.role on the bus.
+type Role string
+
+const (
+	// RoleRuntime is an agent runtime or a device agent (/ws/runtime).
+	RoleRuntime Role = "runtime"
+	// RoleClient is a user-facing client: a runtime/client UI, a chat UI or
+	// a device controller.
+	RoleClient Role = "client"
+	// RoleReader is a read-only push-channel reader (/notification, /statechange).
+	RoleReader Role = "reader"
+)
+
+// String returns the role's name.
+func (r Role) String() string { return string(r) }
