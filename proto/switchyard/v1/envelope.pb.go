@@ -33,8 +33,10 @@ type Route struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Pod    string                 `protobuf:"bytes,1,opt,name=pod,proto3" json:"pod,omitempty"`
 	ConnId string                 `protobuf:"bytes,2,opt,name=conn_id,json=connId,proto3" json:"conn_id,omitempty"`
-	// Dialect of the socket ("runtime", "client", ...).
-	Dialect       string `protobuf:"bytes,3,opt,name=dialect,proto3" json:"dialect,omitempty"`
+	// Dialect of the socket ("amurg", "device", "chat", "push", ...).
+	Dialect string `protobuf:"bytes,3,opt,name=dialect,proto3" json:"dialect,omitempty"`
+	// Role of the socket (pkg/kind: "runtime", "client", "reader").
+	Role          string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -86,6 +88,13 @@ func (x *Route) GetConnId() string {
 func (x *Route) GetDialect() string {
 	if x != nil {
 		return x.Dialect
+	}
+	return ""
+}
+
+func (x *Route) GetRole() string {
+	if x != nil {
+		return x.Role
 	}
 	return ""
 }
@@ -792,8 +801,11 @@ type HelloAck struct {
 	// (empty: the token does not expire).
 	Configs        []*EndpointConfigUpdate `protobuf:"bytes,3,rep,name=configs,proto3" json:"configs,omitempty"`
 	TokenExpiresAt string                  `protobuf:"bytes,4,opt,name=token_expires_at,json=tokenExpiresAt,proto3" json:"token_expires_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The reason of a refusal as an error code (pkg/errcode), so the gateway
+	// never parses the human text: unavailable, auth_failed, endpoint_owned, …
+	Code          string `protobuf:"bytes,5,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HelloAck) Reset() {
@@ -850,6 +862,13 @@ func (x *HelloAck) GetConfigs() []*EndpointConfigUpdate {
 func (x *HelloAck) GetTokenExpiresAt() string {
 	if x != nil {
 		return x.TokenExpiresAt
+	}
+	return ""
+}
+
+func (x *HelloAck) GetCode() string {
+	if x != nil {
+		return x.Code
 	}
 	return ""
 }
@@ -2775,11 +2794,12 @@ var File_switchyard_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchyard/v1/envelope.proto\x12\rswitchyard.v1\x1a\x1cgoogle/protobuf/struct.proto\"L\n" +
+	"\x1cswitchyard/v1/envelope.proto\x12\rswitchyard.v1\x1a\x1cgoogle/protobuf/struct.proto\"`\n" +
 	"\x05Route\x12\x10\n" +
 	"\x03pod\x18\x01 \x01(\tR\x03pod\x12\x17\n" +
 	"\aconn_id\x18\x02 \x01(\tR\x06connId\x12\x18\n" +
-	"\adialect\x18\x03 \x01(\tR\adialect\"\xff\x0f\n" +
+	"\adialect\x18\x03 \x01(\tR\adialect\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\"\xff\x0f\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n" +
@@ -2836,12 +2856,13 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"runtime_id\x18\x01 \x01(\tR\truntimeId\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\x15\n" +
 	"\x06org_id\x18\x03 \x01(\tR\x05orgId\x125\n" +
-	"\tendpoints\x18\x04 \x03(\v2\x17.switchyard.v1.EndpointR\tendpoints\"\x99\x01\n" +
+	"\tendpoints\x18\x04 \x03(\v2\x17.switchyard.v1.EndpointR\tendpoints\"\xad\x01\n" +
 	"\bHelloAck\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12=\n" +
 	"\aconfigs\x18\x03 \x03(\v2#.switchyard.v1.EndpointConfigUpdateR\aconfigs\x12(\n" +
-	"\x10token_expires_at\x18\x04 \x01(\tR\x0etokenExpiresAt\"h\n" +
+	"\x10token_expires_at\x18\x04 \x01(\tR\x0etokenExpiresAt\x12\x12\n" +
+	"\x04code\x18\x05 \x01(\tR\x04code\"h\n" +
 	"\rSessionCreate\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1f\n" +
