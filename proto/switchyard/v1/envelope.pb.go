@@ -148,6 +148,14 @@ type Envelope struct {
 	//	*Envelope_RuntimeStatus
 	//	*Envelope_CreateSessionRequest
 	//	*Envelope_CreateSessionReply
+	//	*Envelope_TransferProgress
+	//	*Envelope_FileStateChange
+	//	*Envelope_UserNotification
+	//	*Envelope_AppNotification
+	//	*Envelope_AppUpdateProgress
+	//	*Envelope_ToolUse
+	//	*Envelope_ToolResult
+	//	*Envelope_JobNotification
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -485,6 +493,78 @@ func (x *Envelope) GetCreateSessionReply() *CreateSessionReply {
 	return nil
 }
 
+func (x *Envelope) GetTransferProgress() *TransferProgress {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_TransferProgress); ok {
+			return x.TransferProgress
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetFileStateChange() *FileStateChange {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_FileStateChange); ok {
+			return x.FileStateChange
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetUserNotification() *UserNotification {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_UserNotification); ok {
+			return x.UserNotification
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetAppNotification() *AppNotification {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_AppNotification); ok {
+			return x.AppNotification
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetAppUpdateProgress() *AppUpdateProgress {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_AppUpdateProgress); ok {
+			return x.AppUpdateProgress
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetToolUse() *ToolUse {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ToolUse); ok {
+			return x.ToolUse
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetToolResult() *ToolResult {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ToolResult); ok {
+			return x.ToolResult
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetJobNotification() *JobNotification {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_JobNotification); ok {
+			return x.JobNotification
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -589,6 +669,39 @@ type Envelope_CreateSessionReply struct {
 	CreateSessionReply *CreateSessionReply `protobuf:"bytes,44,opt,name=create_session_reply,json=createSessionReply,proto3,oneof"`
 }
 
+type Envelope_TransferProgress struct {
+	// pushchat 90-109: push-channel events (push.proto), chat extensions (chat.proto).
+	TransferProgress *TransferProgress `protobuf:"bytes,90,opt,name=transfer_progress,json=transferProgress,proto3,oneof"`
+}
+
+type Envelope_FileStateChange struct {
+	FileStateChange *FileStateChange `protobuf:"bytes,91,opt,name=file_state_change,json=fileStateChange,proto3,oneof"`
+}
+
+type Envelope_UserNotification struct {
+	UserNotification *UserNotification `protobuf:"bytes,92,opt,name=user_notification,json=userNotification,proto3,oneof"`
+}
+
+type Envelope_AppNotification struct {
+	AppNotification *AppNotification `protobuf:"bytes,93,opt,name=app_notification,json=appNotification,proto3,oneof"`
+}
+
+type Envelope_AppUpdateProgress struct {
+	AppUpdateProgress *AppUpdateProgress `protobuf:"bytes,94,opt,name=app_update_progress,json=appUpdateProgress,proto3,oneof"`
+}
+
+type Envelope_ToolUse struct {
+	ToolUse *ToolUse `protobuf:"bytes,95,opt,name=tool_use,json=toolUse,proto3,oneof"`
+}
+
+type Envelope_ToolResult struct {
+	ToolResult *ToolResult `protobuf:"bytes,96,opt,name=tool_result,json=toolResult,proto3,oneof"`
+}
+
+type Envelope_JobNotification struct {
+	JobNotification *JobNotification `protobuf:"bytes,97,opt,name=job_notification,json=jobNotification,proto3,oneof"`
+}
+
 func (*Envelope_RuntimeHello) isEnvelope_Body() {}
 
 func (*Envelope_HelloAck) isEnvelope_Body() {}
@@ -638,6 +751,22 @@ func (*Envelope_RuntimeStatus) isEnvelope_Body() {}
 func (*Envelope_CreateSessionRequest) isEnvelope_Body() {}
 
 func (*Envelope_CreateSessionReply) isEnvelope_Body() {}
+
+func (*Envelope_TransferProgress) isEnvelope_Body() {}
+
+func (*Envelope_FileStateChange) isEnvelope_Body() {}
+
+func (*Envelope_UserNotification) isEnvelope_Body() {}
+
+func (*Envelope_AppNotification) isEnvelope_Body() {}
+
+func (*Envelope_AppUpdateProgress) isEnvelope_Body() {}
+
+func (*Envelope_ToolUse) isEnvelope_Body() {}
+
+func (*Envelope_ToolResult) isEnvelope_Body() {}
+
+func (*Envelope_JobNotification) isEnvelope_Body() {}
 
 type Endpoint struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1055,10 +1184,12 @@ func (x *SessionClose) GetReason() string {
 }
 
 type UserMessage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	MessageId     string                 `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
-	Content       string                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	MessageId string                 `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	Content   string                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	// Chat extension: a follow-up sent while a turn runs (inject mode).
+	Followup      bool `protobuf:"varint,4,opt,name=followup,proto3" json:"followup,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1112,6 +1243,13 @@ func (x *UserMessage) GetContent() string {
 		return x.Content
 	}
 	return ""
+}
+
+func (x *UserMessage) GetFollowup() bool {
+	if x != nil {
+		return x.Followup
+	}
+	return false
 }
 
 type AgentOutput struct {
@@ -1253,10 +1391,12 @@ func (x *TurnStarted) GetInResponseTo() string {
 }
 
 type TurnCompleted struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	InResponseTo  string                 `protobuf:"bytes,2,opt,name=in_response_to,json=inResponseTo,proto3" json:"in_response_to,omitempty"`
-	ExitCode      *int64                 `protobuf:"varint,3,opt,name=exit_code,json=exitCode,proto3,oneof" json:"exit_code,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	SessionId    string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	InResponseTo string                 `protobuf:"bytes,2,opt,name=in_response_to,json=inResponseTo,proto3" json:"in_response_to,omitempty"`
+	ExitCode     *int64                 `protobuf:"varint,3,opt,name=exit_code,json=exitCode,proto3,oneof" json:"exit_code,omitempty"`
+	// Chat extension: usage and errors of the turn (chat.proto).
+	Outcome       *TurnOutcome `protobuf:"bytes,4,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1310,6 +1450,13 @@ func (x *TurnCompleted) GetExitCode() int64 {
 		return *x.ExitCode
 	}
 	return 0
+}
+
+func (x *TurnCompleted) GetOutcome() *TurnOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return nil
 }
 
 type StopRequest struct {
@@ -2794,12 +2941,12 @@ var File_switchyard_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchyard/v1/envelope.proto\x12\rswitchyard.v1\x1a\x1cgoogle/protobuf/struct.proto\"`\n" +
+	"\x1cswitchyard/v1/envelope.proto\x12\rswitchyard.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x18switchyard/v1/chat.proto\x1a\x18switchyard/v1/push.proto\"`\n" +
 	"\x05Route\x12\x10\n" +
 	"\x03pod\x18\x01 \x01(\tR\x03pod\x12\x17\n" +
 	"\aconn_id\x18\x02 \x01(\tR\x06connId\x12\x18\n" +
 	"\adialect\x18\x03 \x01(\tR\adialect\x12\x12\n" +
-	"\x04role\x18\x04 \x01(\tR\x04role\"\xff\x0f\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\"\xce\x14\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n" +
@@ -2839,7 +2986,16 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\froute_failed\x18) \x01(\v2\x1a.switchyard.v1.RouteFailedH\x00R\vrouteFailed\x12E\n" +
 	"\x0eruntime_status\x18* \x01(\v2\x1c.switchyard.v1.RuntimeStatusH\x00R\rruntimeStatus\x12[\n" +
 	"\x16create_session_request\x18+ \x01(\v2#.switchyard.v1.CreateSessionRequestH\x00R\x14createSessionRequest\x12U\n" +
-	"\x14create_session_reply\x18, \x01(\v2!.switchyard.v1.CreateSessionReplyH\x00R\x12createSessionReplyB\x06\n" +
+	"\x14create_session_reply\x18, \x01(\v2!.switchyard.v1.CreateSessionReplyH\x00R\x12createSessionReply\x12N\n" +
+	"\x11transfer_progress\x18Z \x01(\v2\x1f.switchyard.v1.TransferProgressH\x00R\x10transferProgress\x12L\n" +
+	"\x11file_state_change\x18[ \x01(\v2\x1e.switchyard.v1.FileStateChangeH\x00R\x0ffileStateChange\x12N\n" +
+	"\x11user_notification\x18\\ \x01(\v2\x1f.switchyard.v1.UserNotificationH\x00R\x10userNotification\x12K\n" +
+	"\x10app_notification\x18] \x01(\v2\x1e.switchyard.v1.AppNotificationH\x00R\x0fappNotification\x12R\n" +
+	"\x13app_update_progress\x18^ \x01(\v2 .switchyard.v1.AppUpdateProgressH\x00R\x11appUpdateProgress\x123\n" +
+	"\btool_use\x18_ \x01(\v2\x16.switchyard.v1.ToolUseH\x00R\atoolUse\x12<\n" +
+	"\vtool_result\x18` \x01(\v2\x19.switchyard.v1.ToolResultH\x00R\n" +
+	"toolResult\x12K\n" +
+	"\x10job_notification\x18a \x01(\v2\x1e.switchyard.v1.JobNotificationH\x00R\x0fjobNotificationB\x06\n" +
 	"\x04body\"\x9a\x02\n" +
 	"\bEndpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -2878,13 +3034,14 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\fSessionClose\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"e\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x81\x01\n" +
 	"\vUserMessage\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x02 \x01(\tR\tmessageId\x12\x18\n" +
-	"\acontent\x18\x03 \x01(\tR\acontent\"\xa7\x01\n" +
+	"\acontent\x18\x03 \x01(\tR\acontent\x12\x1a\n" +
+	"\bfollowup\x18\x04 \x01(\bR\bfollowup\"\xa7\x01\n" +
 	"\vAgentOutput\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
@@ -2897,12 +3054,13 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\vTurnStarted\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12$\n" +
-	"\x0ein_response_to\x18\x02 \x01(\tR\finResponseTo\"\x84\x01\n" +
+	"\x0ein_response_to\x18\x02 \x01(\tR\finResponseTo\"\xba\x01\n" +
 	"\rTurnCompleted\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12$\n" +
 	"\x0ein_response_to\x18\x02 \x01(\tR\finResponseTo\x12 \n" +
-	"\texit_code\x18\x03 \x01(\x03H\x00R\bexitCode\x88\x01\x01B\f\n" +
+	"\texit_code\x18\x03 \x01(\x03H\x00R\bexitCode\x88\x01\x01\x124\n" +
+	"\aoutcome\x18\x04 \x01(\v2\x1a.switchyard.v1.TurnOutcomeR\aoutcomeB\f\n" +
 	"\n" +
 	"_exit_code\",\n" +
 	"\vStopRequest\x12\x1d\n" +
@@ -3084,7 +3242,16 @@ var file_switchyard_v1_envelope_proto_goTypes = []any{
 	(*TokenRecord)(nil),          // 32: switchyard.v1.TokenRecord
 	(*RuntimeTokenState)(nil),    // 33: switchyard.v1.RuntimeTokenState
 	nil,                          // 34: switchyard.v1.Endpoint.TagsEntry
-	(*structpb.Struct)(nil),      // 35: google.protobuf.Struct
+	(*TransferProgress)(nil),     // 35: switchyard.v1.TransferProgress
+	(*FileStateChange)(nil),      // 36: switchyard.v1.FileStateChange
+	(*UserNotification)(nil),     // 37: switchyard.v1.UserNotification
+	(*AppNotification)(nil),      // 38: switchyard.v1.AppNotification
+	(*AppUpdateProgress)(nil),    // 39: switchyard.v1.AppUpdateProgress
+	(*ToolUse)(nil),              // 40: switchyard.v1.ToolUse
+	(*ToolResult)(nil),           // 41: switchyard.v1.ToolResult
+	(*JobNotification)(nil),      // 42: switchyard.v1.JobNotification
+	(*structpb.Struct)(nil),      // 43: google.protobuf.Struct
+	(*TurnOutcome)(nil),          // 44: switchyard.v1.TurnOutcome
 }
 var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	0,  // 0: switchyard.v1.Envelope.origin:type_name -> switchyard.v1.Route
@@ -3114,28 +3281,37 @@ var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	26, // 24: switchyard.v1.Envelope.runtime_status:type_name -> switchyard.v1.RuntimeStatus
 	27, // 25: switchyard.v1.Envelope.create_session_request:type_name -> switchyard.v1.CreateSessionRequest
 	28, // 26: switchyard.v1.Envelope.create_session_reply:type_name -> switchyard.v1.CreateSessionReply
-	34, // 27: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
-	35, // 28: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
-	35, // 29: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
-	2,  // 30: switchyard.v1.RuntimeHello.endpoints:type_name -> switchyard.v1.Endpoint
-	18, // 31: switchyard.v1.HelloAck.configs:type_name -> switchyard.v1.EndpointConfigUpdate
-	16, // 32: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
-	35, // 33: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
-	35, // 34: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
-	1,  // 35: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
-	1,  // 36: switchyard.v1.HistoryResponse.pending_permissions:type_name -> switchyard.v1.Envelope
-	1,  // 37: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
-	0,  // 38: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
-	24, // 39: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
-	29, // 40: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
-	2,  // 41: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
-	18, // 42: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
-	14, // 43: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	35, // 27: switchyard.v1.Envelope.transfer_progress:type_name -> switchyard.v1.TransferProgress
+	36, // 28: switchyard.v1.Envelope.file_state_change:type_name -> switchyard.v1.FileStateChange
+	37, // 29: switchyard.v1.Envelope.user_notification:type_name -> switchyard.v1.UserNotification
+	38, // 30: switchyard.v1.Envelope.app_notification:type_name -> switchyard.v1.AppNotification
+	39, // 31: switchyard.v1.Envelope.app_update_progress:type_name -> switchyard.v1.AppUpdateProgress
+	40, // 32: switchyard.v1.Envelope.tool_use:type_name -> switchyard.v1.ToolUse
+	41, // 33: switchyard.v1.Envelope.tool_result:type_name -> switchyard.v1.ToolResult
+	42, // 34: switchyard.v1.Envelope.job_notification:type_name -> switchyard.v1.JobNotification
+	34, // 35: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
+	43, // 36: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
+	43, // 37: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
+	2,  // 38: switchyard.v1.RuntimeHello.endpoints:type_name -> switchyard.v1.Endpoint
+	18, // 39: switchyard.v1.HelloAck.configs:type_name -> switchyard.v1.EndpointConfigUpdate
+	44, // 40: switchyard.v1.TurnCompleted.outcome:type_name -> switchyard.v1.TurnOutcome
+	16, // 41: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
+	43, // 42: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
+	43, // 43: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
+	1,  // 44: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
+	1,  // 45: switchyard.v1.HistoryResponse.pending_permissions:type_name -> switchyard.v1.Envelope
+	1,  // 46: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
+	0,  // 47: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
+	24, // 48: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
+	29, // 49: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
+	2,  // 50: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
+	18, // 51: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
+	14, // 52: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
+	53, // [53:53] is the sub-list for method output_type
+	53, // [53:53] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_switchyard_v1_envelope_proto_init() }
@@ -3143,6 +3319,8 @@ func file_switchyard_v1_envelope_proto_init() {
 	if File_switchyard_v1_envelope_proto != nil {
 		return
 	}
+	file_switchyard_v1_chat_proto_init()
+	file_switchyard_v1_push_proto_init()
 	file_switchyard_v1_envelope_proto_msgTypes[1].OneofWrappers = []any{
 		(*Envelope_RuntimeHello)(nil),
 		(*Envelope_HelloAck)(nil),
@@ -3169,6 +3347,14 @@ func file_switchyard_v1_envelope_proto_init() {
 		(*Envelope_RuntimeStatus)(nil),
 		(*Envelope_CreateSessionRequest)(nil),
 		(*Envelope_CreateSessionReply)(nil),
+		(*Envelope_TransferProgress)(nil),
+		(*Envelope_FileStateChange)(nil),
+		(*Envelope_UserNotification)(nil),
+		(*Envelope_AppNotification)(nil),
+		(*Envelope_AppUpdateProgress)(nil),
+		(*Envelope_ToolUse)(nil),
+		(*Envelope_ToolResult)(nil),
+		(*Envelope_JobNotification)(nil),
 	}
 	file_switchyard_v1_envelope_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
