@@ -242,7 +242,7 @@ func TestParseFilter(t *testing.T) {
 		"": AllTypes, "types=": AllTypes, "types=1,2": TypeProgress | TypeUserNotification,
 		"types=8": TypeAppUpdateProgress, "types=3": 3, "types=15": AllTypes,
 		"types=progress,AppNotification": TypeProgress | TypeAppNotification,
-		"types=1&types=4": TypeProgress | TypeAppNotification, "types=+2+,+": TypeUserNotification,
+		"types=1&types=4":                TypeProgress | TypeAppNotification, "types=+2+,+": TypeUserNotification,
 		"other=1": AllTypes,
 	} {
 		v, _ := url.ParseQuery(q)
