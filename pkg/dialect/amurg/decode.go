@@ -228,7 +228,7 @@ func decodeBody(f *Frame, env *syv1.Envelope) *Error {
 		if err := unmarshalPayload(f, &p); err != nil {
 			return err
 		}
-		env.Body = &syv1.Envelope_UserMessage{UserMessage: &syv1.UserMessage{SessionId: p.SessionID, MessageId: p.MessageID, Content: p.Content}}
+		env.Body = &syv1.Envelope_UserMessage{UserMessage: &syv1.UserMessage{SessionId: p.SessionID, MessageId: p.MessageID, Content: p.Content, Followup: p.Followup}}
 		return sessionOf(env, p.SessionID, true)
 	case TypeAgentOutput:
 		var p agentOutputJSON
@@ -249,7 +249,11 @@ func decodeBody(f *Frame, env *syv1.Envelope) *Error {
 		if err := unmarshalPayload(f, &p); err != nil {
 			return err
 		}
-		env.Body = &syv1.Envelope_TurnCompleted{TurnCompleted: &syv1.TurnCompleted{SessionId: p.SessionID, InResponseTo: p.InResponseTo, ExitCode: p.ExitCode}}
+		tc := &syv1.TurnCompleted{SessionId: p.SessionID, InResponseTo: p.InResponseTo, ExitCode: p.ExitCode}
+		if err := outcomeOf(p.TurnOutcomeFields, tc); err != nil {
+			return err
+		}
+		env.Body = &syv1.Envelope_TurnCompleted{TurnCompleted: tc}
 		return sessionOf(env, p.SessionID, true)
 	case TypeStopRequest:
 		p := sessionOnlyJSON{}
@@ -327,7 +331,7 @@ func decodeBody2(f *Frame, env *syv1.Envelope) *Error {
 		env.Body = &syv1.Envelope_Unsubscribe{Unsubscribe: &syv1.Unsubscribe{SessionId: p.SessionID}}
 		return sessionOf(env, p.SessionID, true)
 	}
-	return errorf(errcode.UnknownType, "type %q has no decoder", f.Type)
+	return decodeChat(f, env)
 }
 
 func decodeHello(f *Frame, env *syv1.Envelope) *Error {

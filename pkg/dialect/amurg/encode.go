@@ -54,7 +54,7 @@ func payloadOf(env *syv1.Envelope, role Role) (any, error) {
 		return sessionCloseJSON{SessionID: b.SessionClose.GetSessionId(), Reason: b.SessionClose.GetReason()}, nil
 	case *syv1.Envelope_UserMessage:
 		m := b.UserMessage
-		return userMessageJSON{SessionID: m.GetSessionId(), MessageID: m.GetMessageId(), Content: m.GetContent()}, nil
+		return userMessageJSON{SessionID: m.GetSessionId(), MessageID: m.GetMessageId(), Content: m.GetContent(), Followup: m.GetFollowup()}, nil
 	case *syv1.Envelope_AgentOutput:
 		m := b.AgentOutput
 		return agentOutputJSON{SessionID: m.GetSessionId(), MessageID: m.GetMessageId(), Seq: m.GetSeq(), Channel: m.GetChannel(), Content: m.GetContent(), Final: m.GetFinal()}, nil
@@ -62,7 +62,7 @@ func payloadOf(env *syv1.Envelope, role Role) (any, error) {
 		return turnStartedJSON{SessionID: b.TurnStarted.GetSessionId(), InResponseTo: b.TurnStarted.GetInResponseTo()}, nil
 	case *syv1.Envelope_TurnCompleted:
 		m := b.TurnCompleted
-		return turnCompletedJSON{SessionID: m.GetSessionId(), InResponseTo: m.GetInResponseTo(), ExitCode: m.ExitCode}, nil
+		return turnCompletedJSON{SessionID: m.GetSessionId(), InResponseTo: m.GetInResponseTo(), ExitCode: m.ExitCode, TurnOutcomeFields: outcomeJSON(m.GetOutcome())}, nil
 	case *syv1.Envelope_StopRequest:
 		return sessionOnlyJSON{SessionID: b.StopRequest.GetSessionId()}, nil
 	case *syv1.Envelope_StopAck:
@@ -104,7 +104,7 @@ func payloadOf2(env *syv1.Envelope, role Role) (any, error) {
 	case *syv1.Envelope_HistoryResponse:
 		return historyOf(b.HistoryResponse, role)
 	}
-	return nil, fmt.Errorf("amurg: no encoder for %s body %T", env.GetType(), env.GetBody())
+	return payloadOfChat(env, role)
 }
 
 func fileOf(m *syv1.FileTransfer, role Role) fileJSON {

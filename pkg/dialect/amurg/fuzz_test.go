@@ -43,6 +43,11 @@ var fuzzSeeds = []string{
 	`{"type":"session.close","session_id":"s"}`,
 	`{"type":"user.message","session_id":"a","payload":{"session_id":"b"}}`,
 	`{"type":"ping","session_id":"a.b"}`,
+	`{"type":"agent.tool_use","session_id":"s","payload":{"id":"toolu_1","name":"Glob","input":{"pattern":"*"}}}`,
+	`{"type":"agent.tool_result","payload":{"session_id":"s","tool_use_id":"toolu_1","content":"a\nb","is_error":false}}`,
+	`{"type":"turn.completed","payload":{"session_id":"s","in_response_to":"m","usage":{"num_turns":2,"cost_usd":0.004,"input_tokens":1200,"output_tokens":150},"is_error":false,"errors":[]}}`,
+	`{"type":"agent.update_progress","payload":{"state":"downloading","percent":42}}`,
+	`{"type":"user.message","payload":{"session_id":"s","message_id":"m2","content":"also","followup":true}}`,
 	`{"type":5}`,
 	`null`,
 	`[]`,
@@ -87,7 +92,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted session id %q that is not a subject token", s)
 		}
 		if env.GetType() != TypePing && env.GetType() != TypePong && env.GetType() != TypeRuntimeHello &&
-			env.GetType() != TypeEndpointConfigAck && env.GetSessionId() == "" {
+			env.GetType() != TypeEndpointConfigAck && env.GetType() != TypeUpdateProgress && env.GetSessionId() == "" {
 			t.Fatalf("accepted %s without a session", env.GetType())
 		}
 		wire, err := proto.Marshal(env)

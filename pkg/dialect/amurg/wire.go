@@ -73,6 +73,8 @@ type userMessageJSON struct {
 	SessionID string `json:"session_id"`
 	MessageID string `json:"message_id"`
 	Content   string `json:"content"`
+	// Followup is a chat extension (inject mode); see chat.go.
+	Followup bool `json:"followup,omitempty"`
 }
 
 type agentOutputJSON struct {
@@ -93,6 +95,8 @@ type turnCompletedJSON struct {
 	SessionID    string `json:"session_id"`
 	InResponseTo string `json:"in_response_to"`
 	ExitCode     *int64 `json:"exit_code,omitempty"`
+	// Chat extension (usage, is_error, errors); see chat.go.
+	*TurnOutcomeFields
 }
 
 type sessionOnlyJSON struct {
