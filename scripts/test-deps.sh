@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the test suite runs against: a redis-server binary (tests
-# start their own on a free port) and Debian's python3-websockets (the
-# documents' Python samples). Uses apt-get when run as root, sudo otherwise.
+# start their own on a free port), Debian's python3-websockets (the
+# documents' Python samples) and nodejs (their JavaScript samples; they need
+# WebSocket, node 20 or later: Debian 13 has it, Debian 12 ships 18, where
+# tests/samples skips the Node samples with that reason). Uses apt-get when
+# run as root, sudo otherwise.
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
 /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || need+=(python3-websockets)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 echo "test-deps: installing ${need[*]}"
