@@ -74,7 +74,7 @@ func resend(t *testing.T, m *Message) []byte {
 		Attachments       []att  `json:"attachments,omitempty"`
 	}{TypeMessage, m.Text, m.UserID, m.ChannelID, m.ChannelSessionKey, nil}
 	for _, a := range m.Attachments {
-		out.Attachments = append(out.Attachments, att{a.FileName, a.MimeType, a.Data})
+		out.Attachments = append(out.Attachments, att(a))
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
