@@ -327,6 +327,9 @@ func decodeBody2(f *Frame, env *syv1.Envelope) *Error {
 		env.Body = &syv1.Envelope_Unsubscribe{Unsubscribe: &syv1.Unsubscribe{SessionId: p.SessionID}}
 		return sessionOf(env, p.SessionID, true)
 	}
+	if handled, err := decodeDevice(f, env); handled {
+		return err
+	}
 	return errorf(errcode.UnknownType, "type %q has no decoder", f.Type)
 }
 

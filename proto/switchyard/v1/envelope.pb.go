@@ -148,6 +148,12 @@ type Envelope struct {
 	//	*Envelope_RuntimeStatus
 	//	*Envelope_CreateSessionRequest
 	//	*Envelope_CreateSessionReply
+	//	*Envelope_DeviceRequest
+	//	*Envelope_DeviceResponse
+	//	*Envelope_DevicePairingCode
+	//	*Envelope_DeviceUploadReady
+	//	*Envelope_DeviceEvent
+	//	*Envelope_DeviceCancel
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -485,6 +491,60 @@ func (x *Envelope) GetCreateSessionReply() *CreateSessionReply {
 	return nil
 }
 
+func (x *Envelope) GetDeviceRequest() *DeviceRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_DeviceRequest); ok {
+			return x.DeviceRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetDeviceResponse() *DeviceResponse {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_DeviceResponse); ok {
+			return x.DeviceResponse
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetDevicePairingCode() *DevicePairingCode {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_DevicePairingCode); ok {
+			return x.DevicePairingCode
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetDeviceUploadReady() *DeviceUploadReady {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_DeviceUploadReady); ok {
+			return x.DeviceUploadReady
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetDeviceEvent() *DeviceEvent {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_DeviceEvent); ok {
+			return x.DeviceEvent
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetDeviceCancel() *DeviceCancel {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_DeviceCancel); ok {
+			return x.DeviceCancel
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -589,6 +649,31 @@ type Envelope_CreateSessionReply struct {
 	CreateSessionReply *CreateSessionReply `protobuf:"bytes,44,opt,name=create_session_reply,json=createSessionReply,proto3,oneof"`
 }
 
+type Envelope_DeviceRequest struct {
+	// Device extension of the runtime dialect (device.proto), 60-79.
+	DeviceRequest *DeviceRequest `protobuf:"bytes,60,opt,name=device_request,json=deviceRequest,proto3,oneof"`
+}
+
+type Envelope_DeviceResponse struct {
+	DeviceResponse *DeviceResponse `protobuf:"bytes,61,opt,name=device_response,json=deviceResponse,proto3,oneof"`
+}
+
+type Envelope_DevicePairingCode struct {
+	DevicePairingCode *DevicePairingCode `protobuf:"bytes,62,opt,name=device_pairing_code,json=devicePairingCode,proto3,oneof"`
+}
+
+type Envelope_DeviceUploadReady struct {
+	DeviceUploadReady *DeviceUploadReady `protobuf:"bytes,63,opt,name=device_upload_ready,json=deviceUploadReady,proto3,oneof"`
+}
+
+type Envelope_DeviceEvent struct {
+	DeviceEvent *DeviceEvent `protobuf:"bytes,64,opt,name=device_event,json=deviceEvent,proto3,oneof"`
+}
+
+type Envelope_DeviceCancel struct {
+	DeviceCancel *DeviceCancel `protobuf:"bytes,65,opt,name=device_cancel,json=deviceCancel,proto3,oneof"`
+}
+
 func (*Envelope_RuntimeHello) isEnvelope_Body() {}
 
 func (*Envelope_HelloAck) isEnvelope_Body() {}
@@ -638,6 +723,18 @@ func (*Envelope_RuntimeStatus) isEnvelope_Body() {}
 func (*Envelope_CreateSessionRequest) isEnvelope_Body() {}
 
 func (*Envelope_CreateSessionReply) isEnvelope_Body() {}
+
+func (*Envelope_DeviceRequest) isEnvelope_Body() {}
+
+func (*Envelope_DeviceResponse) isEnvelope_Body() {}
+
+func (*Envelope_DevicePairingCode) isEnvelope_Body() {}
+
+func (*Envelope_DeviceUploadReady) isEnvelope_Body() {}
+
+func (*Envelope_DeviceEvent) isEnvelope_Body() {}
+
+func (*Envelope_DeviceCancel) isEnvelope_Body() {}
 
 type Endpoint struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -2794,12 +2891,12 @@ var File_switchyard_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchyard/v1/envelope.proto\x12\rswitchyard.v1\x1a\x1cgoogle/protobuf/struct.proto\"`\n" +
+	"\x1cswitchyard/v1/envelope.proto\x12\rswitchyard.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1aswitchyard/v1/device.proto\"`\n" +
 	"\x05Route\x12\x10\n" +
 	"\x03pod\x18\x01 \x01(\tR\x03pod\x12\x17\n" +
 	"\aconn_id\x18\x02 \x01(\tR\x06connId\x12\x18\n" +
 	"\adialect\x18\x03 \x01(\tR\adialect\x12\x12\n" +
-	"\x04role\x18\x04 \x01(\tR\x04role\"\xff\x0f\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\"\xbd\x13\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n" +
@@ -2839,7 +2936,13 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\froute_failed\x18) \x01(\v2\x1a.switchyard.v1.RouteFailedH\x00R\vrouteFailed\x12E\n" +
 	"\x0eruntime_status\x18* \x01(\v2\x1c.switchyard.v1.RuntimeStatusH\x00R\rruntimeStatus\x12[\n" +
 	"\x16create_session_request\x18+ \x01(\v2#.switchyard.v1.CreateSessionRequestH\x00R\x14createSessionRequest\x12U\n" +
-	"\x14create_session_reply\x18, \x01(\v2!.switchyard.v1.CreateSessionReplyH\x00R\x12createSessionReplyB\x06\n" +
+	"\x14create_session_reply\x18, \x01(\v2!.switchyard.v1.CreateSessionReplyH\x00R\x12createSessionReply\x12E\n" +
+	"\x0edevice_request\x18< \x01(\v2\x1c.switchyard.v1.DeviceRequestH\x00R\rdeviceRequest\x12H\n" +
+	"\x0fdevice_response\x18= \x01(\v2\x1d.switchyard.v1.DeviceResponseH\x00R\x0edeviceResponse\x12R\n" +
+	"\x13device_pairing_code\x18> \x01(\v2 .switchyard.v1.DevicePairingCodeH\x00R\x11devicePairingCode\x12R\n" +
+	"\x13device_upload_ready\x18? \x01(\v2 .switchyard.v1.DeviceUploadReadyH\x00R\x11deviceUploadReady\x12?\n" +
+	"\fdevice_event\x18@ \x01(\v2\x1a.switchyard.v1.DeviceEventH\x00R\vdeviceEvent\x12B\n" +
+	"\rdevice_cancel\x18A \x01(\v2\x1b.switchyard.v1.DeviceCancelH\x00R\fdeviceCancelB\x06\n" +
 	"\x04body\"\x9a\x02\n" +
 	"\bEndpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -3084,7 +3187,13 @@ var file_switchyard_v1_envelope_proto_goTypes = []any{
 	(*TokenRecord)(nil),          // 32: switchyard.v1.TokenRecord
 	(*RuntimeTokenState)(nil),    // 33: switchyard.v1.RuntimeTokenState
 	nil,                          // 34: switchyard.v1.Endpoint.TagsEntry
-	(*structpb.Struct)(nil),      // 35: google.protobuf.Struct
+	(*DeviceRequest)(nil),        // 35: switchyard.v1.DeviceRequest
+	(*DeviceResponse)(nil),       // 36: switchyard.v1.DeviceResponse
+	(*DevicePairingCode)(nil),    // 37: switchyard.v1.DevicePairingCode
+	(*DeviceUploadReady)(nil),    // 38: switchyard.v1.DeviceUploadReady
+	(*DeviceEvent)(nil),          // 39: switchyard.v1.DeviceEvent
+	(*DeviceCancel)(nil),         // 40: switchyard.v1.DeviceCancel
+	(*structpb.Struct)(nil),      // 41: google.protobuf.Struct
 }
 var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	0,  // 0: switchyard.v1.Envelope.origin:type_name -> switchyard.v1.Route
@@ -3114,28 +3223,34 @@ var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	26, // 24: switchyard.v1.Envelope.runtime_status:type_name -> switchyard.v1.RuntimeStatus
 	27, // 25: switchyard.v1.Envelope.create_session_request:type_name -> switchyard.v1.CreateSessionRequest
 	28, // 26: switchyard.v1.Envelope.create_session_reply:type_name -> switchyard.v1.CreateSessionReply
-	34, // 27: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
-	35, // 28: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
-	35, // 29: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
-	2,  // 30: switchyard.v1.RuntimeHello.endpoints:type_name -> switchyard.v1.Endpoint
-	18, // 31: switchyard.v1.HelloAck.configs:type_name -> switchyard.v1.EndpointConfigUpdate
-	16, // 32: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
-	35, // 33: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
-	35, // 34: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
-	1,  // 35: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
-	1,  // 36: switchyard.v1.HistoryResponse.pending_permissions:type_name -> switchyard.v1.Envelope
-	1,  // 37: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
-	0,  // 38: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
-	24, // 39: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
-	29, // 40: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
-	2,  // 41: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
-	18, // 42: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
-	14, // 43: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	35, // 27: switchyard.v1.Envelope.device_request:type_name -> switchyard.v1.DeviceRequest
+	36, // 28: switchyard.v1.Envelope.device_response:type_name -> switchyard.v1.DeviceResponse
+	37, // 29: switchyard.v1.Envelope.device_pairing_code:type_name -> switchyard.v1.DevicePairingCode
+	38, // 30: switchyard.v1.Envelope.device_upload_ready:type_name -> switchyard.v1.DeviceUploadReady
+	39, // 31: switchyard.v1.Envelope.device_event:type_name -> switchyard.v1.DeviceEvent
+	40, // 32: switchyard.v1.Envelope.device_cancel:type_name -> switchyard.v1.DeviceCancel
+	34, // 33: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
+	41, // 34: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
+	41, // 35: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
+	2,  // 36: switchyard.v1.RuntimeHello.endpoints:type_name -> switchyard.v1.Endpoint
+	18, // 37: switchyard.v1.HelloAck.configs:type_name -> switchyard.v1.EndpointConfigUpdate
+	16, // 38: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
+	41, // 39: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
+	41, // 40: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
+	1,  // 41: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
+	1,  // 42: switchyard.v1.HistoryResponse.pending_permissions:type_name -> switchyard.v1.Envelope
+	1,  // 43: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
+	0,  // 44: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
+	24, // 45: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
+	29, // 46: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
+	2,  // 47: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
+	18, // 48: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
+	14, // 49: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_switchyard_v1_envelope_proto_init() }
@@ -3143,6 +3258,7 @@ func file_switchyard_v1_envelope_proto_init() {
 	if File_switchyard_v1_envelope_proto != nil {
 		return
 	}
+	file_switchyard_v1_device_proto_init()
 	file_switchyard_v1_envelope_proto_msgTypes[1].OneofWrappers = []any{
 		(*Envelope_RuntimeHello)(nil),
 		(*Envelope_HelloAck)(nil),
@@ -3169,6 +3285,12 @@ func file_switchyard_v1_envelope_proto_init() {
 		(*Envelope_RuntimeStatus)(nil),
 		(*Envelope_CreateSessionRequest)(nil),
 		(*Envelope_CreateSessionReply)(nil),
+		(*Envelope_DeviceRequest)(nil),
+		(*Envelope_DeviceResponse)(nil),
+		(*Envelope_DevicePairingCode)(nil),
+		(*Envelope_DeviceUploadReady)(nil),
+		(*Envelope_DeviceEvent)(nil),
+		(*Envelope_DeviceCancel)(nil),
 	}
 	file_switchyard_v1_envelope_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
