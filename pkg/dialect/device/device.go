@@ -143,3 +143,19 @@ var RelayedTypes = []string{
 	TypeGetInfo, TypeGetConfig, TypeGetSteamUsers, TypeListShortcuts,
 	TypeCreateShortcut, TypeDeleteShortcut, TypeApplyArtwork, TypeRestartSteam,
 }
+
+// deviceSide are the known types only a device sends.
+var deviceSide = map[string]bool{
+	TypeAgentStatus: true, TypePairingRequired: true, TypePairSuccess: true, TypePairFailed: true,
+	TypeInfoResponse: true, TypeConfigResponse: true, TypeSteamUsersResponse: true,
+	TypeShortcutsResponse: true, TypeOperationResult: true, TypeArtworkResponse: true,
+	TypeSteamResponse: true, TypeUploadInitResponse: true, TypeUploadChunkResponse: true,
+	TypeUploadProgress: true, TypeOperationEvent: true, TypeUploadStatusResponse: true, TypeError: true,
+}
+
+// FromController reports whether a controller may send typ: the
+// document's controller → device types, ping/pong, the extension, and
+// any type the document does not define (relayed to the device). The
+// device's own types (agent_status, info_response, upload_progress, …)
+// are not: the hub answers them with 400.
+func FromController(typ string) bool { return typ != "" && !deviceSide[typ] }

@@ -371,3 +371,16 @@ func TestArtworkKinds(t *testing.T) {
 		t.Fatalf("kinds = %v", got)
 	}
 }
+
+func TestFromController(t *testing.T) {
+	for _, typ := range []string{TypeHubConnected, TypePairConfirm, TypePing, TypePong, TypeGetInfo, TypeInitUpload, TypeCompleteUpload, TypeCancelUpload, TypeGetUploadStatus, "delete_game"} {
+		if !FromController(typ) {
+			t.Errorf("%s refused from a controller", typ)
+		}
+	}
+	for _, typ := range []string{TypeAgentStatus, TypePairSuccess, TypeInfoResponse, TypeUploadProgress, TypeOperationEvent, TypeError, ""} {
+		if FromController(typ) {
+			t.Errorf("%q accepted from a controller", typ)
+		}
+	}
+}
