@@ -331,6 +331,9 @@ func decodeBody2(f *Frame, env *syv1.Envelope) *Error {
 		env.Body = &syv1.Envelope_Unsubscribe{Unsubscribe: &syv1.Unsubscribe{SessionId: p.SessionID}}
 		return sessionOf(env, p.SessionID, true)
 	}
+	if handled, err := decodeDevice(f, env); handled {
+		return err
+	}
 	return decodeChat(f, env)
 }
 

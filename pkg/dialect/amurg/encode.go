@@ -104,6 +104,9 @@ func payloadOf2(env *syv1.Envelope, role Role) (any, error) {
 	case *syv1.Envelope_HistoryResponse:
 		return historyOf(b.HistoryResponse, role)
 	}
+	if p, ok := devicePayloadOf(env); ok {
+		return p, nil
+	}
 	return payloadOfChat(env, role)
 }
 

@@ -92,7 +92,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted session id %q that is not a subject token", s)
 		}
 		if env.GetType() != TypePing && env.GetType() != TypePong && env.GetType() != TypeRuntimeHello &&
-			env.GetType() != TypeEndpointConfigAck && env.GetType() != TypeUpdateProgress && env.GetSessionId() == "" {
+			env.GetType() != TypeEndpointConfigAck && env.GetType() != TypeUpdateProgress && !IsDeviceType(env.GetType()) && env.GetSessionId() == "" {
 			t.Fatalf("accepted %s without a session", env.GetType())
 		}
 		wire, err := proto.Marshal(env)
