@@ -13,8 +13,9 @@ export const auth = {
     if (admin) sessionStorage.setItem(ADMIN, admin);
     else sessionStorage.removeItem(ADMIN);
   },
+  // clear forgets the tokens and everything else the console kept in
+  // this tab (filters).
   clear() {
-    sessionStorage.removeItem(CLIENT);
-    sessionStorage.removeItem(ADMIN);
+    sessionStorage.clear();
   },
 };

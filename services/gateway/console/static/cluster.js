@@ -23,7 +23,7 @@ export function clusterView(root) {
         pods.replaceChildren(podTable(await api.cluster()));
       } catch (err) {
         pods.replaceChildren(err instanceof ApiError && err.status === 404
-          ? notice('Not available on this hub yet (GET /v1/cluster answered 404).')
+          ? notice('The pod list is not available on this hub yet (GET /v1/cluster answered 404).')
           : notice('Pods could not be read — ' + errorText(err), 'error'));
       }
     }));

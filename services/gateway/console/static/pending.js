@@ -10,7 +10,7 @@ function placeholder(root, title, path, what) {
   root.append(h('h1', null, title), h('p', { class: 'hint' }, what), box);
   probe(path).then((r) => {
     if (!r.exists) {
-      box.replaceChildren(notice(`Not available on this hub yet (${path} answered 404).`));
+      box.replaceChildren(notice(`${title} is not available on this hub yet (${path} answered 404).`));
       return;
     }
     box.replaceChildren(
