@@ -35,6 +35,23 @@ func TestConsole(t *testing.T) {
 		until(t, ctx, "admin forms", `!!document.getElementById('cfg-form') && !!document.getElementById('tok-form')`)
 	})
 
+	t.Run("admin: config override and a runtime token", func(t *testing.T) {
+		until(t, ctx, "probe in the editor", `!!document.querySelector('#cfg-endpoint option[value="probe"]')`)
+		run(t, ctx, "edit", chromedp.SetValue(chromedp.ID("cfg-endpoint"), "probe"),
+			chromedp.SetValue(chromedp.ID("cfg-json"), `{"security":{"permission_mode":"plan"},"limits":{"max_turns":5}}`),
+			chromedp.Click(chromedp.CSS(`#cfg-form button[type="submit"]`)))
+		upd := wspeer.Payload(rt.Expect("endpoint.config_update"))
+		if upd["endpoint_id"] != "probe" || upd["limits"].(map[string]any)["max_turns"] != float64(5) {
+			t.Fatalf("runtime got %v", upd)
+		}
+		rt.MustSend(map[string]any{"type": "endpoint.config_ack", "ts": ts(), "payload": map[string]any{"endpoint_id": "probe", "ok": true}})
+		until(t, ctx, "acknowledged", `document.querySelector('#cfg-form .msg').textContent.includes('probe acknowledged the override')`)
+
+		run(t, ctx, "issue", chromedp.SendKeys(chromedp.ID("tok-runtime"), "probe-rt"),
+			chromedp.Click(chromedp.CSS(`#tok-form button[type="submit"]`)))
+		until(t, ctx, "the new token, shown once", `/^[A-Za-z0-9_-]{43}$/.test((document.querySelector('#tok-form input.token') || {}).value || '')`)
+	})
+
 	t.Run("shell session streams echo hello", func(t *testing.T) {
 		run(t, ctx, "sessions view", chromedp.Navigate(lb.URL+"/console/#/sessions"))
 		until(t, ctx, "shell offered", `!!document.querySelector('#create-endpoint option[value="shell"]')`)
@@ -69,6 +86,16 @@ func TestConsole(t *testing.T) {
 			t.Fatalf("runtime got %v", resp)
 		}
 		until(t, ctx, "prompt settled", `document.querySelector('.permission[data-request="req-1"]').classList.contains('approved')`)
+
+		rt.MustSend(map[string]any{"type": "permission.request", "session_id": sid, "ts": ts(), "payload": map[string]any{
+			"session_id": sid, "request_id": "req-2", "tool": "Write", "description": "Write notes.md"}})
+		until(t, ctx, "second prompt", `!!document.querySelector('.permission.pending[data-request="req-2"] button.always')`)
+		run(t, ctx, "always allow", chromedp.Click(chromedp.CSS(`.permission[data-request="req-2"] button.always`)))
+		resp = wspeer.Payload(rt.Expect("permission.response"))
+		if resp["request_id"] != "req-2" || resp["approved"] != true || resp["always_allow"] != true {
+			t.Fatalf("runtime got %v", resp)
+		}
+		until(t, ctx, "second prompt settled", `/approved \(always allow\)/.test(document.querySelector('.permission[data-request="req-2"] .result').textContent)`)
 	})
 
 	t.Run("files both ways", func(t *testing.T) {
@@ -123,6 +150,8 @@ func TestConsole(t *testing.T) {
 			t.Fatal(err)
 		}
 		until(t, ctx, "replayed", `!!document.getElementById('transcript') && document.getElementById('transcript').dataset.replayed === 'true'`)
+		until(t, ctx, "both files listed again (GET /v1/sessions/{id}/files)",
+			`!!document.querySelector('#files li[data-file="out-1"]') && [...document.querySelectorAll('#files li')].some(li => li.textContent.includes('notes.txt'))`)
 		if err := rt.lines(sid, 31, 40); err != nil {
 			t.Fatal(err)
 		}

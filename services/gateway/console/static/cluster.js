@@ -48,7 +48,7 @@ function podTable(c) {
   const dialects = [...new Set(c.pods.flatMap((p) => Object.keys(p.dialects)))].sort();
   const totals = {};
   for (const p of c.pods) for (const [d, n] of Object.entries(p.dialects)) totals[d] = (totals[d] || 0) + n;
-  const head = h('tr', null, h('th', null, 'Pod'), h('th', null, 'Sockets'), dialects.map((d) => h('th', null, d)));
+  const head = h('tr', null, h('th', null, 'Pod'), h('th', { class: 'num' }, 'Sockets'), dialects.map((d) => h('th', { class: 'num' }, d)));
   const rows = c.pods.map((p) => h('tr', { dataset: { pod: p.pod } },
     h('td', null, h('code', null, p.pod), p.pod === c.pod ? ' (serving this page)' : ''),
     h('td', { class: 'num' }, p.sockets),
