@@ -11,6 +11,8 @@ need=()
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
 /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || need+=(python3-websockets)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+# tests/browser drives the web console in Debian's chromium (headless).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 echo "test-deps: installing ${need[*]}"

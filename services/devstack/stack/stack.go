@@ -205,6 +205,7 @@ func (st *Stack) PrintBanner(w io.Writer, cfg Config) {
 	ws := "ws" + st.GatewayURL[len("http"):]
 	fmt.Fprintf(w, "Switchyard dev stack is up\n")
 	fmt.Fprintf(w, "  gateway   %s  (REST %s/v1/…, health %s/readyz, metrics %s/metrics)\n", st.GatewayURL, st.GatewayURL, st.GatewayURL, st.GatewayURL)
+	fmt.Fprintf(w, "  console   %s/console/  (sign in with a client token)\n", st.GatewayURL)
 	fmt.Fprintf(w, "  runtimes  %s/ws/runtime   clients %s/ws/client?token=…\n", ws, ws)
 	if st.nats != nil {
 		fmt.Fprintf(w, "  nats      %s  (embedded JetStream, data in %s)\n", st.NATSURL, st.DataDir)

@@ -31,6 +31,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	"github.com/switchyard-hub/switchyard/pkg/transcript"
 	"github.com/switchyard-hub/switchyard/pkg/ws"
+	"github.com/switchyard-hub/switchyard/services/gateway/console"
 )
 
 // Config is the gateway's configuration.
@@ -201,6 +202,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/ws/runtime", s.serveRuntime)
 	mux.HandleFunc("/ws/client", s.serveClient)
 	s.restRoutes(mux)
+	s.consoleAPIRoutes(mux) // console_api.go
+	mux.Handle("/console/", console.Handler())
 	health.Handlers(mux, s.Ready, s.tel.MetricsHandler())
 	return mux
 }
