@@ -19,9 +19,11 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	"github.com/switchyard-hub/switchyard/pkg/transcript"
+	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
 // Config is the session service's configuration.
@@ -56,11 +58,30 @@ type Service struct {
 
 	stopSweep context.CancelFunc
 	records   *recordCache
+
+	// What the dispatcher needs, as interfaces so unit tests can fake them.
+	clock    clock.Clock
+	sessions sessionReader // s.cat
+	out      sender        // s.bus: directed error frames
+	table    map[string]handler
+}
+
+// sessionReader reads session records (catalog.Catalog).
+type sessionReader interface {
+	Session(ctx context.Context, id string) (*syv1.SessionInfo, uint64, error)
+}
+
+// sender publishes on core NATS (bus.Bus).
+type sender interface {
+	Send(ctx context.Context, subject string, env *syv1.Envelope) error
 }
 
 // New prepares a replica; Start makes it consume.
 func New(cfg Config, b *bus.Bus, tel *telemetry.Telemetry) *Service {
-	return &Service{cfg: cfg, bus: b, log: tel.Log, tracer: tel.Tracer, m: newMetrics(tel.Registry), records: newRecordCache()}
+	s := &Service{cfg: cfg, bus: b, log: tel.Log, tracer: tel.Tracer, m: newMetrics(tel.Registry), records: newRecordCache(),
+		clock: clock.System, out: b}
+	s.table = s.handlers()
+	return s
 }
 
 // Start ensures the streams, then consumes inbound partitions and serves
@@ -77,7 +98,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.cat, s.tw = cat, transcript.NewWriter(store)
+	s.cat, s.sessions, s.tw = cat, cat, transcript.NewWriter(store)
 	s.create, err = s.bus.NC.QueueSubscribe(bus.SubjSessionCreate, bus.QueueSession, func(m *nats.Msg) {
 		go s.handleCreate(ctx, m)
 	})
