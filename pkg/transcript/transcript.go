@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
@@ -60,10 +61,20 @@ func (s *Store) Last(ctx context.Context, session string) (Position, error) {
 }
 
 func seqOf(m *jetstream.RawStreamMsg) (int64, error) {
-	v := m.Header.Get(HeaderSeq)
+	seq, err := SeqOfHeader(m.Header)
+	if err != nil {
+		return 0, fmt.Errorf("transcript: message %d: %w", m.Sequence, err)
+	}
+	return seq, nil
+}
+
+// SeqOfHeader reads the per-session seq of a stored (or republished)
+// transcript message from its headers.
+func SeqOfHeader(h nats.Header) (int64, error) {
+	v := h.Get(HeaderSeq)
 	seq, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("transcript: message %d has no valid %s header (%q)", m.Sequence, HeaderSeq, v)
+		return 0, fmt.Errorf("transcript: no valid %s header (%q)", HeaderSeq, v)
 	}
 	return seq, nil
 }
