@@ -26,7 +26,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
@@ -55,7 +54,7 @@ type registrar struct {
 	clock   clock.Clock
 	grace   time.Duration
 	log     *slog.Logger
-	refused prometheus.Counter
+	refused interface{ Inc() } // switchyard_relay_endpoint_claims_refused_total
 }
 
 // maxClaimAttempts bounds compare-and-set retries against concurrent writers.

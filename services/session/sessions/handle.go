@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
@@ -173,9 +174,16 @@ func (s *Service) userMessage(ctx context.Context, env *syv1.Envelope, info *syv
 	if info.GetTurnMessageId() != "" && info.GetTurnMessageId() != msgID {
 		return s.reject(ctx, env, errcode.TurnInProgress, "A turn is already in progress for this session")
 	}
-	if info.GetTurnMessageId() == "" {
+	if info.GetTurnMessageId() == "" { // a new turn (a redelivery of the running one was charged already)
+		refusal, err := s.quota.charge(ctx, env.GetUserId(), int64(proto.Size(env.GetUserMessage())), s.clock.Now())
+		if err != nil {
+			return err
+		}
+		if refusal != "" {
+			s.m.quotaRefused.Inc()
+			return s.reject(ctx, env, errcode.QuotaExceeded, refusal)
+		}
 		var busy bool
-		var err error
 		info, err = s.cat.UpdateSession(ctx, info.GetId(), func(si *syv1.SessionInfo) bool {
 			if si.GetTurnMessageId() != "" {
 				busy = si.GetTurnMessageId() != msgID
@@ -283,6 +291,7 @@ func (s *Service) appendTranscriptSeq(ctx context.Context, env *syv1.Envelope) (
 	if err != nil {
 		return 0, err
 	}
+	s.floors.note(out.GetSessionId(), out.GetSeq())
 	s.m.appended.Inc()
 	return out.GetSeq(), nil
 }
