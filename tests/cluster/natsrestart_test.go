@@ -23,7 +23,9 @@ type frameLog struct {
 	stopped chan struct{}
 }
 
-func newFrameLog() *frameLog { return &frameLog{frames: map[int64][]byte{}, stopped: make(chan struct{})} }
+func newFrameLog() *frameLog {
+	return &frameLog{frames: map[int64][]byte{}, stopped: make(chan struct{})}
+}
 
 func (l *frameLog) take(m map[string]any) {
 	seq, ok := m["seq"].(float64)
