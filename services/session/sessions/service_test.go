@@ -120,4 +120,3 @@ func TestUserQuotaAndSeqFloor(t *testing.T) {
 		}
 	}
 }
-
