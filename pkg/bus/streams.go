@@ -16,6 +16,10 @@ type Limits struct {
 	// TranscriptMaxAge and TranscriptMaxBytes bound the transcript stream.
 	TranscriptMaxAge   time.Duration
 	TranscriptMaxBytes int64
+	// TranscriptMaxMsgsPerSession caps one session's stored messages (the
+	// stream's MaxMsgsPerSubject): a session over it loses its own oldest
+	// entries, never another session's. -1: no cap.
+	TranscriptMaxMsgsPerSession int64
 	// FilesMaxBytes bounds the file object store (-1: unlimited).
 	FilesMaxBytes int64
 }
@@ -26,7 +30,9 @@ var DefaultLimits = Limits{
 	DedupeWindow:       2 * time.Minute,
 	TranscriptMaxAge:   30 * 24 * time.Hour,
 	TranscriptMaxBytes: 8 << 30,
-	FilesMaxBytes:      -1,
+	// 100,000 messages per session.
+	TranscriptMaxMsgsPerSession: 100_000,
+	FilesMaxBytes:               -1,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -42,11 +48,21 @@ func (l Limits) withDefaults() Limits {
 	if l.TranscriptMaxBytes <= 0 {
 		l.TranscriptMaxBytes = DefaultLimits.TranscriptMaxBytes
 	}
+	if l.TranscriptMaxMsgsPerSession == 0 {
+		l.TranscriptMaxMsgsPerSession = DefaultLimits.TranscriptMaxMsgsPerSession
+	}
 	if l.FilesMaxBytes == 0 {
 		l.FilesMaxBytes = DefaultLimits.FilesMaxBytes
 	}
 	return l
 }
+
+// BucketQuotas holds the session service's per-user quota windows
+// (key u.<sha256 of the user id, hex>); entries expire after QuotaBucketTTL.
+const BucketQuotas = "sy_quotas"
+
+// QuotaBucketTTL outlives the longest quota window (one hour).
+const QuotaBucketTTL = 2 * time.Hour
 
 // EnsureStreams creates or updates Switchyard's streams and KV buckets.
 // Every service calls it at start-up; it is idempotent.
@@ -84,6 +100,14 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 			MaxAge:      l.TranscriptMaxAge,
 			MaxBytes:    l.TranscriptMaxBytes,
 			AllowDirect: true,
+			// Per-session cap: a session's oldest entries go first, never
+			// another session's (issue 9).
+			MaxMsgsPerSubject: l.TranscriptMaxMsgsPerSession,
+			// Live fan-out (LiveSubject) carries exactly what was stored,
+			// with the stored seq: a publish to sy.evt.<session> that the
+			// stream refused (duplicate, wrong expected sequence) is also
+			// a core message, which gateways must never follow.
+			RePublish: &jetstream.RePublish{Source: prefixTranscript + ">", Destination: prefixLive + ">"},
 		},
 	}
 	for _, sc := range streams {
@@ -96,6 +120,7 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 		{Bucket: BucketEndpoints, Description: "endpoint id → EndpointRecord", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
 		{Bucket: BucketPermissions, Description: "<session>.<request> → PermissionRecord", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage, TTL: 7 * 24 * time.Hour},
 		{Bucket: BucketTokens, Description: "runtime tokens (hashed) and revocations", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
+		{Bucket: BucketQuotas, Description: "per-user message and transcript-byte counters (fixed windows)", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage, TTL: QuotaBucketTTL},
 	} {
 		if _, err := b.JS.CreateOrUpdateKeyValue(ctx, kc); err != nil {
 			return fmt.Errorf("bus: ensure bucket %s: %w", kc.Bucket, err)

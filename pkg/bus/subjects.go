@@ -138,3 +138,21 @@ const (
 	// comes or goes (body RuntimeStatus); also a transcript frame to clients.
 	TypeRuntimeStatus = "runtime.status"
 )
+
+// Subjects added for issue 9 (endpoint ownership, live fan-out).
+const (
+	// SubjRelayRelease (request/reply, relay): an admin releases an
+	// endpoint's owner (kind.EndpointRelease).
+	SubjRelayRelease = "sy.svc.relay.release"
+
+	prefixLive = "sy.live."
+)
+
+// LiveSubject is where SY_EVT republishes each message it stored for a
+// session (JetStream RePublish from sy.evt.<session>), with the stored
+// headers plus Nats-Sequence. Gateways follow a session here: it carries
+// only what the stream accepted, never an append the stream refused.
+func LiveSubject(sessionID string) string { return prefixLive + sessionID }
+
+// SessionFromLiveSubject returns the session id of a live subject.
+func SessionFromLiveSubject(subject string) string { return strings.TrimPrefix(subject, prefixLive) }

@@ -183,3 +183,41 @@ func list(ctx context.Context, kv jetstream.KeyValue, each func([]byte) error) e
 		}
 	}
 }
+
+// ErrConflict is returned by a compare-and-set write whose record changed
+// since it was read.
+var ErrConflict = errors.New("catalog: record changed meanwhile")
+
+// EndpointRev returns one endpoint record and its revision (ErrNotFound
+// when there is none).
+func (c *Catalog) EndpointRev(ctx context.Context, id string) (*syv1.EndpointRecord, uint64, error) {
+	if !bus.ValidToken(id) {
+		return nil, 0, ErrNotFound
+	}
+	rec := &syv1.EndpointRecord{}
+	rev, err := get(ctx, c.endpoints, id, rec)
+	return rec, rev, err
+}
+
+// PutEndpointRev stores rec only if the stored record is still at revision
+// rev (0: only if there is none yet); otherwise it returns ErrConflict. The
+// relay uses it so two runtimes claiming one endpoint cannot both win.
+func (c *Catalog) PutEndpointRev(ctx context.Context, rec *syv1.EndpointRecord, rev uint64) error {
+	id := rec.GetEndpoint().GetId()
+	data, err := proto.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("catalog: marshal endpoint: %w", err)
+	}
+	if rev == 0 {
+		_, err = c.endpoints.Create(ctx, id, data)
+	} else {
+		_, err = c.endpoints.Update(ctx, id, data, rev)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || bus.IsWrongLastSequence(err) {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("catalog: put endpoint %s: %w", id, err)
+	}
+	return nil
+}

@@ -39,6 +39,10 @@ const (
 	// Hub side.
 	Unavailable = "unavailable" // the hub could not accept the frame (bus down); retry
 	Internal    = "internal"    // a bug; logged with the trace id
+
+	// Integrity and quotas (issue 9).
+	EndpointOwned = "endpoint_owned" // runtime.hello names an endpoint another runtime (or org) owns
+	QuotaExceeded = "quota_exceeded" // the user's message or transcript-byte quota is used up; retry later
 )
 
 // All is every code, for documentation checks.
@@ -49,4 +53,5 @@ var All = []string{
 	PermissionNotFound, PermissionResolved, FileTooLarge, FileNotFound,
 	RuntimeOffline, RuntimeTimeout, RuntimeError,
 	Unavailable, Internal,
+	EndpointOwned, QuotaExceeded,
 }

@@ -16,7 +16,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
@@ -27,17 +29,23 @@ const HeaderSeq = "Sy-Seq"
 
 // Store reads and writes transcripts.
 type Store struct {
-	b      *bus.Bus
-	stream jetstream.Stream
+	b        *bus.Bus
+	stream   jetstream.Stream
+	sessions jetstream.KeyValue // SessionInfo.last_seq: the seq floor
 }
 
-// Open binds to the transcript stream (created by bus.EnsureStreams).
+// Open binds to the transcript stream and the sessions bucket (created by
+// bus.EnsureStreams).
 func Open(ctx context.Context, b *bus.Bus) (*Store, error) {
 	st, err := b.JS.Stream(ctx, bus.StreamTranscript)
 	if err != nil {
 		return nil, fmt.Errorf("transcript: open stream: %w", err)
 	}
-	return &Store{b: b, stream: st}, nil
+	kv, err := b.KV(ctx, bus.BucketSessions)
+	if err != nil {
+		return nil, fmt.Errorf("transcript: %w", err)
+	}
+	return &Store{b: b, stream: st, sessions: kv}, nil
 }
 
 // Position is where a session's transcript ends.
@@ -46,11 +54,16 @@ type Position struct {
 	StreamSeq uint64 // its sequence in the stream (0: empty)
 }
 
-// Last returns the end of a session's transcript.
+// Last returns the end of a session's transcript. Retention trims a
+// session's oldest entries first, so while any entry is stored the newest
+// is; when none is (a new session, or one trimmed away entirely) the end is
+// the seq floor the session service keeps in the session's record
+// (SessionInfo.last_seq), so a seq is never given out twice.
 func (s *Store) Last(ctx context.Context, session string) (Position, error) {
 	m, err := s.stream.GetLastMsgForSubject(ctx, bus.TranscriptSubject(session))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return Position{}, nil
+		floor, err := s.Floor(ctx, session)
+		return Position{Seq: floor}, err
 	}
 	if err != nil {
 		return Position{}, fmt.Errorf("transcript: last of %s: %w", session, err)
@@ -60,12 +73,56 @@ func (s *Store) Last(ctx context.Context, session string) (Position, error) {
 }
 
 func seqOf(m *jetstream.RawStreamMsg) (int64, error) {
-	v := m.Header.Get(HeaderSeq)
-	seq, err := strconv.ParseInt(v, 10, 64)
+	seq, err := SeqOfHeader(m.Header)
 	if err != nil {
-		return 0, fmt.Errorf("transcript: message %d has no valid %s header (%q)", m.Sequence, HeaderSeq, v)
+		return 0, fmt.Errorf("transcript: message %d: %w", m.Sequence, err)
 	}
 	return seq, nil
+}
+
+// SeqOfHeader reads the per-session seq of a stored (or republished)
+// transcript message from its headers.
+func SeqOfHeader(h nats.Header) (int64, error) {
+	v := h.Get(HeaderSeq)
+	seq, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("transcript: no valid %s header (%q)", HeaderSeq, v)
+	}
+	return seq, nil
+}
+
+// Floor is the seq floor of a session: the last seq the session service
+// recorded in its record (0: none, or no record).
+func (s *Store) Floor(ctx context.Context, session string) (int64, error) {
+	if !bus.ValidToken(session) {
+		return 0, nil
+	}
+	e, err := s.sessions.Get(ctx, session)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("transcript: seq floor of %s: %w", session, err)
+	}
+	info := &syv1.SessionInfo{}
+	if err := proto.Unmarshal(e.Value(), info); err != nil {
+		return 0, fmt.Errorf("transcript: seq floor of %s: %w", session, err)
+	}
+	return info.GetLastSeq(), nil
+}
+
+// first returns the lowest seq still stored for session and its stream
+// sequence (0, 0: none stored).
+func (s *Store) first(ctx context.Context, session string) (int64, uint64, error) {
+	m, err := s.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(bus.TranscriptSubject(session)))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("transcript: first of %s: %w", session, err)
+	}
+	seq, err := seqOf(m)
+	return seq, m.Sequence, err
 }
 
 // Writer appends to transcripts. It caches each session's end so an append
@@ -203,6 +260,13 @@ type Page struct {
 	Last int64
 	More bool
 	End  Position
+	// FirstAvailable is the lowest seq still stored for the session (0:
+	// none is). Trimmed says part of the requested range, (after,
+	// FirstAvailable) or all of it, was removed by retention: the page
+	// then starts at FirstAvailable (Last is the range's end when nothing
+	// of it is left). history.response shows them as first_seq / trimmed.
+	FirstAvailable int64
+	Trimmed        bool
 }
 
 // ReadAfter returns the messages of session with seq > after and, when
@@ -226,9 +290,18 @@ func (s *Store) readRange(ctx context.Context, session string, after, limit int6
 	if limit <= after {
 		return page, nil
 	}
-	start := uint64(1)
-	if after > 0 {
-		var err error
+	first, start, err := s.first(ctx, session)
+	if err != nil {
+		return page, err
+	}
+	page.FirstAvailable = first
+	switch {
+	case first == 0 || first > limit: // all of (after, limit] is gone
+		page.Trimmed, page.Last = true, limit
+		return page, nil
+	case first > after+1:
+		page.Trimmed, after, page.Last = true, first-1, first-1
+	case after > 0:
 		if start, err = s.startAfter(ctx, session, after, end); err != nil {
 			return page, err
 		}

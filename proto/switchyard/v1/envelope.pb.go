@@ -2224,8 +2224,13 @@ type HistoryResponse struct {
 	HasMore bool `protobuf:"varint,5,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
 	// Permission requests still waiting for an answer (last page only).
 	PendingPermissions []*Envelope `protobuf:"bytes,6,rep,name=pending_permissions,json=pendingPermissions,proto3" json:"pending_permissions,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The lowest seq the hub still stores for the session (0: none stored),
+	// and whether part of the requested range (after_seq, first_seq) was
+	// trimmed by retention and is gone.
+	FirstSeq      int64 `protobuf:"varint,7,opt,name=first_seq,json=firstSeq,proto3" json:"first_seq,omitempty"`
+	Trimmed       bool  `protobuf:"varint,8,opt,name=trimmed,proto3" json:"trimmed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HistoryResponse) Reset() {
@@ -2298,6 +2303,20 @@ func (x *HistoryResponse) GetPendingPermissions() []*Envelope {
 		return x.PendingPermissions
 	}
 	return nil
+}
+
+func (x *HistoryResponse) GetFirstSeq() int64 {
+	if x != nil {
+		return x.FirstSeq
+	}
+	return 0
+}
+
+func (x *HistoryResponse) GetTrimmed() bool {
+	if x != nil {
+		return x.Trimmed
+	}
+	return false
 }
 
 type Error struct {
@@ -2759,9 +2778,14 @@ type EndpointRecord struct {
 	OrgId        string                 `protobuf:"bytes,3,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
 	RegisteredAt string                 `protobuf:"bytes,4,opt,name=registered_at,json=registeredAt,proto3" json:"registered_at,omitempty"`
 	// The admin's security/limits override, re-sent when the runtime reconnects.
-	Override      *EndpointConfigUpdate `protobuf:"bytes,5,opt,name=override,proto3" json:"override,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Override *EndpointConfigUpdate `protobuf:"bytes,5,opt,name=override,proto3" json:"override,omitempty"`
+	// Ownership (relay): when another runtime's claim first found the owner
+	// offline (cleared by the owner's next hello), and when an admin released
+	// the endpoint (the next claim by any runtime wins).
+	OwnerOfflineAt string `protobuf:"bytes,6,opt,name=owner_offline_at,json=ownerOfflineAt,proto3" json:"owner_offline_at,omitempty"`
+	ReleasedAt     string `protobuf:"bytes,7,opt,name=released_at,json=releasedAt,proto3" json:"released_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *EndpointRecord) Reset() {
@@ -2827,6 +2851,20 @@ func (x *EndpointRecord) GetOverride() *EndpointConfigUpdate {
 		return x.Override
 	}
 	return nil
+}
+
+func (x *EndpointRecord) GetOwnerOfflineAt() string {
+	if x != nil {
+		return x.OwnerOfflineAt
+	}
+	return ""
+}
+
+func (x *EndpointRecord) GetReleasedAt() string {
+	if x != nil {
+		return x.ReleasedAt
+	}
+	return ""
 }
 
 // PermissionRecord is what the permissions KV bucket keeps per request
@@ -3220,7 +3258,7 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\tafter_seq\x18\x02 \x01(\x03R\bafterSeq\",\n" +
 	"\vUnsubscribe\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tR\tsessionId\"\x82\x02\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\"\xb9\x02\n" +
 	"\x0fHistoryResponse\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1b\n" +
@@ -3228,7 +3266,9 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\bmessages\x18\x03 \x03(\v2\x17.switchyard.v1.EnvelopeR\bmessages\x12\x19\n" +
 	"\blast_seq\x18\x04 \x01(\x03R\alastSeq\x12\x19\n" +
 	"\bhas_more\x18\x05 \x01(\bR\ahasMore\x12H\n" +
-	"\x13pending_permissions\x18\x06 \x03(\v2\x17.switchyard.v1.EnvelopeR\x12pendingPermissions\"5\n" +
+	"\x13pending_permissions\x18\x06 \x03(\v2\x17.switchyard.v1.EnvelopeR\x12pendingPermissions\x12\x1b\n" +
+	"\tfirst_seq\x18\a \x01(\x03R\bfirstSeq\x12\x18\n" +
+	"\atrimmed\x18\b \x01(\bR\atrimmed\"5\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"p\n" +
@@ -3268,14 +3308,17 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\blast_seq\x18\v \x01(\x03R\alastSeq\x12#\n" +
 	"\rlast_activity\x18\f \x01(\tR\flastActivity\x12,\n" +
 	"\x12always_allow_tools\x18\r \x03(\tR\x10alwaysAllowTools\x12'\n" +
-	"\x0fruntime_offline\x18\x0e \x01(\bR\x0eruntimeOffline\"\xe1\x01\n" +
+	"\x0fruntime_offline\x18\x0e \x01(\bR\x0eruntimeOffline\"\xac\x02\n" +
 	"\x0eEndpointRecord\x123\n" +
 	"\bendpoint\x18\x01 \x01(\v2\x17.switchyard.v1.EndpointR\bendpoint\x12\x1d\n" +
 	"\n" +
 	"runtime_id\x18\x02 \x01(\tR\truntimeId\x12\x15\n" +
 	"\x06org_id\x18\x03 \x01(\tR\x05orgId\x12#\n" +
 	"\rregistered_at\x18\x04 \x01(\tR\fregisteredAt\x12?\n" +
-	"\boverride\x18\x05 \x01(\v2#.switchyard.v1.EndpointConfigUpdateR\boverride\"\xf4\x01\n" +
+	"\boverride\x18\x05 \x01(\v2#.switchyard.v1.EndpointConfigUpdateR\boverride\x12(\n" +
+	"\x10owner_offline_at\x18\x06 \x01(\tR\x0eownerOfflineAt\x12\x1f\n" +
+	"\vreleased_at\x18\a \x01(\tR\n" +
+	"releasedAt\"\xf4\x01\n" +
 	"\x10PermissionRecord\x12:\n" +
 	"\arequest\x18\x01 \x01(\v2 .switchyard.v1.PermissionRequestR\arequest\x12\x1a\n" +
 	"\bdeadline\x18\x02 \x01(\tR\bdeadline\x12\x1a\n" +

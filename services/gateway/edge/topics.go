@@ -118,7 +118,7 @@ func (t *topics) attach(sk *socket, session string, sub *subscription) (*topic, 
 // transcript ends; events up to there are served from history. Called
 // with tp.mu held, so live events wait until it is done.
 func (t *topics) open(tp *topic) error {
-	nsub, err := t.s.bus.NC.Subscribe(bus.TranscriptSubject(tp.session), func(m *nats.Msg) { t.onEvent(tp, m) })
+	nsub, err := t.s.bus.NC.Subscribe(bus.LiveSubject(tp.session), func(m *nats.Msg) { t.onEvent(tp, m) })
 	if err != nil {
 		return fmt.Errorf("gateway: follow %s: %w", tp.session, err)
 	}

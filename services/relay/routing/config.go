@@ -4,32 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
-	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
-// adminState is what the endpoint-config and token requests need.
+// adminState is what the token requests need.
 type adminState struct {
-	kv       jetstream.KeyValue // sy_tokens
-	subs     []*nats.Subscription
-	inflight sync.WaitGroup // config requests waiting on runtimes
+	kv jetstream.KeyValue // sy_tokens
 }
 
-// startAdmin serves endpoint config updates (bus.SubjRelayConfig), token
-// refreshes (bus.SubjRelayRefresh) and admin token requests
-// (bus.SubjRelayTokens), all in queue group relay.
+// startAdmin opens the token bucket; requests.go serves endpoint config
+// updates (bus.SubjRelayConfig), token refreshes (bus.SubjRelayRefresh)
+// and admin token requests (bus.SubjRelayTokens).
 func (s *Service) startAdmin(ctx context.Context) error {
 	if s.cfg.RuntimeTokenTTL <= 0 || s.cfg.RuntimeTokenGrace < 0 {
 		return fmt.Errorf("routing: runtime-token-ttl (%s) must be positive and runtime-token-grace (%s) not negative",
@@ -40,62 +35,15 @@ func (s *Service) startAdmin(ctx context.Context) error {
 		return err
 	}
 	s.admin.kv = kv
-	handlers := map[string]nats.MsgHandler{
-		// A config update waits for the runtime (up to the request timeout):
-		// one goroutine per request, so one slow runtime holds no other.
-		bus.SubjRelayConfig: func(m *nats.Msg) {
-			s.admin.inflight.Add(1)
-			go func() {
-				defer s.admin.inflight.Done()
-				s.handleConfig(ctx, m)
-			}()
-		},
-		bus.SubjRelayRefresh: func(m *nats.Msg) { s.handleRefresh(ctx, m) },
-		bus.SubjRelayTokens:  func(m *nats.Msg) { s.handleTokens(ctx, m) },
-	}
-	for subj, h := range handlers {
-		sub, err := s.bus.NC.QueueSubscribe(subj, bus.QueueRelay, h)
-		if err != nil {
-			s.stopAdmin()
-			return fmt.Errorf("routing: subscribe %s: %w", subj, err)
-		}
-		s.admin.subs = append(s.admin.subs, sub)
-	}
 	return nil
 }
 
-// stopAdmin stops taking requests and waits for those in flight.
-func (s *Service) stopAdmin() {
-	for _, sub := range s.admin.subs {
-		_ = sub.Drain()
-	}
-	s.admin.inflight.Wait()
-}
-
-// handleConfig applies one endpoint config override: store it on the
+// configRequest applies one endpoint config override: store it on the
 // endpoint record, send endpoint.config_update to the runtime's socket and
 // wait for its endpoint.config_ack. The reply is an EndpointConfigAck
 // (ok) or an Error whose code the gateway turns into the HTTP status.
-func (s *Service) handleConfig(ctx context.Context, m *nats.Msg) {
-	start := time.Now()
-	ctx, env, err := bus.Decode(ctx, m.Data, m.Header)
-	if err != nil {
-		s.log.Warn("bad config request", "err", err)
-		return
-	}
-	upd := env.GetEndpointConfigUpdate()
-	ctx, span := s.tracer.Start(ctx, "relay.config_update", trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("sy.endpoint_id", upd.GetEndpointId())))
-	defer span.End()
-	ctx, cancel := context.WithDeadline(ctx, start.Add(s.cfg.RequestTimeout))
-	defer cancel()
-	reply := s.config1(ctx, upd)
-	if e := reply.GetError(); e != nil {
-		span.SetAttributes(attribute.String("sy.error_code", e.GetCode()))
-	}
-	if err := s.bus.Reply(context.WithoutCancel(ctx), m, reply); err != nil {
-		s.log.WarnContext(ctx, "config reply not sent", "err", err)
-	}
+func (s *Service) configRequest(ctx context.Context, env *syv1.Envelope) *syv1.Envelope {
+	return s.config1(ctx, env.GetEndpointConfigUpdate())
 }
 
 func (s *Service) config1(ctx context.Context, upd *syv1.EndpointConfigUpdate) *syv1.Envelope {
@@ -106,17 +54,13 @@ func (s *Service) config1(ctx context.Context, upd *syv1.EndpointConfigUpdate) *
 	if upd.GetSecurity() == nil && upd.GetLimits() == nil {
 		return errorEnvelope(errcode.InvalidMessage, "a config update needs security or limits")
 	}
-	rec, err := s.cat.Endpoint(ctx, id)
+	override := &syv1.EndpointConfigUpdate{EndpointId: id, Security: upd.GetSecurity(), Limits: upd.GetLimits()}
+	// Compare-and-set, so a concurrent hello's claim is never undone.
+	rec, err := s.reg.update(ctx, id, func(rec *syv1.EndpointRecord) { rec.Override = override })
 	if errors.Is(err, catalog.ErrNotFound) {
 		return errorEnvelope(errcode.EndpointUnknown, "no endpoint "+id)
 	}
 	if err != nil {
-		s.log.ErrorContext(ctx, "endpoint record not read", "endpoint", id, "err", err)
-		return errorEnvelope(errcode.Unavailable, "endpoint registry unavailable, retry")
-	}
-	override := &syv1.EndpointConfigUpdate{EndpointId: id, Security: upd.GetSecurity(), Limits: upd.GetLimits()}
-	rec.Override = override
-	if err := s.cat.PutEndpoint(ctx, rec); err != nil {
 		s.log.ErrorContext(ctx, "endpoint override not stored", "endpoint", id, "err", err)
 		return errorEnvelope(errcode.Unavailable, "endpoint registry unavailable, retry")
 	}
@@ -139,8 +83,8 @@ func (s *Service) config1(ctx context.Context, upd *syv1.EndpointConfigUpdate) *
 	}
 	defer func() { _ = acks.Unsubscribe() }()
 	out := &syv1.Envelope{
-		Id: nuid.Next(), Type: amurg.TypeEndpointConfigUpdate, RuntimeId: rid, EndpointId: id, Ts: amurg.Timestamp(time.Now()),
-		Target: &syv1.Route{Pod: pod, ConnId: conn, Dialect: amurg.RoleRuntime.String()},
+		Id: nuid.Next(), Type: kind.EndpointConfigUpdate, RuntimeId: rid, EndpointId: id, Ts: clock.Stamp(time.Now()),
+		Target: &syv1.Route{Pod: pod, ConnId: conn, Dialect: kind.RoleRuntime.String(), Role: kind.RoleRuntime.String()},
 		Body:   &syv1.Envelope_EndpointConfigUpdate{EndpointConfigUpdate: override},
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DeliveryWait)
@@ -167,7 +111,7 @@ func (s *Service) config1(ctx context.Context, upd *syv1.EndpointConfigUpdate) *
 			return errorEnvelope(errcode.RuntimeError, e)
 		}
 		s.log.InfoContext(ctx, "endpoint config applied", "endpoint", id, "runtime_id", rid)
-		return &syv1.Envelope{Type: amurg.TypeEndpointConfigAck, EndpointId: id, RuntimeId: rid,
+		return &syv1.Envelope{Type: kind.EndpointConfigAck, EndpointId: id, RuntimeId: rid,
 			Body: &syv1.Envelope_EndpointConfigAck{EndpointConfigAck: &syv1.EndpointConfigAck{EndpointId: id, Ok: true}}}
 	}
 }

@@ -6,9 +6,9 @@ package routing
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,9 +21,10 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/auth"
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	"github.com/switchyard-hub/switchyard/pkg/config"
-	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 	"github.com/switchyard-hub/switchyard/pkg/ownership"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
@@ -39,6 +40,8 @@ type Config struct {
 	// Hub-issued runtime tokens (tokens.go).
 	RuntimeTokenTTL   time.Duration `flag:"runtime-token-ttl" env:"SY_RUNTIME_TOKEN_TTL" default:"24h" usage:"lifetime of a hub-issued runtime token"`
 	RuntimeTokenGrace time.Duration `flag:"runtime-token-grace" env:"SY_RUNTIME_TOKEN_GRACE" default:"5m" usage:"how long a runtime's previous hub-issued token keeps working after a refresh"`
+	// Endpoint ownership (endpoints.go).
+	EndpointOwnerGrace time.Duration `flag:"endpoint-owner-grace" env:"SY_ENDPOINT_OWNER_GRACE" default:"15m" usage:"how long an endpoint's owner must be offline before another runtime may register the endpoint (0: as soon as it is offline)"`
 }
 
 // Service is one replica of the relay service.
@@ -52,9 +55,13 @@ type Service struct {
 	tracer trace.Tracer
 	cat    *catalog.Catalog
 	parts  *bus.Partitions
-	hello  *nats.Subscription
 	m      *metrics
+	clock  clock.Clock
+	reg    *registrar // endpoints.go: endpoint records and their owners
 	admin  adminState // config.go, tokens.go: endpoint config and runtime tokens
+
+	subs     []*nats.Subscription // requests.go
+	inflight sync.WaitGroup       // async requests (config updates waiting on runtimes)
 }
 
 // New prepares a replica; Start makes it serve.
@@ -66,8 +73,10 @@ func New(cfg Config, b *bus.Bus, rdb redis.UniversalClient, tel *telemetry.Telem
 	if tokens.Len() == 0 {
 		tel.Log.Warn("no runtime tokens configured (SY_RUNTIME_TOKENS): only admin-issued tokens (POST /v1/runtimes/{id}/tokens) will be accepted")
 	}
-	return &Service{cfg: cfg, bus: b, rdb: rdb, owners: ownership.Lookup{RDB: rdb}, tokens: tokens,
-		log: tel.Log, tracer: tel.Tracer, m: newMetrics(tel.Registry)}, nil
+	s := &Service{cfg: cfg, bus: b, rdb: rdb, owners: ownership.Lookup{RDB: rdb}, tokens: tokens,
+		log: tel.Log, tracer: tel.Tracer, m: newMetrics(tel.Registry), clock: clock.System}
+	s.reg = &registrar{online: s.owners, clock: s.clock, grace: cfg.EndpointOwnerGrace, log: s.log, refused: s.m.claimsRefused}
+	return s, nil
 }
 
 // Start ensures the streams, serves runtime.hello checks and routes commands.
@@ -79,12 +88,11 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.cat = cat
-	s.hello, err = s.bus.NC.QueueSubscribe(bus.SubjRelayHello, bus.QueueRelay, func(m *nats.Msg) { s.handleHello(ctx, m) })
-	if err != nil {
-		return fmt.Errorf("routing: subscribe %s: %w", bus.SubjRelayHello, err)
-	}
+	s.cat, s.reg.eps = cat, cat
 	if err := s.startAdmin(ctx); err != nil {
+		return err
+	}
+	if err := s.startRequests(ctx); err != nil {
 		return err
 	}
 	s.parts, err = s.bus.ConsumePartitions(ctx, bus.PartitionOptions{
@@ -99,10 +107,7 @@ func (s *Service) Start(ctx context.Context) error {
 
 // Stop stops consuming and waits for in-flight commands.
 func (s *Service) Stop() {
-	if s.hello != nil {
-		_ = s.hello.Drain()
-	}
-	s.stopAdmin()
+	s.stopRequests()
 	if s.parts != nil {
 		s.parts.Stop()
 	}
@@ -111,54 +116,35 @@ func (s *Service) Stop() {
 // Ready reports whether the replica can work.
 func (s *Service) Ready() error { return bus.ConsumerReady(s.bus, s.parts) }
 
-// handleHello checks a runtime's token and records its endpoints.
-func (s *Service) handleHello(ctx context.Context, m *nats.Msg) {
-	ctx, env, err := bus.Decode(ctx, m.Data, m.Header)
-	if err != nil {
-		s.log.Warn("bad hello request", "err", err)
-		return
-	}
-	ctx, span := s.tracer.Start(ctx, "relay.hello", trace.WithSpanKind(trace.SpanKindServer))
-	defer span.End()
+// helloRequest serves bus.SubjRelayHello: check a runtime's token and
+// register its endpoints. A refusal carries HelloAck.code (pkg/errcode):
+// unavailable (the relay could not check: the gateway closes 1013),
+// auth_failed or endpoint_owned (1008); the human error text starts with
+// the code, as it always did.
+func (s *Service) helloRequest(ctx context.Context, env *syv1.Envelope) *syv1.Envelope {
 	ack := s.hello1(ctx, env.GetRuntimeHello())
 	s.m.hellos.WithLabelValues(fmt.Sprint(ack.GetOk())).Inc()
-	reply := &syv1.Envelope{Type: amurg.TypeHelloAck, Body: &syv1.Envelope_HelloAck{HelloAck: ack}}
-	if err := s.bus.Reply(ctx, m, reply); err != nil {
-		s.log.WarnContext(ctx, "hello reply not sent", "err", err)
-	}
+	return &syv1.Envelope{Type: kind.HelloAck, Body: &syv1.Envelope_HelloAck{HelloAck: ack}}
 }
 
 func (s *Service) hello1(ctx context.Context, h *syv1.RuntimeHello) *syv1.HelloAck {
-	now := time.Now()
+	now := s.clock.Now()
 	chk, err := s.checkToken(ctx, h.GetRuntimeId(), auth.Digest(h.GetToken()), now)
 	if err != nil {
 		s.log.ErrorContext(ctx, "runtime token not checked", "runtime_id", h.GetRuntimeId(), "err", err)
-		return &syv1.HelloAck{Ok: false, Error: "unavailable: token store unavailable, retry"}
+		return refuse(errcode.Unavailable, "token store unavailable, retry")
 	}
 	if !chk.ok {
 		s.log.WarnContext(ctx, "runtime token refused", "runtime_id", h.GetRuntimeId(), "reason", chk.reason)
-		return &syv1.HelloAck{Ok: false, Error: "auth_failed: " + chk.reason}
+		return refuse(errcode.AuthFailed, chk.reason)
 	}
-	ack := &syv1.HelloAck{Ok: true}
+	configs, refusal := s.reg.claim(ctx, h)
+	if refusal != nil {
+		return refusal
+	}
+	ack := &syv1.HelloAck{Ok: true, Configs: configs}
 	if !chk.preShared {
-		ack.TokenExpiresAt = amurg.Timestamp(chk.expiresAt)
-	}
-	for _, ep := range h.GetEndpoints() {
-		rec := &syv1.EndpointRecord{Endpoint: ep, RuntimeId: h.GetRuntimeId(), OrgId: h.GetOrgId(), RegisteredAt: amurg.Timestamp(now)}
-		// An admin's override outlives re-registration; it is re-sent after hello.ack.
-		old, err := s.cat.Endpoint(ctx, ep.GetId())
-		if err == nil && old.GetOverride() != nil {
-			rec.Override = old.GetOverride()
-			ack.Configs = append(ack.Configs, old.GetOverride())
-		}
-		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
-			s.log.ErrorContext(ctx, "endpoint record not read", "endpoint", ep.GetId(), "err", err)
-			return &syv1.HelloAck{Ok: false, Error: "unavailable: endpoint registry unavailable, retry"}
-		}
-		if err := s.cat.PutEndpoint(ctx, rec); err != nil {
-			s.log.ErrorContext(ctx, "endpoint not registered", "endpoint", ep.GetId(), "err", err)
-			return &syv1.HelloAck{Ok: false, Error: "unavailable: endpoint registry unavailable, retry"}
-		}
+		ack.TokenExpiresAt = clock.Stamp(chk.expiresAt)
 	}
 	s.log.InfoContext(ctx, "runtime registered", "runtime_id", h.GetRuntimeId(), "endpoints", len(h.GetEndpoints()),
 		"hub_token", !chk.preShared, "config_overrides", len(ack.Configs))
@@ -183,7 +169,7 @@ func (s *Service) route(ctx context.Context, env *syv1.Envelope) error {
 	}
 	span.SetAttributes(attribute.String("sy.route_failed", code))
 	failed := &syv1.Envelope{
-		Id: env.GetId() + ".failed", Type: bus.TypeRouteFailed, SessionId: env.GetSessionId(), Ts: amurg.Timestamp(time.Now()),
+		Id: env.GetId() + ".failed", Type: kind.RouteFailed, SessionId: env.GetSessionId(), Ts: clock.Stamp(time.Now()),
 		Body: &syv1.Envelope_RouteFailed{RouteFailed: &syv1.RouteFailed{Code: code, Message: msg, Original: env}},
 	}
 	_, err = s.bus.Publish(ctx, bus.InboundSubject(s.cfg.Partitions, env.GetSessionId()), failed)
@@ -214,7 +200,7 @@ func (s *Service) deliver(ctx context.Context, env *syv1.Envelope) (code, msg st
 	if !ok {
 		return errcode.RuntimeOffline, "runtime " + env.GetRuntimeId() + " is offline", nil
 	}
-	env.Target = &syv1.Route{Pod: pod, ConnId: conn, Dialect: amurg.RoleRuntime.String()}
+	env.Target = &syv1.Route{Pod: pod, ConnId: conn, Dialect: kind.RoleRuntime.String(), Role: kind.RoleRuntime.String()}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DeliveryWait)
 	defer cancel()
 	reply, err := s.bus.Request(dctx, bus.PodSubject(pod), env)
@@ -231,15 +217,19 @@ func (s *Service) deliver(ctx context.Context, env *syv1.Envelope) (code, msg st
 }
 
 type metrics struct {
-	hellos *prometheus.CounterVec
-	routed *prometheus.CounterVec
+	hellos        *prometheus.CounterVec
+	routed        *prometheus.CounterVec
+	claimsRefused prometheus.Counter
+	releases      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		hellos: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_relay_hellos_total", Help: "runtime.hello checks, by outcome (ok true/false)."}, []string{"ok"}),
-		routed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_relay_commands_total", Help: "Hub-to-runtime commands routed, by type and outcome."}, []string{"type", "outcome"}),
+		hellos:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_relay_hellos_total", Help: "runtime.hello checks, by outcome (ok true/false)."}, []string{"ok"}),
+		routed:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_relay_commands_total", Help: "Hub-to-runtime commands routed, by type and outcome."}, []string{"type", "outcome"}),
+		claimsRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_relay_endpoint_claims_refused_total", Help: "runtime.hello refused because an endpoint belongs to another runtime (endpoint_owned)."}),
+		releases:      prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_relay_endpoint_releases_total", Help: "Endpoints released by an admin (DELETE /v1/endpoints/{id}/owner)."}),
 	}
-	reg.MustRegister(m.hellos, m.routed)
+	reg.MustRegister(m.hellos, m.routed, m.claimsRefused, m.releases)
 	return m
 }

@@ -32,16 +32,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchyard-hub/switchyard/pkg/auth"
 	"github.com/switchyard-hub/switchyard/pkg/bus"
-	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -278,29 +276,15 @@ func (s *Service) revoke(ctx context.Context, rid string, now time.Time) error {
 	return s.admin.kv.Purge(ctx, indexKey(rid))
 }
 
-// handleRefresh serves bus.SubjRelayRefresh: the gateway of a runtime's
+// refreshRequest serves bus.SubjRelayRefresh: the gateway of a runtime's
 // socket asks for a new token in exchange for the current one, which it
 // names by digest (TokenRefresh.token = sha256 hex of the current token).
-func (s *Service) handleRefresh(ctx context.Context, m *nats.Msg) {
-	ctx, env, err := bus.Decode(ctx, m.Data, m.Header)
-	if err != nil {
-		s.log.Warn("bad token refresh request", "err", err)
-		return
-	}
-	ctx, span := s.tracer.Start(ctx, "relay.token_refresh", trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("sy.runtime_id", env.GetRuntimeId())))
-	defer span.End()
-	reply := s.refresh1(ctx, env.GetRuntimeId(), env.GetTokenRefresh().GetToken())
-	if e := reply.GetError(); e != nil {
-		span.SetAttributes(attribute.String("sy.error_code", e.GetCode()))
-	}
-	if err := s.bus.Reply(ctx, m, reply); err != nil {
-		s.log.WarnContext(ctx, "token refresh reply not sent", "err", err)
-	}
+func (s *Service) refreshRequest(ctx context.Context, env *syv1.Envelope) *syv1.Envelope {
+	return s.refresh1(ctx, env.GetRuntimeId(), env.GetTokenRefresh().GetToken())
 }
 
 func (s *Service) refresh1(ctx context.Context, rid, digest string) *syv1.Envelope {
-	now := time.Now()
+	now := s.clock.Now()
 	chk, err := s.checkToken(ctx, rid, digest, now)
 	if err != nil {
 		s.log.ErrorContext(ctx, "runtime token not checked", "runtime_id", rid, "err", err)
@@ -329,41 +313,28 @@ func (s *Service) refresh1(ctx context.Context, rid, digest string) *syv1.Envelo
 		_ = s.admin.kv.Purge(ctx, tokenKey(auth.Digest(tok)))
 		return errorEnvelope(errcode.AuthFailed, "runtime token revoked")
 	}
-	s.log.DebugContext(ctx, "runtime token refreshed", "runtime_id", rid, "expires_at", amurg.Timestamp(exp))
-	return &syv1.Envelope{Type: amurg.TypeTokenRefresh, RuntimeId: rid,
-		Body: &syv1.Envelope_TokenRefresh{TokenRefresh: &syv1.TokenRefresh{Token: tok, ExpiresAt: amurg.Timestamp(exp)}}}
+	s.log.DebugContext(ctx, "runtime token refreshed", "runtime_id", rid, "expires_at", clock.Stamp(exp))
+	return &syv1.Envelope{Type: kind.TokenRefresh, RuntimeId: rid,
+		Body: &syv1.Envelope_TokenRefresh{TokenRefresh: &syv1.TokenRefresh{Token: tok, ExpiresAt: clock.Stamp(exp)}}}
 }
 
-// handleTokens serves bus.SubjRelayTokens (admin REST): revoke every token
-// of a runtime id and disconnect it, or issue a new token.
-func (s *Service) handleTokens(ctx context.Context, m *nats.Msg) {
-	ctx, env, err := bus.Decode(ctx, m.Data, m.Header)
-	if err != nil {
-		s.log.Warn("bad tokens request", "err", err)
-		return
-	}
-	ctx, span := s.tracer.Start(ctx, "relay."+env.GetType(), trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("sy.runtime_id", env.GetRuntimeId())))
-	defer span.End()
-	var reply *syv1.Envelope
+// tokensRequest serves bus.SubjRelayTokens (admin REST): revoke every
+// token of a runtime id and disconnect it, or issue a new token.
+func (s *Service) tokensRequest(ctx context.Context, env *syv1.Envelope) *syv1.Envelope {
 	rid := env.GetRuntimeId()
 	switch {
 	case !bus.ValidToken(rid):
-		reply = errorEnvelope(errcode.InvalidMessage, "runtime ids are 1-128 characters of [A-Za-z0-9_-]")
-	case env.GetType() == auth.TypeTokensRevoke:
-		reply = s.revoke1(ctx, rid)
-	case env.GetType() == auth.TypeTokensIssue:
-		reply = s.issue1(ctx, rid)
-	default:
-		reply = errorEnvelope(errcode.InvalidMessage, "unknown tokens request "+env.GetType())
+		return errorEnvelope(errcode.InvalidMessage, "runtime ids are 1-128 characters of [A-Za-z0-9_-]")
+	case env.GetType() == kind.TokensRevoke:
+		return s.revoke1(ctx, rid)
+	case env.GetType() == kind.TokensIssue:
+		return s.issue1(ctx, rid)
 	}
-	if err := s.bus.Reply(ctx, m, reply); err != nil {
-		s.log.WarnContext(ctx, "tokens reply not sent", "err", err)
-	}
+	return errorEnvelope(errcode.InvalidMessage, "unknown tokens request "+env.GetType())
 }
 
 func (s *Service) revoke1(ctx context.Context, rid string) *syv1.Envelope {
-	now := time.Now()
+	now := s.clock.Now()
 	if err := s.revoke(ctx, rid, now); err != nil {
 		s.log.ErrorContext(ctx, "runtime tokens not revoked", "runtime_id", rid, "err", err)
 		return errorEnvelope(errcode.Unavailable, "token store unavailable, retry")
@@ -374,12 +345,12 @@ func (s *Service) revoke1(ctx context.Context, rid string) *syv1.Envelope {
 	if len(closed) > 0 {
 		st.Route = closed[0]
 	}
-	return &syv1.Envelope{Type: auth.TypeTokensRevoke, RuntimeId: rid, Ts: amurg.Timestamp(now),
+	return &syv1.Envelope{Type: kind.TokensRevoke, RuntimeId: rid, Ts: clock.Stamp(now),
 		Body: &syv1.Envelope_RuntimeStatus{RuntimeStatus: st}}
 }
 
 func (s *Service) issue1(ctx context.Context, rid string) *syv1.Envelope {
-	now := time.Now()
+	now := s.clock.Now()
 	if err := s.admin.kv.Purge(ctx, stateKey(rid)); err != nil {
 		s.log.ErrorContext(ctx, "runtime revocation not cleared", "runtime_id", rid, "err", err)
 		return errorEnvelope(errcode.Unavailable, "token store unavailable, retry")
@@ -389,9 +360,9 @@ func (s *Service) issue1(ctx context.Context, rid string) *syv1.Envelope {
 		s.log.ErrorContext(ctx, "runtime token not issued", "runtime_id", rid, "err", err)
 		return errorEnvelope(errcode.Unavailable, "token store unavailable, retry")
 	}
-	s.log.InfoContext(ctx, "runtime token issued by an admin", "runtime_id", rid, "expires_at", amurg.Timestamp(exp))
-	return &syv1.Envelope{Type: amurg.TypeTokenRefresh, RuntimeId: rid,
-		Body: &syv1.Envelope_TokenRefresh{TokenRefresh: &syv1.TokenRefresh{Token: tok, ExpiresAt: amurg.Timestamp(exp)}}}
+	s.log.InfoContext(ctx, "runtime token issued by an admin", "runtime_id", rid, "expires_at", clock.Stamp(exp))
+	return &syv1.Envelope{Type: kind.TokenRefresh, RuntimeId: rid,
+		Body: &syv1.Envelope_TokenRefresh{TokenRefresh: &syv1.TokenRefresh{Token: tok, ExpiresAt: clock.Stamp(exp)}}}
 }
 
 // disconnectRuntime closes every live socket of runtime rid (the one in
@@ -411,7 +382,7 @@ func (s *Service) disconnectRuntime(ctx context.Context, rid string) []*syv1.Rou
 				continue
 			}
 			for conn, info := range conns {
-				if f := strings.Fields(info); len(f) >= 2 && f[0] == amurg.RoleRuntime.String() && f[1] == rid {
+				if f := strings.Fields(info); len(f) >= 2 && f[0] == kind.RoleRuntime.String() && f[1] == rid {
 					targets[conn] = pod
 				}
 			}
@@ -419,8 +390,8 @@ func (s *Service) disconnectRuntime(ctx context.Context, rid string) []*syv1.Rou
 	}
 	var closed []*syv1.Route
 	for conn, pod := range targets {
-		route := &syv1.Route{Pod: pod, ConnId: conn, Dialect: amurg.RoleRuntime.String()}
-		env := &syv1.Envelope{Type: bus.TypeConnClose, RuntimeId: rid, Ts: amurg.Timestamp(time.Now()), Target: route,
+		route := &syv1.Route{Pod: pod, ConnId: conn, Dialect: kind.RoleRuntime.String(), Role: kind.RoleRuntime.String()}
+		env := &syv1.Envelope{Type: kind.ConnClose, RuntimeId: rid, Ts: clock.Stamp(time.Now()), Target: route,
 			Body: &syv1.Envelope_Error{Error: &syv1.Error{Code: errcode.AuthFailed, Message: "runtime token revoked"}}}
 		dctx, cancel := context.WithTimeout(ctx, s.cfg.DeliveryWait)
 		reply, err := s.bus.Request(dctx, bus.PodSubject(pod), env)
@@ -435,5 +406,5 @@ func (s *Service) disconnectRuntime(ctx context.Context, rid string) []*syv1.Rou
 }
 
 func errorEnvelope(code, msg string) *syv1.Envelope {
-	return &syv1.Envelope{Type: amurg.TypeError, Body: &syv1.Envelope_Error{Error: &syv1.Error{Code: code, Message: msg}}}
+	return &syv1.Envelope{Type: kind.Error, Body: &syv1.Envelope_Error{Error: &syv1.Error{Code: code, Message: msg}}}
 }

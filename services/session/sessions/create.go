@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -14,8 +13,9 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
-	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -33,7 +33,7 @@ func (s *Service) handleCreate(ctx context.Context, m *nats.Msg) {
 	reply := s.createSession(ctx, req.GetCreateSessionRequest())
 	span.SetAttributes(attribute.Int("http.status", int(reply.GetStatus())), attribute.String("sy.session_id", reply.GetSession().GetId()))
 	s.m.creates.WithLabelValues(strconv.Itoa(int(reply.GetStatus()))).Inc()
-	out := &syv1.Envelope{Type: bus.TypeCreateSession, Body: &syv1.Envelope_CreateSessionReply{CreateSessionReply: reply}}
+	out := &syv1.Envelope{Type: kind.CreateSession, Body: &syv1.Envelope_CreateSessionReply{CreateSessionReply: reply}}
 	if err := s.bus.Reply(ctx, m, out); err != nil {
 		s.log.WarnContext(ctx, "create reply not sent", "err", err)
 	}
@@ -51,7 +51,7 @@ func (s *Service) createSession(ctx context.Context, req *syv1.CreateSessionRequ
 	if err != nil {
 		return failure(http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
 	}
-	now := amurg.Timestamp(time.Now())
+	now := clock.Stamp(s.clock.Now())
 	info := &syv1.SessionInfo{
 		Id: uuid.NewString(), EndpointId: ep.GetEndpoint().GetId(), RuntimeId: ep.GetRuntimeId(),
 		UserId: req.GetUserId(), Status: catalog.StatusCreating, CreatedAt: now, LastActivity: now,
@@ -66,7 +66,7 @@ func (s *Service) createSession(ctx context.Context, req *syv1.CreateSessionRequ
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	cmd := &syv1.Envelope{
-		Id: "create." + info.GetId(), Type: amurg.TypeSessionCreate, SessionId: info.GetId(), Ts: now,
+		Id: "create." + info.GetId(), Type: kind.SessionCreate, SessionId: info.GetId(), Ts: now,
 		UserId: info.GetUserId(), RuntimeId: info.GetRuntimeId(), EndpointId: info.GetEndpointId(),
 		Body: &syv1.Envelope_SessionCreate{SessionCreate: &syv1.SessionCreate{SessionId: info.GetId(), EndpointId: info.GetEndpointId(), UserId: info.GetUserId()}},
 	}
@@ -89,20 +89,16 @@ func (s *Service) createSession(ctx context.Context, req *syv1.CreateSessionRequ
 
 // sessionCreated records the runtime's answer to session.create and hands
 // it to the replica waiting on the REST request.
-func (s *Service) sessionCreated(ctx context.Context, env *syv1.Envelope) error {
-	info, err := s.session(ctx, env)
-	if info == nil {
-		return err
-	}
+func (s *Service) sessionCreated(ctx context.Context, env *syv1.Envelope, info *syv1.SessionInfo) error {
 	sc := env.GetSessionCreated()
-	info, err = s.cat.UpdateSession(ctx, info.GetId(), func(si *syv1.SessionInfo) bool {
+	info, err := s.cat.UpdateSession(ctx, info.GetId(), func(si *syv1.SessionInfo) bool {
 		if si.GetStatus() != catalog.StatusCreating {
 			return false
 		}
 		si.NativeHandle = sc.GetNativeHandle()
 		si.Status = catalog.StatusActive
 		if !sc.GetOk() {
-			si.Status, si.CloseReason, si.ClosedAt = catalog.StatusClosed, "runtime_error", amurg.Timestamp(time.Now())
+			si.Status, si.CloseReason, si.ClosedAt = catalog.StatusClosed, "runtime_error", clock.Stamp(s.clock.Now())
 		}
 		return true
 	})
@@ -125,7 +121,7 @@ func (s *Service) createFailed(ctx context.Context, session, code, message strin
 		if si.GetStatus() != catalog.StatusCreating {
 			return false
 		}
-		si.Status, si.CloseReason, si.ClosedAt = catalog.StatusClosed, code, amurg.Timestamp(time.Now())
+		si.Status, si.CloseReason, si.ClosedAt = catalog.StatusClosed, code, clock.Stamp(s.clock.Now())
 		return true
 	})
 	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
@@ -138,6 +134,6 @@ func (s *Service) createFailed(ctx context.Context, session, code, message strin
 }
 
 func (s *Service) notifyCreated(ctx context.Context, session string, reply *syv1.CreateSessionReply) error {
-	out := &syv1.Envelope{Type: bus.TypeCreateSession, SessionId: session, Body: &syv1.Envelope_CreateSessionReply{CreateSessionReply: reply}}
+	out := &syv1.Envelope{Type: kind.CreateSession, SessionId: session, Body: &syv1.Envelope_CreateSessionReply{CreateSessionReply: reply}}
 	return s.bus.Send(ctx, bus.SessionCreatedSubject(session), out)
 }

@@ -9,11 +9,13 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
-	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -37,43 +39,87 @@ func (s *Service) handle(ctx context.Context, env *syv1.Envelope) error {
 	return nil
 }
 
-func (s *Service) dispatch(ctx context.Context, env *syv1.Envelope) error {
-	switch env.GetType() {
-	case amurg.TypeUserMessage:
-		return s.userMessage(ctx, env)
-	case amurg.TypeTurnStarted, amurg.TypeAgentOutput, amurg.TypeFileAvailable:
-		return s.runtimeEvent(ctx, env, false)
-	case amurg.TypePermissionRequest:
-		return s.permissionRequest(ctx, env)
-	case amurg.TypePermissionResponse:
-		return s.permissionResponse(ctx, env)
-	case bus.TypePermissionTimeout:
-		return s.permissionTimeout(ctx, env)
-	case bus.TypeSessionIdle:
-		return s.sessionIdle(ctx, env)
-	case bus.TypeRuntimeStatus:
-		return s.runtimeStatus(ctx, env)
-	case amurg.TypeTurnCompleted:
-		return s.runtimeEvent(ctx, env, true)
-	case amurg.TypeStopAck:
-		return s.runtimeEvent(ctx, env, env.GetStopAck().GetOk())
-	case amurg.TypeSessionCreated:
-		return s.sessionCreated(ctx, env)
-	case amurg.TypeSessionClose:
-		return s.sessionClose(ctx, env)
-	case amurg.TypeStopRequest, amurg.TypeFileUpload:
-		return s.clientCommand(ctx, env)
-	case bus.TypeRouteFailed:
-		return s.routeFailed(ctx, env)
+// ownerCheck says whether a handler acts on the sender's own session.
+type ownerCheck int
+
+const (
+	// noOwner: internal envelopes (sweeper, relay, runtime presence).
+	noOwner ownerCheck = iota
+	// owner: load the record from KV and check the sender owns it.
+	owner
+	// ownerCached: as owner, but a cached record will do for the check
+	// (runtime output: the runtime of a session never changes), so
+	// streamed output costs no KV read per frame.
+	ownerCached
+)
+
+// handler is how one inbound kind is handled.
+type handler struct {
+	name  string // for tests and logs
+	owner ownerCheck
+	// run gets the session record when owner != noOwner (never nil then).
+	run func(context.Context, *syv1.Envelope, *syv1.SessionInfo) error
+}
+
+// handlers is the dispatch table: inbound kind → handler.
+func (s *Service) handlers() map[string]handler {
+	internal := func(name string, f func(context.Context, *syv1.Envelope) error) handler {
+		return handler{name: name, run: func(ctx context.Context, env *syv1.Envelope, _ *syv1.SessionInfo) error { return f(ctx, env) }}
 	}
-	return fmt.Errorf("%w: unexpected inbound type %q", bus.ErrPoison, env.GetType())
+	event := func(name string, endsTurn func(*syv1.Envelope) bool) handler {
+		return handler{name: name, owner: ownerCached, run: func(ctx context.Context, env *syv1.Envelope, info *syv1.SessionInfo) error {
+			return s.runtimeEvent(ctx, env, info, endsTurn(env))
+		}}
+	}
+	never := func(*syv1.Envelope) bool { return false }
+	always := func(*syv1.Envelope) bool { return true }
+	return map[string]handler{
+		kind.UserMessage:        {name: "userMessage", owner: owner, run: s.userMessage},
+		kind.TurnStarted:        event("runtimeEvent", never),
+		kind.AgentOutput:        event("runtimeEvent", never),
+		kind.FileAvailable:      event("runtimeEvent", never),
+		kind.TurnCompleted:      event("runtimeEvent+endsTurn", always),
+		kind.StopAck:            event("runtimeEvent+endsTurnIfOk", func(env *syv1.Envelope) bool { return env.GetStopAck().GetOk() }),
+		kind.PermissionRequest:  {name: "permissionRequest", owner: owner, run: s.permissionRequest},
+		kind.PermissionResponse: {name: "permissionResponse", owner: owner, run: s.permissionResponse},
+		kind.SessionCreated:     {name: "sessionCreated", owner: owner, run: s.sessionCreated},
+		kind.SessionClose:       {name: "sessionClose", owner: owner, run: s.sessionClose},
+		kind.StopRequest:        {name: "clientCommand", owner: owner, run: s.clientCommand},
+		kind.FileUpload:         {name: "clientCommand", owner: owner, run: s.clientCommand},
+		kind.PermissionTimeout:  internal("permissionTimeout", s.permissionTimeout),
+		kind.SessionIdle:        internal("sessionIdle", s.sessionIdle),
+		kind.RuntimeStatus:      internal("runtimeStatus", s.runtimeStatus),
+		kind.RouteFailed:        internal("routeFailed", s.routeFailed),
+	}
+}
+
+// dispatch runs env's handler, after the one check that its sender owns
+// the session when the handler needs it.
+func (s *Service) dispatch(ctx context.Context, env *syv1.Envelope) error {
+	h, ok := s.table[env.GetType()]
+	if !ok {
+		return fmt.Errorf("%w: unexpected inbound type %q", bus.ErrPoison, env.GetType())
+	}
+	var info *syv1.SessionInfo
+	if h.owner == ownerCached {
+		if info = s.records.get(env.GetSessionId()); info != nil && !authorized(info, env) {
+			info = nil // perhaps stale: decide on the stored record
+		}
+	}
+	if h.owner != noOwner && info == nil {
+		var err error
+		if info, err = s.session(ctx, env); info == nil {
+			return err
+		}
+	}
+	return h.run(ctx, env, info)
 }
 
 // session loads the record of env's session and checks that env's sender
 // may act on it. A nil record with a nil error means the sender was
 // answered with an error frame and the envelope is done.
 func (s *Service) session(ctx context.Context, env *syv1.Envelope) (*syv1.SessionInfo, error) {
-	info, _, err := s.cat.Session(ctx, env.GetSessionId())
+	info, _, err := s.sessions.Session(ctx, env.GetSessionId())
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, s.reject(ctx, env, errcode.SessionNotFound, "no session "+env.GetSessionId())
 	}
@@ -86,11 +132,21 @@ func (s *Service) session(ctx context.Context, env *syv1.Envelope) (*syv1.Sessio
 	return info, nil
 }
 
+// authorized: a runtime acts on its own sessions, a user on theirs.
 func authorized(info *syv1.SessionInfo, env *syv1.Envelope) bool {
-	if env.GetOrigin().GetDialect() == amurg.RoleRuntime.String() {
+	if fromRuntime(env.GetOrigin()) {
 		return env.GetRuntimeId() == info.GetRuntimeId()
 	}
 	return env.GetUserId() == info.GetUserId()
+}
+
+// fromRuntime says whether a route is a runtime's socket: Route.role, or
+// Route.dialect from gateways that set the role there.
+func fromRuntime(r *syv1.Route) bool {
+	if role := r.GetRole(); role != "" {
+		return role == kind.RoleRuntime.String()
+	}
+	return r.GetDialect() == kind.RoleRuntime.String()
 }
 
 // reject sends an error frame to the socket env came from.
@@ -100,21 +156,17 @@ func (s *Service) reject(ctx context.Context, env *syv1.Envelope, code, message 
 		return nil
 	}
 	e := &syv1.Envelope{
-		Id: env.GetId() + ".err", Type: amurg.TypeError, SessionId: env.GetSessionId(), Ts: amurg.Timestamp(time.Now()),
+		Id: env.GetId() + ".err", Type: kind.Error, SessionId: env.GetSessionId(), Ts: clock.Stamp(s.clock.Now()),
 		Target: origin, Body: &syv1.Envelope_Error{Error: &syv1.Error{Code: code, Message: message}},
 	}
 	trace.SpanFromContext(ctx).AddEvent("rejected", trace.WithAttributes(attribute.String("sy.code", code)))
-	if err := s.bus.Send(ctx, bus.PodSubject(origin.GetPod()), e); err != nil {
+	if err := s.out.Send(ctx, bus.PodSubject(origin.GetPod()), e); err != nil {
 		s.log.WarnContext(ctx, "error frame not sent", "code", code, "err", err)
 	}
 	return nil
 }
 
-func (s *Service) userMessage(ctx context.Context, env *syv1.Envelope) error {
-	info, err := s.session(ctx, env)
-	if info == nil {
-		return err
-	}
+func (s *Service) userMessage(ctx context.Context, env *syv1.Envelope, info *syv1.SessionInfo) error {
 	if info.GetStatus() != catalog.StatusActive {
 		return s.reject(ctx, env, errcode.SessionClosed, "session "+info.GetId()+" is "+info.GetStatus())
 	}
@@ -122,14 +174,22 @@ func (s *Service) userMessage(ctx context.Context, env *syv1.Envelope) error {
 	if info.GetTurnMessageId() != "" && info.GetTurnMessageId() != msgID {
 		return s.reject(ctx, env, errcode.TurnInProgress, "A turn is already in progress for this session")
 	}
-	if info.GetTurnMessageId() == "" {
+	if info.GetTurnMessageId() == "" { // a new turn (a redelivery of the running one was charged already)
+		refusal, err := s.quota.charge(ctx, env.GetUserId(), int64(proto.Size(env.GetUserMessage())), s.clock.Now())
+		if err != nil {
+			return err
+		}
+		if refusal != "" {
+			s.m.quotaRefused.Inc()
+			return s.reject(ctx, env, errcode.QuotaExceeded, refusal)
+		}
 		var busy bool
 		info, err = s.cat.UpdateSession(ctx, info.GetId(), func(si *syv1.SessionInfo) bool {
 			if si.GetTurnMessageId() != "" {
 				busy = si.GetTurnMessageId() != msgID
 				return false
 			}
-			si.TurnMessageId, si.LastActivity = msgID, amurg.Timestamp(time.Now())
+			si.TurnMessageId, si.LastActivity = msgID, clock.Stamp(s.clock.Now())
 			return true
 		})
 		if err != nil {
@@ -148,14 +208,7 @@ func (s *Service) userMessage(ctx context.Context, env *syv1.Envelope) error {
 // runtimeEvent stores an event a runtime sent; endsTurn clears the turn.
 // The sender check uses the cached record when there is one (a session's
 // runtime never changes), so streamed output costs one JetStream append.
-func (s *Service) runtimeEvent(ctx context.Context, env *syv1.Envelope, endsTurn bool) error {
-	info := s.records.get(env.GetSessionId())
-	if info == nil || !authorized(info, env) {
-		var err error
-		if info, err = s.session(ctx, env); info == nil {
-			return err
-		}
-	}
+func (s *Service) runtimeEvent(ctx context.Context, env *syv1.Envelope, info *syv1.SessionInfo, endsTurn bool) error {
 	if err := s.appendTranscript(ctx, env); err != nil {
 		return err
 	}
@@ -165,18 +218,14 @@ func (s *Service) runtimeEvent(ctx context.Context, env *syv1.Envelope, endsTurn
 			if si.GetTurnMessageId() == "" {
 				return false
 			}
-			si.TurnMessageId, si.LastActivity = "", amurg.Timestamp(time.Now())
+			si.TurnMessageId, si.LastActivity = "", clock.Stamp(s.clock.Now())
 			return true
 		})
 	}
 	return err
 }
 
-func (s *Service) clientCommand(ctx context.Context, env *syv1.Envelope) error {
-	info, err := s.session(ctx, env)
-	if info == nil {
-		return err
-	}
+func (s *Service) clientCommand(ctx context.Context, env *syv1.Envelope, info *syv1.SessionInfo) error {
 	if info.GetStatus() != catalog.StatusActive {
 		return s.reject(ctx, env, errcode.SessionClosed, "session "+info.GetId()+" is "+info.GetStatus())
 	}
@@ -186,20 +235,16 @@ func (s *Service) clientCommand(ctx context.Context, env *syv1.Envelope) error {
 // sessionClose handles session.close from either side: the record is
 // closed, clients get session.closed, and a client's close goes on to the
 // runtime.
-func (s *Service) sessionClose(ctx context.Context, env *syv1.Envelope) error {
-	info, err := s.session(ctx, env)
-	if info == nil {
-		return err
-	}
+func (s *Service) sessionClose(ctx context.Context, env *syv1.Envelope, info *syv1.SessionInfo) error {
 	reason := env.GetSessionClose().GetReason()
-	fromRuntime := env.GetOrigin().GetDialect() == amurg.RoleRuntime.String()
+	byRuntime := fromRuntime(env.GetOrigin())
 	if reason == "" {
-		reason = map[bool]string{true: "runtime_closed", false: "user_requested"}[fromRuntime]
+		reason = map[bool]string{true: "runtime_closed", false: "user_requested"}[byRuntime]
 	}
 	if err := s.closeSession(ctx, env.GetId(), info.GetId(), reason, env.GetTs()); err != nil {
 		return err
 	}
-	if fromRuntime {
+	if byRuntime {
 		return nil
 	}
 	return s.toRuntime(ctx, info, env)
@@ -211,14 +256,14 @@ func (s *Service) closeSession(ctx context.Context, id, session, reason, ts stri
 		if si.GetStatus() == catalog.StatusClosed {
 			return false
 		}
-		si.Status, si.CloseReason, si.ClosedAt, si.TurnMessageId = catalog.StatusClosed, reason, amurg.Timestamp(time.Now()), ""
+		si.Status, si.CloseReason, si.ClosedAt, si.TurnMessageId = catalog.StatusClosed, reason, clock.Stamp(s.clock.Now()), ""
 		return true
 	})
 	if err != nil {
 		return err
 	}
 	closed := &syv1.Envelope{
-		Id: id + ".closed", Type: amurg.TypeSessionClosed, SessionId: session, Ts: ts,
+		Id: id + ".closed", Type: kind.SessionClosed, SessionId: session, Ts: ts,
 		Body: &syv1.Envelope_SessionClose{SessionClose: &syv1.SessionClose{SessionId: session, Reason: reason}},
 	}
 	if err := s.appendTranscript(ctx, closed); err != nil {
@@ -246,6 +291,7 @@ func (s *Service) appendTranscriptSeq(ctx context.Context, env *syv1.Envelope) (
 	if err != nil {
 		return 0, err
 	}
+	s.floors.note(out.GetSessionId(), out.GetSeq())
 	s.m.appended.Inc()
 	return out.GetSeq(), nil
 }
@@ -267,7 +313,7 @@ func (s *Service) routeFailed(ctx context.Context, env *syv1.Envelope) error {
 	rf := env.GetRouteFailed()
 	orig := rf.GetOriginal()
 	switch orig.GetType() {
-	case amurg.TypeUserMessage:
+	case kind.UserMessage:
 		msgID := orig.GetUserMessage().GetMessageId()
 		if _, err := s.cat.UpdateSession(ctx, orig.GetSessionId(), func(si *syv1.SessionInfo) bool {
 			if si.GetTurnMessageId() != msgID {
@@ -278,7 +324,7 @@ func (s *Service) routeFailed(ctx context.Context, env *syv1.Envelope) error {
 		}); err != nil && !errors.Is(err, catalog.ErrNotFound) {
 			return err
 		}
-	case amurg.TypeSessionCreate:
+	case kind.SessionCreate:
 		return s.createFailed(ctx, orig.GetSessionId(), rf.GetCode(), rf.GetMessage())
 	}
 	return s.reject(ctx, orig, rf.GetCode(), rf.GetMessage())

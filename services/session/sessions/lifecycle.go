@@ -7,7 +7,8 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
-	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -38,12 +39,12 @@ func (s *Service) sweep(ctx context.Context) {
 }
 
 func (s *Service) sweepPermissions(ctx context.Context) error {
-	expired, err := s.cat.ExpiredPermissions(ctx, time.Now())
+	expired, err := s.cat.ExpiredPermissions(ctx, s.clock.Now())
 	if err != nil {
 		return err
 	}
 	for _, e := range expired {
-		env := &syv1.Envelope{Id: "timeout." + e.Request, Type: bus.TypePermissionTimeout, SessionId: e.Session, Ts: amurg.Timestamp(time.Now()),
+		env := &syv1.Envelope{Id: "timeout." + e.Request, Type: kind.PermissionTimeout, SessionId: e.Session, Ts: clock.Stamp(s.clock.Now()),
 			Body: &syv1.Envelope_PermissionRequest{PermissionRequest: &syv1.PermissionRequest{SessionId: e.Session, RequestId: e.Request}}}
 		if _, err := s.bus.Publish(ctx, bus.InboundSubject(s.cfg.Partitions, e.Session), env); err != nil {
 			return err
@@ -61,7 +62,7 @@ func (s *Service) sweepIdle(ctx context.Context) error {
 		if !s.idle(info) {
 			continue
 		}
-		env := &syv1.Envelope{Id: "idle." + info.GetLastActivity(), Type: bus.TypeSessionIdle, SessionId: info.GetId(), Ts: amurg.Timestamp(time.Now()),
+		env := &syv1.Envelope{Id: "idle." + info.GetLastActivity(), Type: kind.SessionIdle, SessionId: info.GetId(), Ts: clock.Stamp(s.clock.Now()),
 			Body: &syv1.Envelope_SessionClose{SessionClose: &syv1.SessionClose{SessionId: info.GetId(), Reason: "idle"}}}
 		if _, err := s.bus.Publish(ctx, bus.InboundSubject(s.cfg.Partitions, info.GetId()), env); err != nil {
 			return err
@@ -77,7 +78,7 @@ func (s *Service) idle(info *syv1.SessionInfo) bool {
 		return false
 	}
 	last, err := time.Parse(time.RFC3339Nano, info.GetLastActivity())
-	return err == nil && time.Since(last) > s.cfg.SessionIdle
+	return err == nil && s.clock.Now().Sub(last) > s.cfg.SessionIdle
 }
 
 // sessionIdle closes a session the sweeper found idle, if it still is:
@@ -93,7 +94,7 @@ func (s *Service) sessionIdle(ctx context.Context, env *syv1.Envelope) error {
 	if err := s.closeSession(ctx, env.GetId(), info.GetId(), "idle", env.GetTs()); err != nil {
 		return err
 	}
-	return s.toRuntime(ctx, info, &syv1.Envelope{Id: env.GetId(), Type: amurg.TypeSessionClose, Ts: env.GetTs(),
+	return s.toRuntime(ctx, info, &syv1.Envelope{Id: env.GetId(), Type: kind.SessionClose, Ts: env.GetTs(),
 		Body: &syv1.Envelope_SessionClose{SessionClose: &syv1.SessionClose{SessionId: info.GetId(), Reason: "idle"}}})
 }
 
@@ -137,7 +138,7 @@ func (s *Service) fanRuntimeStatus(ctx context.Context, env *syv1.Envelope, st *
 		if info.GetRuntimeId() != st.GetRuntimeId() || info.GetStatus() == catalog.StatusClosed {
 			continue
 		}
-		one := &syv1.Envelope{Id: env.GetId() + "." + info.GetId(), Type: bus.TypeRuntimeStatus, SessionId: info.GetId(), Ts: env.GetTs(),
+		one := &syv1.Envelope{Id: env.GetId() + "." + info.GetId(), Type: kind.RuntimeStatus, SessionId: info.GetId(), Ts: env.GetTs(),
 			RuntimeId: st.GetRuntimeId(), Body: env.GetBody()}
 		if _, err := s.bus.Publish(ctx, bus.InboundSubject(s.cfg.Partitions, info.GetId()), one); err != nil {
 			return err

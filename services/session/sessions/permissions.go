@@ -10,8 +10,9 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
-	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -20,11 +21,7 @@ const resolvedByUser = "user:"
 // permissionRequest stores a runtime's request as pending and shows it to
 // subscribers, or answers it at once when the user chose always_allow for
 // the tool in this session.
-func (s *Service) permissionRequest(ctx context.Context, env *syv1.Envelope) error {
-	info, err := s.session(ctx, env)
-	if info == nil {
-		return err
-	}
+func (s *Service) permissionRequest(ctx context.Context, env *syv1.Envelope, info *syv1.SessionInfo) error {
 	pr := env.GetPermissionRequest()
 	rec, _, err := s.cat.Permission(ctx, info.GetId(), pr.GetRequestId())
 	if err != nil {
@@ -36,7 +33,7 @@ func (s *Service) permissionRequest(ctx context.Context, env *syv1.Envelope) err
 	}
 	if rec == nil {
 		rec = &syv1.PermissionRecord{Request: pr, RuntimeId: info.GetRuntimeId(), Seq: seq,
-			Deadline: time.Now().Add(s.cfg.PermissionTimeout).UTC().Format(time.RFC3339Nano)}
+			Deadline: s.clock.Now().Add(s.cfg.PermissionTimeout).UTC().Format(time.RFC3339Nano)}
 		if slices.Contains(info.GetAlwaysAllowTools(), pr.GetTool()) {
 			rec.Resolved, rec.Approved, rec.ResolvedBy = true, true, "always_allow"
 		}
@@ -54,11 +51,7 @@ func (s *Service) permissionRequest(ctx context.Context, env *syv1.Envelope) err
 
 // permissionResponse takes the first answer from any client; later
 // answers get permission_resolved.
-func (s *Service) permissionResponse(ctx context.Context, env *syv1.Envelope) error {
-	info, err := s.session(ctx, env)
-	if info == nil {
-		return err
-	}
+func (s *Service) permissionResponse(ctx context.Context, env *syv1.Envelope, info *syv1.SessionInfo) error {
 	resp := env.GetPermissionResponse()
 	rec, rev, err := s.cat.Permission(ctx, info.GetId(), resp.GetRequestId())
 	switch {
@@ -117,8 +110,8 @@ func (s *Service) answerRuntime(ctx context.Context, info *syv1.SessionInfo, id 
 	}
 	resp := &syv1.PermissionResponse{SessionId: info.GetId(), RequestId: rec.GetRequest().GetRequestId(),
 		Approved: rec.GetApproved(), AlwaysAllow: alwaysAllow, Reason: reason}
-	answer := &syv1.Envelope{Id: id + ".answer", Type: amurg.TypePermissionResponse, SessionId: info.GetId(),
-		Ts: amurg.Timestamp(time.Now()), Body: &syv1.Envelope_PermissionResponse{PermissionResponse: resp}}
+	answer := &syv1.Envelope{Id: id + ".answer", Type: kind.PermissionResponse, SessionId: info.GetId(),
+		Ts: clock.Stamp(s.clock.Now()), Body: &syv1.Envelope_PermissionResponse{PermissionResponse: resp}}
 	if err := s.appendTranscript(ctx, answer); err != nil {
 		return err
 	}

@@ -19,9 +19,11 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	"github.com/switchyard-hub/switchyard/pkg/transcript"
+	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
 // Config is the session service's configuration.
@@ -35,11 +37,17 @@ type Config struct {
 	PermissionTimeout  time.Duration `flag:"permission-timeout" env:"SY_PERMISSION_TIMEOUT" default:"60s" usage:"an unanswered permission.request is denied by the hub after this"`
 	SessionIdle        time.Duration `flag:"session-idle" env:"SY_SESSION_IDLE" default:"1h" usage:"sessions without a turn or activity for this long are closed (reason idle); 0 disables"`
 	SweepInterval      time.Duration `flag:"sweep-interval" env:"SY_SWEEP_INTERVAL" default:"1s" usage:"how often replicas look for expired permission requests and idle sessions"`
+	// Integrity and quotas (issue 9, floor.go, quota.go).
+	TranscriptMaxMsgsPerSession int64         `flag:"transcript-max-msgs-per-session" env:"SY_TRANSCRIPT_MAX_MSGS_PER_SESSION" default:"100000" usage:"entries kept per session (its oldest go first, never another session's); -1: no cap"`
+	SeqFloorInterval            time.Duration `flag:"seq-floor-interval" env:"SY_SEQ_FLOOR_INTERVAL" default:"1s" usage:"how often each changed session's last seq is written to its record (the floor that keeps seq from going back after retention)"`
+	UserMessagesPerMinute       int64         `flag:"user-messages-per-minute" env:"SY_USER_MESSAGES_PER_MINUTE" default:"60" usage:"user.message frames one user may send per minute, over all sessions (0: no limit)"`
+	UserBytesPerHour            int64         `flag:"user-bytes-per-hour" env:"SY_USER_BYTES_PER_HOUR" default:"268435456" usage:"transcript bytes one user's user.message frames may add per hour, over all sessions (0: no limit)"`
 }
 
 // Limits are the stream limits implied by the configuration.
 func (c *Config) Limits() bus.Limits {
-	return bus.Limits{Replicas: c.StreamReplicas, TranscriptMaxAge: c.TranscriptMaxAge, TranscriptMaxBytes: c.TranscriptMaxBytes}
+	return bus.Limits{Replicas: c.StreamReplicas, TranscriptMaxAge: c.TranscriptMaxAge, TranscriptMaxBytes: c.TranscriptMaxBytes,
+		TranscriptMaxMsgsPerSession: c.TranscriptMaxMsgsPerSession}
 }
 
 // Service is one replica of the session service.
@@ -54,13 +62,35 @@ type Service struct {
 	create *nats.Subscription
 	m      *metrics
 
-	stopSweep context.CancelFunc
-	records   *recordCache
+	stopSweep  context.CancelFunc
+	records    *recordCache
+	floors     *floors
+	floorsDone chan struct{}
+	quota      *quotas
+
+	// What the dispatcher needs, as interfaces so unit tests can fake them.
+	clock    clock.Clock
+	sessions sessionReader // s.cat
+	out      sender        // s.bus: directed error frames
+	table    map[string]handler
+}
+
+// sessionReader reads session records (catalog.Catalog).
+type sessionReader interface {
+	Session(ctx context.Context, id string) (*syv1.SessionInfo, uint64, error)
+}
+
+// sender publishes on core NATS (bus.Bus).
+type sender interface {
+	Send(ctx context.Context, subject string, env *syv1.Envelope) error
 }
 
 // New prepares a replica; Start makes it consume.
 func New(cfg Config, b *bus.Bus, tel *telemetry.Telemetry) *Service {
-	return &Service{cfg: cfg, bus: b, log: tel.Log, tracer: tel.Tracer, m: newMetrics(tel.Registry), records: newRecordCache()}
+	s := &Service{cfg: cfg, bus: b, log: tel.Log, tracer: tel.Tracer, m: newMetrics(tel.Registry), records: newRecordCache(),
+		floors: newFloors(), clock: clock.System, out: b}
+	s.table = s.handlers()
+	return s
 }
 
 // Start ensures the streams, then consumes inbound partitions and serves
@@ -77,7 +107,12 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.cat, s.tw = cat, transcript.NewWriter(store)
+	s.cat, s.sessions, s.tw = cat, cat, transcript.NewWriter(store)
+	quotaKV, err := s.bus.KV(ctx, bus.BucketQuotas)
+	if err != nil {
+		return err
+	}
+	s.quota = &quotas{kv: quotaKV, limits: quotaLimits{messagesPerMinute: s.cfg.UserMessagesPerMinute, bytesPerHour: s.cfg.UserBytesPerHour}}
 	s.create, err = s.bus.NC.QueueSubscribe(bus.SubjSessionCreate, bus.QueueSession, func(m *nats.Msg) {
 		go s.handleCreate(ctx, m)
 	})
@@ -94,6 +129,11 @@ func (s *Service) Start(ctx context.Context) error {
 	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopSweep = stopSweep
 	go s.sweep(sweepCtx)
+	if s.cfg.SeqFloorInterval <= 0 {
+		s.cfg.SeqFloorInterval = time.Second
+	}
+	s.floorsDone = make(chan struct{})
+	go s.keepFloors(sweepCtx, s.floorsDone)
 	go s.records.follow(sweepCtx, s.bus)
 	s.log.Info("session service consuming", "partitions", s.cfg.Partitions)
 	return nil
@@ -101,14 +141,15 @@ func (s *Service) Start(ctx context.Context) error {
 
 // Stop stops consuming and waits for in-flight messages to be acked.
 func (s *Service) Stop() {
-	if s.stopSweep != nil {
-		s.stopSweep()
-	}
 	if s.create != nil {
 		_ = s.create.Drain()
 	}
 	if s.parts != nil {
 		s.parts.Stop()
+	}
+	if s.stopSweep != nil {
+		s.stopSweep()
+		<-s.floorsDone // the last floors are written after the last append
 	}
 }
 
@@ -121,16 +162,19 @@ type metrics struct {
 	latency  prometheus.Histogram
 	appended prometheus.Counter
 	creates  *prometheus.CounterVec
+
+	quotaRefused prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		handled:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_messages_total", Help: "Inbound envelopes handled, by type."}, []string{"type"}),
-		failed:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_failures_total", Help: "Inbound envelopes whose handling failed and will be redelivered, by type."}, []string{"type"}),
-		latency:  prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchyard_session_handle_seconds", Help: "Time to handle one inbound envelope.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
-		appended: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_session_transcript_appends_total", Help: "Messages appended to transcripts."}),
-		creates:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_creates_total", Help: "Session create requests, by HTTP status answered."}, []string{"status"}),
+		handled:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_messages_total", Help: "Inbound envelopes handled, by type."}, []string{"type"}),
+		failed:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_failures_total", Help: "Inbound envelopes whose handling failed and will be redelivered, by type."}, []string{"type"}),
+		latency:      prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchyard_session_handle_seconds", Help: "Time to handle one inbound envelope.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		appended:     prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_session_transcript_appends_total", Help: "Messages appended to transcripts."}),
+		creates:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_creates_total", Help: "Session create requests, by HTTP status answered."}, []string{"status"}),
+		quotaRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_session_quota_refusals_total", Help: "user.message frames refused with quota_exceeded."}),
 	}
-	reg.MustRegister(m.handled, m.failed, m.latency, m.appended, m.creates)
+	reg.MustRegister(m.handled, m.failed, m.latency, m.appended, m.creates, m.quotaRefused)
 	return m
 }
