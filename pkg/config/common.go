@@ -122,8 +122,11 @@ func (c *Common) validateRedis() error {
 	case len(c.RedisAddrs) > 0 && c.RedisMasterName == "" && !c.RedisCluster:
 		bad("RedisAddrs", strings.Join(c.RedisAddrs, ","), "say what they are: set %s (Sentinel) or %s=true (Cluster)", Name(c, "RedisMasterName"), Name(c, "RedisCluster"))
 	case len(c.RedisAddrs) == 0:
-		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+		o, err := redis.ParseURL(c.RedisURL)
+		if err != nil {
 			bad("RedisURL", RedactURL(c.RedisURL), "want redis://[user:password@]host:port/db, rediss://… or unix://…: %v", err)
+		} else if c.RedisCluster && o.DB != 0 {
+			bad("RedisURL", RedactURL(c.RedisURL), "Redis Cluster has only database 0, not %d", o.DB)
 		}
 	}
 	return errors.Join(errs...)

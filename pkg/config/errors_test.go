@@ -75,6 +75,7 @@ func TestValidateNamesSettings(t *testing.T) {
 		{"sentinel", func(c *Common) { c.RedisAddrs, c.RedisMasterName = []string{"s1:26379", "s2:26379"}, "mymaster" }, nil},
 		{"cluster", func(c *Common) { c.RedisAddrs, c.RedisCluster = []string{"n1:6379"}, true }, nil},
 		{"cluster from url", func(c *Common) { c.RedisCluster = true }, nil},
+		{"cluster db", func(c *Common) { c.RedisCluster, c.RedisURL = true, "redis://h:1/3" }, []string{"SY_REDIS_URL", "only database 0"}},
 		{"addrs alone", func(c *Common) { c.RedisAddrs = []string{"a:1", "b:2"} }, []string{"SY_REDIS_ADDRS", "SY_REDIS_MASTER_NAME", "SY_REDIS_CLUSTER"}},
 		{"master without addrs", func(c *Common) { c.RedisMasterName = "m" }, []string{"SY_REDIS_ADDRS", "Sentinel"}},
 		{"sentinel and cluster", func(c *Common) { c.RedisAddrs, c.RedisMasterName, c.RedisCluster = []string{"a:1"}, "m", true }, []string{"exclusive"}},
