@@ -9,6 +9,8 @@ set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
+# tests/redisha: redis-cli creates the Cluster (Sentinel is redis-server --sentinel)
+command -v redis-cli >/dev/null 2>&1 || [ -x /usr/bin/redis-cli ] || need+=(redis-tools)
 /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || need+=(python3-websockets)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 # tests/browser drives the web console in Debian's chromium (headless).

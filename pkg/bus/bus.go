@@ -32,8 +32,9 @@ type Bus struct {
 }
 
 // Connect dials NATS and keeps reconnecting forever; a process started
-// before NATS comes up waits for it.
-func Connect(ctx context.Context, url, name string, log *slog.Logger) (*Bus, error) {
+// before NATS comes up waits for it. extra options (authentication, TLS)
+// are applied after the defaults and may override them.
+func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...nats.Option) (*Bus, error) {
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -58,9 +59,9 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger) (*Bus, err
 			log.Error("nats async error", "subject", subj, "err", err)
 		}),
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(url, append(opts, extra...)...)
 	if err != nil {
-		return nil, fmt.Errorf("bus: connect %s: %w", url, err)
+		return nil, fmt.Errorf("bus: connect: %w", err) // no URL: it may hold a password
 	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192), jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {

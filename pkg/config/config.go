@@ -11,6 +11,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,59 +23,10 @@ import (
 	"time"
 )
 
-// Common is the configuration every service shares.
-type Common struct {
-	Pod          string `flag:"pod" env:"SY_POD" default:"" usage:"name of this pod/process (default: hostname-pid)"`
-	NATSURL      string `flag:"nats-url" env:"SY_NATS_URL" default:"nats://127.0.0.1:4222" usage:"NATS server URL(s), comma separated"`
-	RedisURL     string `flag:"redis-url" env:"SY_REDIS_URL" default:"redis://127.0.0.1:6379/0" usage:"Redis URL for connection ownership"`
-	OTLPEndpoint string `flag:"otlp-endpoint" env:"SY_OTLP_ENDPOINT" default:"" usage:"OTLP/HTTP trace endpoint, e.g. http://jaeger:4318 (empty: tracing export off)"`
-	LogLevel     string `flag:"log-level" env:"SY_LOG_LEVEL" default:"info" usage:"debug, info, warn or error"`
-	LogFormat    string `flag:"log-format" env:"SY_LOG_FORMAT" default:"text" usage:"text or json"`
-	// Partitions is the number of ordered partitions of the inbound and
-	// runtime-command streams. Every service of a deployment must agree.
-	Partitions int `flag:"partitions" env:"SY_PARTITIONS" default:"16" usage:"ordered partitions of the session and runtime command streams (all services must agree)"`
-	// Replicas of JetStream streams (1 for a single NATS server, 3 for a cluster).
-	StreamReplicas int `flag:"stream-replicas" env:"SY_STREAM_REPLICAS" default:"1" usage:"JetStream replicas for Switchyard's streams and buckets"`
-	// Heartbeat is how often a pod refreshes its ownership records; OwnerTTL
-	// is how long they live without a refresh.
-	Heartbeat time.Duration `flag:"heartbeat" env:"SY_HEARTBEAT" default:"5s" usage:"ownership heartbeat period"`
-	OwnerTTL  time.Duration `flag:"owner-ttl" env:"SY_OWNER_TTL" default:"15s" usage:"ownership record TTL (must exceed heartbeat)"`
-	// RequestTimeout bounds every request that waits on a runtime.
-	RequestTimeout time.Duration `flag:"request-timeout" env:"SY_REQUEST_TIMEOUT" default:"30s" usage:"timeout for requests answered by a runtime"`
-}
-
-// PodName returns the configured pod name or a hostname-pid default.
-func (c *Common) PodName() string {
-	if c.Pod != "" {
-		return c.Pod
-	}
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "pod"
-	}
-	return fmt.Sprintf("%s-%d", host, os.Getpid())
-}
-
-// Validate checks the shared settings.
-func (c *Common) Validate() error {
-	var errs []error
-	if c.Partitions < 1 || c.Partitions > 1024 {
-		errs = append(errs, fmt.Errorf("partitions must be 1..1024, got %d", c.Partitions))
-	}
-	if c.Heartbeat <= 0 || c.OwnerTTL <= c.Heartbeat {
-		errs = append(errs, fmt.Errorf("owner-ttl (%s) must exceed heartbeat (%s)", c.OwnerTTL, c.Heartbeat))
-	}
-	if c.RequestTimeout <= 0 {
-		errs = append(errs, errors.New("request-timeout must be positive"))
-	}
-	if strings.ContainsAny(c.Pod, ". *>") {
-		errs = append(errs, fmt.Errorf("pod name %q must not contain '.', ' ', '*' or '>' (it is a NATS subject token)", c.Pod))
-	}
-	return errors.Join(errs...)
-}
-
 // Load fills cfg (a pointer to a struct) from defaults, the environment and
-// args, in that order of increasing precedence.
+// args, in that order of increasing precedence. Every bad value is
+// reported (joined), each naming its variable or flag, the value and what
+// was expected. -h returns flag.ErrHelp after printing the settings.
 func Load(cfg any, name string, args []string) error {
 	return load(cfg, name, args, os.LookupEnv, os.Stderr)
 }
@@ -85,25 +37,46 @@ func load(cfg any, name string, args []string, lookup func(string) (string, bool
 		return fmt.Errorf("config: Load wants a pointer to a struct, got %T", cfg)
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
 	if err := bind(fs, v.Elem(), lookup); err != nil {
 		return err
 	}
+	// The flag package prints the error and the whole usage on a bad
+	// flag; keep the usage for -h only, the error is returned.
+	var usage bytes.Buffer
+	fs.SetOutput(&usage)
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("config: %w", err)
+		if errors.Is(err, flag.ErrHelp) {
+			_, _ = out.Write(usage.Bytes())
+			return err
+		}
+		return fmt.Errorf("config: %w (-h lists every setting)", err)
 	}
 	return nil
 }
 
+// Defaults sets every tagged field of cfg (a pointer to a config struct) to
+// its default: tag, ignoring the environment and flags. Tests and embedding
+// code (the dev stack) use it to get a service's documented defaults. A
+// default that does not parse is a programming error and panics.
+func Defaults(cfg any) {
+	v := reflect.ValueOf(cfg)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		panic(fmt.Sprintf("config: Defaults wants a pointer to a struct, got %T", cfg))
+	}
+	none := func(string) (string, bool) { return "", false }
+	if err := bind(flag.NewFlagSet("defaults", flag.ContinueOnError), v.Elem(), none); err != nil {
+		panic(err)
+	}
+}
+
 func bind(fs *flag.FlagSet, v reflect.Value, lookup func(string) (string, bool)) error {
+	var errs []error
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		fv := v.Field(i)
 		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-			if err := bind(fs, fv, lookup); err != nil {
-				return err
-			}
+			errs = append(errs, bind(fs, fv, lookup))
 			continue
 		}
 		name := f.Tag.Get("flag")
@@ -112,12 +85,17 @@ func bind(fs *flag.FlagSet, v reflect.Value, lookup func(string) (string, bool))
 		}
 		raw := f.Tag.Get("default")
 		env := f.Tag.Get("env")
+		source := fmt.Sprintf("default of -%s", name)
+		if env != "" {
+			source += " [" + env + "]"
+		}
 		if val, ok := lookup(env); ok && env != "" {
 			raw = val
+			source = env
 		}
 		fl := &field{v: fv}
 		if err := fl.Set(raw); err != nil {
-			return fmt.Errorf("config: %s (%s=%q): %w", name, env, raw, err)
+			errs = append(errs, fmt.Errorf("config: %s=%q: %w (flag -%s)", source, raw, err, name))
 		}
 		usage := f.Tag.Get("usage")
 		if env != "" {
@@ -125,7 +103,7 @@ func bind(fs *flag.FlagSet, v reflect.Value, lookup func(string) (string, bool))
 		}
 		fs.Var(fl, name, usage)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // field adapts a reflect.Value to flag.Value.
@@ -143,6 +121,7 @@ func (f *field) String() string {
 
 func (f *field) IsBoolFlag() bool { return f.v.IsValid() && f.v.Kind() == reflect.Bool }
 
+// Set parses s into the field; its errors say what was expected.
 func (f *field) Set(s string) error {
 	switch f.v.Interface().(type) {
 	case string:
@@ -150,25 +129,28 @@ func (f *field) Set(s string) error {
 	case bool:
 		b, err := strconv.ParseBool(orDefault(s, "false"))
 		if err != nil {
-			return err
+			return errors.New("want true or false")
 		}
 		f.v.SetBool(b)
 	case int, int64:
 		n, err := strconv.ParseInt(orDefault(s, "0"), 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return errors.New("want a whole number (this one is out of range)")
+		}
 		if err != nil {
-			return err
+			return errors.New("want a whole number, e.g. 16")
 		}
 		f.v.SetInt(n)
 	case float64:
 		n, err := strconv.ParseFloat(orDefault(s, "0"), 64)
 		if err != nil {
-			return err
+			return errors.New("want a number, e.g. 200 or 0.5")
 		}
 		f.v.SetFloat(n)
 	case time.Duration:
 		d, err := time.ParseDuration(orDefault(s, "0s"))
 		if err != nil {
-			return err
+			return errors.New("want a duration with a unit, e.g. 5s, 250ms, 1m30s, 24h")
 		}
 		f.v.SetInt(int64(d))
 	case []string:

@@ -278,7 +278,7 @@ func TestCommonValidate(t *testing.T) {
 		{"partitions 1025", func(c *Common) { c.Partitions = 1025 }, []string{"partitions"}},
 		{"ttl equal heartbeat", func(c *Common) { c.OwnerTTL = c.Heartbeat }, []string{"owner-ttl"}},
 		{"ttl below heartbeat", func(c *Common) { c.OwnerTTL = time.Second }, []string{"owner-ttl"}},
-		{"heartbeat zero", func(c *Common) { c.Heartbeat = 0 }, []string{"owner-ttl"}},
+		{"heartbeat zero", func(c *Common) { c.Heartbeat = 0 }, []string{"heartbeat"}},
 		{"request timeout zero", func(c *Common) { c.RequestTimeout = 0 }, []string{"request-timeout"}},
 		{"pod with dot", func(c *Common) { c.Pod = "gw.1" }, []string{"pod name"}},
 		{"pod with space", func(c *Common) { c.Pod = "gw 1" }, []string{"pod name"}},
@@ -286,7 +286,7 @@ func TestCommonValidate(t *testing.T) {
 		{"pod with gt", func(c *Common) { c.Pod = "gw>" }, []string{"pod name"}},
 		{"pod ok", func(c *Common) { c.Pod = "gateway-7f9c-x2" }, nil},
 		{"all wrong", func(c *Common) { c.Partitions, c.Heartbeat, c.RequestTimeout, c.Pod = -1, 0, -time.Second, "a.b" },
-			[]string{"partitions", "owner-ttl", "request-timeout", "pod name"}},
+			[]string{"partitions", "heartbeat", "request-timeout", "pod name"}},
 	}
 	for _, tc := range cases {
 		c := base

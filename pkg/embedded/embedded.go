@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -22,18 +23,58 @@ type NATS struct {
 }
 
 // StartNATS starts a JetStream-enabled NATS server on host:port (port 0
-// picks a free one), storing data under dir.
+// picks a free one), storing data under dir, with JetStream's default
+// sync (every 2 minutes).
 func StartNATS(host string, port int, dir string) (*NATS, error) {
-	opts := &server.Options{
-		ServerName: "switchyard-embedded",
-		Host:       host,
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   dir,
-		NoSigs:     true,
-		MaxPayload: 16 << 20,
+	return StartNATSConfig(NATSConfig{Host: host, Port: port, Dir: dir})
+}
+
+// NATSConfig configures an embedded NATS server.
+type NATSConfig struct {
+	Host string
+	Port int // 0: a free one
+	Dir  string
+	// Sync is how the JetStream file store reaches the disk: "" (the
+	// server's default, every 2 minutes), a duration ("10s": fsync that
+	// often) or "always" (fsync after every write: survives a machine
+	// crash, costs throughput). Between syncs a stored message survives
+	// a process kill (it is in the OS page cache) but not a power loss.
+	Sync string
+}
+
+// ParseSync reads a sync setting: a positive duration or "always".
+func ParseSync(s string) (interval time.Duration, always bool, err error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "":
+		return 0, false, nil
+	case "always":
+		return 0, true, nil
 	}
-	if port == 0 {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, false, fmt.Errorf("sync %q: want a positive duration (e.g. 2m, 10s) or always", s)
+	}
+	return d, false, nil
+}
+
+// StartNATSConfig starts a JetStream-enabled NATS server as c says.
+func StartNATSConfig(c NATSConfig) (*NATS, error) {
+	interval, always, err := ParseSync(c.Sync)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: nats: %w", err)
+	}
+	opts := &server.Options{
+		ServerName:   "switchyard-embedded",
+		Host:         c.Host,
+		Port:         c.Port,
+		JetStream:    true,
+		StoreDir:     c.Dir,
+		NoSigs:       true,
+		MaxPayload:   16 << 20,
+		SyncInterval: interval,
+		SyncAlways:   always,
+	}
+	if c.Port == 0 {
 		opts.Port = server.RANDOM_PORT
 	}
 	s, err := server.NewServer(opts)
@@ -43,9 +84,9 @@ func StartNATS(host string, port int, dir string) (*NATS, error) {
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
-		return nil, fmt.Errorf("embedded: nats on %s:%d not ready after 10s", host, port)
+		return nil, fmt.Errorf("embedded: nats on %s:%d not ready after 10s", c.Host, c.Port)
 	}
-	return &NATS{Server: s, Dir: dir}, nil
+	return &NATS{Server: s, Dir: c.Dir}, nil
 }
 
 // URL is the client URL of the server.

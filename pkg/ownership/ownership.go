@@ -13,6 +13,11 @@
 //
 // Nothing here is on the per-frame path: frames find their sockets through
 // NATS interest held by the gateways (see services/gateway).
+//
+// Redis Cluster: no command here names two keys (a multi-key read is a
+// pipeline of single-key commands, which the cluster client splits by
+// node), so no key needs a hash tag and keys spread over every shard. Key
+// names are the same in every mode, so pods of one release agree.
 package ownership
 
 import (
@@ -306,7 +311,8 @@ func (r *Registry) Withdraw(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	p := r.rdb.Pipeline()
-	p.Del(ctx, keyPod(r.pod), keyConns(r.pod))
+	p.Del(ctx, keyPod(r.pod))
+	p.Del(ctx, keyConns(r.pod)) // one key a command: the two may live on different cluster shards
 	p.ZRem(ctx, keyPods, r.pod)
 	for s := range r.subs {
 		p.Del(ctx, keySubs(s, r.pod))
@@ -341,22 +347,25 @@ func (l Lookup) Runtime(ctx context.Context, rid string) (pod, conn string, ok b
 	return pod, conn, found, nil
 }
 
-// RuntimesOnline reports, for each runtime id, whether it has a live socket.
+// RuntimesOnline reports, for each runtime id, whether it has a live
+// socket. It pipelines one EXISTS a key rather than an MGET, which Redis
+// Cluster refuses (CROSSSLOT) for keys of different slots; the cluster
+// client sends each node its share in one round trip, in parallel.
 func (l Lookup) RuntimesOnline(ctx context.Context, rids []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(rids))
 	if len(rids) == 0 {
 		return out, nil
 	}
-	keys := make([]string, len(rids))
+	p := l.RDB.Pipeline()
+	cmds := make([]*redis.IntCmd, len(rids))
 	for i, rid := range rids {
-		keys[i] = keyRuntime(rid)
+		cmds[i] = p.Exists(ctx, keyRuntime(rid))
 	}
-	vals, err := l.RDB.MGet(ctx, keys...).Result()
-	if err != nil {
+	if _, err := p.Exec(ctx); err != nil {
 		return nil, wrap("lookup runtimes", err)
 	}
-	for i, v := range vals {
-		out[rids[i]] = v != nil
+	for i, c := range cmds {
+		out[rids[i]] = c.Val() > 0
 	}
 	return out, nil
 }

@@ -4,9 +4,11 @@ package process
 
 import (
 	"context"
-	"fmt"
+	"errors"
+	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,11 +45,16 @@ func (o Options) NotifyStarted() {
 type Deps struct {
 	Tel   *telemetry.Telemetry
 	Bus   *bus.Bus
-	Redis *redis.Client
+	Redis redis.UniversalClient
+
+	stopWatch context.CancelFunc
 }
 
-// Connect sets up telemetry and connects to NATS (and Redis). Both clients
-// reconnect by themselves when their server comes back.
+// Connect sets up telemetry and connects to NATS (and Redis). It waits for
+// NATS, retrying with backoff and logging each attempt (see ConnectNATS);
+// Redis is probed in the background (WatchRedis). Both clients reconnect
+// by themselves when their server comes back. go-redis's own log lines go
+// through the service's slog logger.
 func Connect(ctx context.Context, service string, c *config.Common, o Options) (*Deps, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -61,41 +68,32 @@ func Connect(ctx context.Context, service string, c *config.Common, o Options) (
 	if err != nil {
 		return nil, err
 	}
-	b, err := bus.Connect(ctx, c.NATSURL, service+"/"+pod, tel.Log)
+	redis.SetLogger(RedisLogger{Log: tel.Log})
+	b, err := ConnectNATS(ctx, c, service+"/"+pod, tel.Log)
 	if err != nil {
 		return nil, err
 	}
-	d := &Deps{Tel: tel, Bus: b}
+	d := &Deps{Tel: tel, Bus: b, stopWatch: func() {}}
 	if !o.NoRedis {
-		if d.Redis, err = Redis(c.RedisURL); err != nil {
+		if d.Redis, err = Redis(c); err != nil {
 			b.Close()
 			return nil, err
 		}
+		wctx, cancel := context.WithCancel(ctx)
+		d.stopWatch = cancel
+		go func() { _ = WatchRedis(wctx, d.Redis, RedisTarget(c), tel.Log) }()
 	}
 	return d, nil
 }
 
 // Close flushes telemetry and closes the connections.
 func (d *Deps) Close(ctx context.Context) {
+	d.stopWatch()
 	d.Bus.Close()
 	if d.Redis != nil {
 		_ = d.Redis.Close()
 	}
 	_ = d.Tel.Shutdown(ctx)
-}
-
-// Redis opens a client for a redis:// URL with short timeouts, so an
-// outage shows up as errors instead of hangs.
-func Redis(url string) (*redis.Client, error) {
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("process: redis url: %w", err)
-	}
-	opts.DialTimeout = 2 * time.Second
-	opts.ReadTimeout = 2 * time.Second
-	opts.WriteTimeout = 2 * time.Second
-	opts.MaxRetries = 2
-	return redis.NewClient(opts), nil
 }
 
 // SignalContext is cancelled on SIGINT or SIGTERM.
@@ -111,25 +109,42 @@ type Worker interface {
 	Ready() error
 }
 
-// Serve runs a worker until ctx ends: wait for JetStream, start, serve
-// health and metrics on healthAddr, then on ctx's end stop consuming (the
-// in-flight message finishes and is acked) and return.
+// Serve runs a worker until ctx ends: bind healthAddr first (a port in use
+// is reported before anything is consumed), wait for JetStream, start,
+// report ready, then on ctx's end stop consuming (the in-flight message
+// finishes and is acked) and return. /readyz fails until the worker runs.
 func Serve(ctx context.Context, d *Deps, w Worker, healthAddr string, o Options) error {
+	ln, err := Listen("health and metrics address", healthAddr)
+	if err != nil {
+		return err
+	}
+	var started atomic.Bool
+	ready := func() error {
+		if !started.Load() {
+			return errors.New("starting")
+		}
+		return w.Ready()
+	}
+	mux := http.NewServeMux()
+	health.Handlers(mux, ready, d.Tel.MetricsHandler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.Tel.Log.Error("health server stopped", "err", err)
+		}
+	}()
+	defer func() { _ = hs.Shutdown(context.WithoutCancel(ctx)) }()
 	if err := d.Bus.WaitReady(ctx); err != nil {
 		return err
 	}
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
-	hs, err := health.Listen(healthAddr, w.Ready, d.Tel.MetricsHandler(), d.Tel.Log)
-	if err != nil {
-		w.Stop()
-		return err
-	}
-	d.Tel.Log.Info("ready", "health", hs.Addr())
+	started.Store(true)
+	d.Tel.Log.Info("ready", "health", ln.Addr().String())
 	o.NotifyStarted()
 	<-ctx.Done()
 	d.Tel.Log.Info("stopping")
 	w.Stop()
-	return hs.Close(context.WithoutCancel(ctx))
+	return nil
 }

@@ -8,16 +8,18 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/switchyard-hub/switchyard/pkg/buildinfo"
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/services/devstack/stack"
 )
 
 func main() {
-	var cfg stack.Config
-	if err := config.Load(&cfg, "sy-devstack", os.Args[1:]); err != nil {
-		os.Exit(2)
+	if buildinfo.MaybeVersionCommand(os.Args) {
+		return
 	}
+	var cfg stack.Config
+	config.LoadOrExit(&cfg, "sy-devstack", os.Args[1:])
 	ctx, stop := process.SignalContext()
 	defer stop()
 	st, err := stack.Start(ctx, cfg, process.Options{})

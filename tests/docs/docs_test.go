@@ -71,6 +71,13 @@ func TestConfigurationDoc(t *testing.T) {
 		config.Describe(&b, s.cfg)
 	}
 	path := "../../docs/configuration.md"
+	// Prose after the marker is written by hand and kept as it is.
+	const marker = "\n<!-- Written by hand below this line; the tables above are generated. -->\n"
+	if cur, err := os.ReadFile(path); err == nil {
+		if i := strings.Index(string(cur), marker); i >= 0 {
+			b.WriteString(string(cur[i:]))
+		}
+	}
 	if os.Getenv("UPDATE_DOCS") == "1" {
 		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 			t.Fatal(err)

@@ -13,14 +13,19 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/switchyard-hub/switchyard/pkg/buildinfo"
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/embedded"
 	"github.com/switchyard-hub/switchyard/pkg/process"
+	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	"github.com/switchyard-hub/switchyard/services/relay/routing"
 	"github.com/switchyard-hub/switchyard/services/session/sessions"
@@ -41,6 +46,31 @@ type Config struct {
 	// NATSOnly runs just the embedded NATS server: multi-process clusters
 	// on one machine use it as their (killable, restartable) NATS.
 	NATSOnly bool `flag:"nats-only" env:"SY_DEV_NATS_ONLY" default:"false" usage:"run only the embedded NATS JetStream server"`
+	// NATSSync is the embedded JetStream file store's fsync policy
+	// (docs/configuration.md, "Durability").
+	NATSSync string `flag:"nats-sync" env:"SY_DEV_NATS_SYNC" default:"2m" usage:"embedded JetStream fsync: a duration (sync that often; JetStream's default 2m) or always (fsync every write)"`
+}
+
+// Validate checks the dev stack's settings, naming each bad one.
+func (c *Config) Validate() error {
+	var errs []error
+	if !slices.Contains(config.LogLevels, strings.ToLower(c.LogLevel)) {
+		errs = append(errs, config.Invalid(c, "LogLevel", c.LogLevel, "want one of "+strings.Join(config.LogLevels, ", ")))
+	}
+	if _, _, err := embedded.ParseSync(c.NATSSync); err != nil {
+		errs = append(errs, config.Invalid(c, "NATSSync", c.NATSSync, "want a positive duration (e.g. 2m, 10s) or always"))
+	}
+	if c.NATSURL != "" {
+		if err := config.CheckNATSURLs(c.NATSURL); err != nil {
+			errs = append(errs, config.Invalid(c, "NATSURL", config.RedactURL(c.NATSURL), err.Error()))
+		}
+	}
+	if c.RedisURL != "" {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			errs = append(errs, config.Invalid(c, "RedisURL", config.RedactURL(c.RedisURL), "want redis://host:port/db: "+err.Error()))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Stack is a running dev stack.
@@ -51,6 +81,7 @@ type Stack struct {
 	DataDir    string
 
 	nats   *embedded.NATS
+	lock   *embedded.DirLock
 	redis  *embedded.Redis
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -109,7 +140,10 @@ func (st *Stack) startServers(cfg Config) error {
 		if err != nil {
 			return err
 		}
-		if st.nats, err = embedded.StartNATS(host, port, dir); err != nil {
+		if st.lock, err = lockDataDir(dir); err != nil {
+			return err
+		}
+		if st.nats, err = embedded.StartNATSConfig(embedded.NATSConfig{Host: host, Port: port, Dir: dir, Sync: cfg.NATSSync}); err != nil {
 			return err
 		}
 		st.NATSURL, st.DataDir = st.nats.URL(), dir
@@ -122,6 +156,16 @@ func (st *Stack) startServers(cfg Config) error {
 		st.redis, st.RedisURL = r, r.URL()
 	}
 	return nil
+}
+
+// lockDataDir makes sure no other dev stack uses dir: two JetStream
+// servers on one store corrupt it.
+func lockDataDir(dir string) (*embedded.DirLock, error) {
+	l, err := embedded.LockDir(dir)
+	if errors.Is(err, embedded.ErrDirLocked) {
+		return nil, fmt.Errorf("data directory %s is in use by another dev stack (%w): stop it, or choose another directory with -data DIR (SY_DATA_DIR)", dir, err)
+	}
+	return l, err
 }
 
 // common builds the shared block of a service's configuration: its own
@@ -148,7 +192,10 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 	gcfg.Listen, gcfg.ClientTokens = cfg.Listen, cfg.ClientTokens
 	reg := o.Registry
 	if reg == nil {
-		reg = prometheus.NewRegistry()
+		// The served /metrics: Go and process collectors and the build,
+		// like every service's (docs/metrics.md).
+		reg = telemetry.NewRegistry()
+		reg.MustRegister(buildinfo.Collector())
 	}
 	// Each service registers its own metrics; one registry would reject
 	// the process collectors registered three times.
@@ -191,6 +238,7 @@ func (st *Stack) stopServers() {
 	if st.nats != nil {
 		st.nats.Shutdown()
 	}
+	st.lock.Unlock()
 	if st.redis != nil {
 		st.redis.Close()
 	}

@@ -1,0 +1,108 @@
+package stack
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-hub/switchyard/pkg/config"
+	"github.com/switchyard-hub/switchyard/pkg/process"
+)
+
+func testConfig(t *testing.T, dir string) Config {
+	t.Helper()
+	var cfg Config
+	config.Defaults(&cfg)
+	cfg.DataDir, cfg.Listen, cfg.LogLevel = dir, "127.0.0.1:0", "error"
+	return cfg
+}
+
+// A second dev stack on the same data directory refuses, naming the
+// directory and the flag that chooses another; once the first stops, the
+// directory is free again.
+func TestDataDirLocked(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.NATSOnly = true
+	first, err := Start(ctx, cfg, process.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Start(ctx, cfg, process.Options{})
+	if err == nil {
+		second.Stop()
+		first.Stop()
+		t.Fatal("a second dev stack started on the same data directory")
+	}
+	for _, want := range []string{"data directory " + dir + " is in use by another dev stack", "-data DIR", "SY_DATA_DIR"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	// The full stack is refused too, before it starts any service.
+	full := testConfig(t, dir)
+	if st, err := Start(ctx, full, process.Options{}); err == nil {
+		st.Stop()
+		t.Error("a full dev stack started on a locked directory")
+	}
+	first.Stop()
+	third, err := Start(ctx, cfg, process.Options{})
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	third.Stop()
+}
+
+// The dev stack's /metrics serves the Go and process collectors and the
+// build, as docs/metrics.md says every service does.
+func TestMetricsHaveRuntimeCollectors(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	st, err := Start(ctx, testConfig(t, t.TempDir()), process.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Stop()
+	resp, err := http.Get(st.GatewayURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	for _, want := range []string{"\ngo_goroutines ", "\nprocess_resident_memory_bytes ", "\nswitchyard_build_info{"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", strings.TrimSpace(want))
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := map[string]struct {
+		set  func(*Config)
+		want string
+	}{
+		"sync word":     {func(c *Config) { c.NATSSync = "soon" }, `SY_DEV_NATS_SYNC (-nats-sync) = "soon": want a positive duration`},
+		"sync always":   {func(c *Config) { c.NATSSync = "always" }, ""},
+		"sync interval": {func(c *Config) { c.NATSSync = "1s" }, ""},
+		"log level":     {func(c *Config) { c.LogLevel = "verbose" }, `SY_LOG_LEVEL (-log-level) = "verbose": want one of debug, info, warn, error`},
+		"nats url":      {func(c *Config) { c.NATSURL = "http://x:1" }, "SY_NATS_URL (-nats-url)"},
+		"redis url":     {func(c *Config) { c.RedisURL = "mysql://x" }, "SY_REDIS_URL (-redis-url)"},
+	}
+	for name, tc := range cases {
+		var c Config
+		config.Defaults(&c)
+		tc.set(&c)
+		err := c.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+}
