@@ -28,6 +28,7 @@ const (
 	ReasonUnknownUpload    = "unknown_upload"    // 404: no such upload (or another user's)
 	ReasonUnknownFile      = "unknown_file"      // 404: the upload declares no such file path
 	ReasonNotActive        = "not_active"        // 409: the upload is already completed or cancelled
+	ReasonChunkConflict    = "chunk_conflict"    // 409: other bytes are already stored at this offset and length
 	ReasonTokenInvalid     = "token_invalid"     // 404 (HTTP 403): the download token is missing, expired or for another upload
 	ReasonUnavailable      = "unavailable"       // 500 (HTTP 503): NATS/JetStream did not answer; retry
 	ReasonInternal         = "internal"          // 500: a bug
@@ -36,7 +37,7 @@ const (
 // Reasons lists every reason, for documentation checks.
 var Reasons = []string{
 	ReasonBadRequest, ReasonChecksumMismatch, ReasonOutOfRange, ReasonOverTotal, ReasonChunkTooLarge,
-	ReasonIncomplete, ReasonUnknownUpload, ReasonUnknownFile, ReasonNotActive, ReasonTokenInvalid,
+	ReasonIncomplete, ReasonUnknownUpload, ReasonUnknownFile, ReasonNotActive, ReasonChunkConflict, ReasonTokenInvalid,
 	ReasonUnavailable, ReasonInternal,
 }
 
@@ -47,7 +48,7 @@ func ReasonCode(reason string) int32 {
 		return CodeBadRequest
 	case ReasonUnknownUpload, ReasonUnknownFile, ReasonTokenInvalid:
 		return CodeNotFound
-	case ReasonNotActive:
+	case ReasonNotActive, ReasonChunkConflict:
 		return CodeConflict
 	default:
 		return CodeInternal

@@ -116,11 +116,14 @@ func (c *Client) CheckToken(ctx context.Context, uploadID, token string) (*syv1.
 	if token == "" {
 		return nil, Errorf(ReasonTokenInvalid, "a download token is required")
 	}
+	if !ValidID(uploadID) {
+		return nil, Errorf(ReasonUnknownUpload, "no upload %q", uploadID)
+	}
 	_, kv, err := c.handles(ctx)
 	if err != nil {
 		return nil, err
 	}
-	e, err := kv.Get(ctx, GrantKey(TokenDigest(token)))
+	e, err := kv.Get(ctx, GrantKey(uploadID, TokenDigest(token)))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, Errorf(ReasonTokenInvalid, "unknown download token")
 	}
@@ -131,10 +134,7 @@ func (c *Client) CheckToken(ctx context.Context, uploadID, token string) (*syv1.
 	if err := proto.Unmarshal(e.Value(), g); err != nil {
 		return nil, fmt.Errorf("upload: decode grant: %w", err)
 	}
-	switch {
-	case g.GetUploadId() != uploadID:
-		return nil, Errorf(ReasonTokenInvalid, "the download token is for another upload")
-	case c.nowFunc().UnixMilli() >= g.GetExpiresUnixMs():
+	if g.GetUploadId() != uploadID || c.nowFunc().UnixMilli() >= g.GetExpiresUnixMs() {
 		return nil, Errorf(ReasonTokenInvalid, "the download token expired")
 	}
 	return g, nil

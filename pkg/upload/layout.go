@@ -124,5 +124,12 @@ func FileKeyFilter(uploadID string) string { return keyFile + uploadID + ".>" }
 // TotalKey is the key of an upload's stored-bytes total.
 func TotalKey(uploadID string) string { return keyTotal + uploadID }
 
-// GrantKey is the key of a download token (by its sha256).
-func GrantKey(tokenDigest string) string { return keyGrant + tokenDigest }
+// GrantKey is the key of a download token of an upload (by the token's
+// sha256): k.<upload>.<digest>, so a cancel removes an upload's grants
+// with its other keys.
+func GrantKey(uploadID, tokenDigest string) string { return keyGrant + uploadID + "." + tokenDigest }
+
+// UploadKeyFilters match every key of an upload but its manifest.
+func UploadKeyFilters(uploadID string) []string {
+	return []string{keyFile + uploadID + ".>", keyGrant + uploadID + ".>", keyTotal + uploadID}
+}
