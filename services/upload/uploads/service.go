@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -69,7 +70,8 @@ type Service struct {
 	subs []*nats.Subscription
 	work chan *nats.Msg
 	wg   sync.WaitGroup
-	now  func() time.Time
+	// skew shifts the service's clock (tests of token expiry).
+	skew atomic.Int64
 
 	// afterStore, in tests, runs once a chunk is durably stored and before
 	// the reply (a replica "killed" there has stored but not answered).
@@ -79,8 +81,10 @@ type Service struct {
 // New prepares a replica; Start makes it serve.
 func New(cfg Config, b *bus.Bus, tel *telemetry.Telemetry) *Service {
 	return &Service{cfg: cfg, bus: b, log: tel.Log, tracer: tel.Tracer, m: newMetrics(tel.Registry),
-		events: upload.NewEvents(b.NC, cfg.EventInterval), now: time.Now}
+		events: upload.NewEvents(b.NC, cfg.EventInterval)}
 }
+
+func (s *Service) now() time.Time { return time.Now().Add(time.Duration(s.skew.Load())) }
 
 // Start ensures the storage, reads the NATS max payload and subscribes.
 func (s *Service) Start(ctx context.Context) error {
