@@ -33,7 +33,7 @@ test-deps:
 	@bash scripts/test-deps.sh
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./services/gateway ./services/session ./services/relay ./services/devstack
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./services/gateway ./services/session ./services/relay ./services/upload ./services/devstack
 
 ## proto: regenerate Go code from proto/ with the pinned buf and protoc-gen-go (tools/go.mod)
 proto:

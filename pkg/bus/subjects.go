@@ -156,3 +156,30 @@ func LiveSubject(sessionID string) string { return prefixLive + sessionID }
 
 // SessionFromLiveSubject returns the session id of a live subject.
 func SessionFromLiveSubject(subject string) string { return strings.TrimPrefix(subject, prefixLive) }
+
+// Upload service (services/upload; docs/architecture.md, "Uploads").
+const (
+	// StreamUploads holds the bytes of uploads, one message per stored
+	// chunk: sy.upc.<upload>.<file index>.<offset>.<length>.
+	StreamUploads = "SY_UPLOADS"
+	// BucketUploads holds upload manifests (m.<upload>), per-file stored
+	// ranges (f.<upload>.<file index>), byte totals (n.<upload>) and
+	// download grants (k.<sha256 of token>).
+	BucketUploads = "sy_uploads"
+
+	// Request/reply subjects of the upload service (queue group "upload").
+	SubjUploadInit     = "sy.svc.upload.init"
+	SubjUploadChunk    = "sy.svc.upload.chunk"
+	SubjUploadStatus   = "sy.svc.upload.status"
+	SubjUploadComplete = "sy.svc.upload.complete"
+	SubjUploadCancel   = "sy.svc.upload.cancel"
+	QueueUpload        = "upload"
+
+	// SubjPushTransfer carries TransferProgress events, SubjPushFileState
+	// FileStateChange events (core NATS, live only) for the push channels.
+	SubjPushTransfer  = "sy.push.transfer"
+	SubjPushFileState = "sy.push.filestate"
+
+	// PrefixUploadChunks is the subject prefix of StreamUploads.
+	PrefixUploadChunks = "sy.upc."
+)

@@ -12,10 +12,12 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/upload"
 	"github.com/switchyard-hub/switchyard/services/devstack/stack"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	"github.com/switchyard-hub/switchyard/services/relay/routing"
 	"github.com/switchyard-hub/switchyard/services/session/sessions"
+	"github.com/switchyard-hub/switchyard/services/upload/uploads"
 )
 
 func read(t *testing.T, path string) string {
@@ -32,6 +34,11 @@ func TestEveryErrorCodeIsDocumented(t *testing.T) {
 	for _, code := range errcode.All {
 		if !strings.Contains(doc, "| `"+code+"` |") {
 			t.Errorf("docs/errors.md does not document %q", code)
+		}
+	}
+	for _, reason := range upload.Reasons {
+		if !strings.Contains(doc, "| `"+reason+"` |") {
+			t.Errorf("docs/errors.md does not document upload reason %q", reason)
 		}
 	}
 }
@@ -65,6 +72,7 @@ func TestConfigurationDoc(t *testing.T) {
 		{"Gateway (`sy-gateway`)", &edge.Config{}},
 		{"Session service (`sy-session`)", &sessions.Config{}},
 		{"Relay service (`sy-relay`)", &routing.Config{}},
+		{"Upload service (`sy-upload`)", &uploads.Config{}},
 		{"Dev stack (`sy-devstack`)", &stack.Config{}},
 	} {
 		b.WriteString("\n## " + s.title + "\n\n")

@@ -1,6 +1,6 @@
 // Package stack runs the whole hub in one process: an embedded NATS
 // JetStream server, an embedded Redis-protocol server (or external ones),
-// and one gateway, one session and one relay service. The services talk
+// and one gateway, one session, one relay and one upload service. The services talk
 // over NATS exactly as they do when deployed apart; nothing is short-cut
 // in process.
 package stack
@@ -29,6 +29,7 @@ import (
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	"github.com/switchyard-hub/switchyard/services/relay/routing"
 	"github.com/switchyard-hub/switchyard/services/session/sessions"
+	"github.com/switchyard-hub/switchyard/services/upload/uploads"
 )
 
 // Config is the dev stack's configuration.
@@ -90,7 +91,7 @@ type Stack struct {
 
 // Start brings the stack up and returns when the gateway listens.
 func Start(ctx context.Context, cfg Config, o process.Options) (*Stack, error) {
-	st := &Stack{NATSURL: cfg.NATSURL, RedisURL: cfg.RedisURL, errs: make(chan error, 3)}
+	st := &Stack{NATSURL: cfg.NATSURL, RedisURL: cfg.RedisURL, errs: make(chan error, 4)}
 	if cfg.NATSOnly {
 		st.RedisURL = "-"
 	}
@@ -104,13 +105,13 @@ func Start(ctx context.Context, cfg Config, o process.Options) (*Stack, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	st.cancel = cancel
 	started := make(chan *edge.Server, 1)
-	ready := make(chan struct{}, 2)
+	ready := make(chan struct{}, 3)
 	if err := st.startServices(runCtx, cfg, o, started, ready); err != nil {
 		st.Stop()
 		return nil, err
 	}
 	// Serve only once every service is up: a runtime's hello needs the relay.
-	for waiting := 3; waiting > 0; waiting-- {
+	for waiting := 4; waiting > 0; waiting-- {
 		select {
 		case gw := <-started:
 			st.GatewayURL = "http://" + gw.Addr()
@@ -179,7 +180,8 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 	var scfg sessions.Config
 	var rcfg routing.Config
 	var gcfg edge.Config
-	for name, c := range map[string]any{"session": &scfg, "relay": &rcfg, "gateway": &gcfg} {
+	var ucfg uploads.Config
+	for name, c := range map[string]any{"session": &scfg, "relay": &rcfg, "gateway": &gcfg, "upload": &ucfg} {
 		if err := config.Load(c, name, nil); err != nil {
 			return err
 		}
@@ -187,7 +189,8 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 	st.common(&scfg.Common, cfg, "dev-session")
 	st.common(&rcfg.Common, cfg, "dev-relay")
 	st.common(&gcfg.Common, cfg, "dev-gateway")
-	scfg.HTTPListen, rcfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0"
+	st.common(&ucfg.Common, cfg, "dev-upload")
+	scfg.HTTPListen, rcfg.HTTPListen, ucfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	rcfg.RuntimeTokens = cfg.RuntimeTokens
 	gcfg.Listen, gcfg.ClientTokens = cfg.Listen, cfg.ClientTokens
 	reg := o.Registry
@@ -216,6 +219,7 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 	}
 	run("session", func(so process.Options) error { return sessions.Run(ctx, scfg, so) })
 	run("relay", func(so process.Options) error { return routing.Run(ctx, rcfg, so) })
+	run("upload", func(so process.Options) error { return uploads.Run(ctx, ucfg, so) })
 	run("gateway", func(so process.Options) error {
 		return edge.Run(ctx, gcfg, so, func(s *edge.Server) { started <- s })
 	})

@@ -1,0 +1,125 @@
+package upload
+
+import (
+	"path"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/switchyard-hub/switchyard/pkg/bus"
+	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+)
+
+// Values of TransferProgress fields, as document 000 spells them.
+const (
+	ModeUpload   = "Upload"
+	ModeDownload = "Download"
+
+	StatusInProgress = "InProgress"
+	StatusCompleted  = "Completed"
+	StatusFailed     = "Failed"
+	StatusCancelled  = "Cancelled"
+
+	// StorageType of every transfer the upload service runs.
+	StorageType = "JetStream"
+	// StorageName of upload files: the bucket that describes them.
+	StorageName = bus.BucketUploads
+)
+
+// DefaultEventInterval is the least time between two InProgress events of
+// one transfer (4 a second).
+const DefaultEventInterval = 250 * time.Millisecond
+
+// maxTracked bounds the throttle's memory of transfers.
+const maxTracked = 10000
+
+// Events publishes transfer progress and file state changes on core NATS
+// (bus.SubjPushTransfer, bus.SubjPushFileState), one message per event.
+// InProgress events are throttled per transfer id to one per interval;
+// Progress publishes synchronously and keeps no reference to its argument.
+// Completed, Failed and Cancelled are always sent.
+type Events struct {
+	nc       *nats.Conn
+	interval time.Duration
+	now      func() time.Time
+
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// NewEvents publishes on nc; interval <= 0 means DefaultEventInterval.
+func NewEvents(nc *nats.Conn, interval time.Duration) *Events {
+	if interval <= 0 {
+		interval = DefaultEventInterval
+	}
+	return &Events{nc: nc, interval: interval, now: time.Now, last: map[string]time.Time{}}
+}
+
+// Progress publishes p unless it is an InProgress event of a transfer that
+// had one less than the interval ago. Speed and the progress time are
+// filled in here. It reports whether the event was sent.
+func (e *Events) Progress(p *syv1.UploadProgress) bool {
+	if e == nil {
+		return false
+	}
+	now := e.now()
+	if !e.admit(p.GetTransferId(), p.GetStatus() != StatusInProgress, now) {
+		return false
+	}
+	p.ProgressTimeUnixMs = now.UnixMilli()
+	if el := now.UnixMilli() - p.GetStartTimeUnixMs(); el > 0 && p.GetStartTimeUnixMs() > 0 {
+		p.Speed = p.GetBytes() * 1000 / el
+	}
+	e.publish(bus.SubjPushTransfer, p)
+	return true
+}
+
+func (e *Events) admit(id string, final bool, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if final {
+		delete(e.last, id)
+		return true
+	}
+	if t, ok := e.last[id]; ok && now.Sub(t) < e.interval {
+		return false
+	}
+	if len(e.last) >= maxTracked {
+		for k, t := range e.last {
+			if now.Sub(t) > time.Minute {
+				delete(e.last, k)
+			}
+		}
+	}
+	e.last[id] = now
+	return true
+}
+
+// FileState publishes a state change (never throttled).
+func (e *Events) FileState(c *syv1.UploadFileState) {
+	if e == nil {
+		return
+	}
+	if c.GetTimeUnixMs() == 0 {
+		c.TimeUnixMs = e.now().UnixMilli()
+	}
+	e.publish(bus.SubjPushFileState, c)
+}
+
+// publish is best effort: the push channels are live only, and a NATS
+// outage must not fail an upload.
+func (e *Events) publish(subject string, m proto.Message) {
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return
+	}
+	_ = e.nc.Publish(subject, data)
+}
+
+// EventPath is the Path of a file in events: "<upload id>/<relative path>".
+func EventPath(uploadID, filePath string) string { return uploadID + "/" + filePath }
+
+// EventName is the Name of a file in events: its base name.
+func EventName(filePath string) string { return path.Base(filePath) }

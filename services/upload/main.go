@@ -1,0 +1,24 @@
+// Command sy-upload runs one replica of the upload service.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/switchyard-hub/switchyard/pkg/config"
+	"github.com/switchyard-hub/switchyard/pkg/process"
+	"github.com/switchyard-hub/switchyard/services/upload/uploads"
+)
+
+func main() {
+	var cfg uploads.Config
+	if err := config.Load(&cfg, "sy-upload", os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	ctx, stop := process.SignalContext()
+	defer stop()
+	if err := uploads.Run(ctx, cfg, process.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, "sy-upload:", err)
+		os.Exit(1)
+	}
+}
