@@ -148,6 +148,9 @@ type Envelope struct {
 	//	*Envelope_RuntimeStatus
 	//	*Envelope_CreateSessionRequest
 	//	*Envelope_CreateSessionReply
+	//	*Envelope_JobRequest
+	//	*Envelope_JobReply
+	//	*Envelope_JobNotification
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -485,6 +488,33 @@ func (x *Envelope) GetCreateSessionReply() *CreateSessionReply {
 	return nil
 }
 
+func (x *Envelope) GetJobRequest() *JobRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_JobRequest); ok {
+			return x.JobRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetJobReply() *JobReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_JobReply); ok {
+			return x.JobReply
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetJobNotification() *JobNotification {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_JobNotification); ok {
+			return x.JobNotification
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -589,6 +619,19 @@ type Envelope_CreateSessionReply struct {
 	CreateSessionReply *CreateSessionReply `protobuf:"bytes,44,opt,name=create_session_reply,json=createSessionReply,proto3,oneof"`
 }
 
+type Envelope_JobRequest struct {
+	// Scheduled jobs (jobs.proto), field numbers 110-119.
+	JobRequest *JobRequest `protobuf:"bytes,110,opt,name=job_request,json=jobRequest,proto3,oneof"`
+}
+
+type Envelope_JobReply struct {
+	JobReply *JobReply `protobuf:"bytes,111,opt,name=job_reply,json=jobReply,proto3,oneof"`
+}
+
+type Envelope_JobNotification struct {
+	JobNotification *JobNotification `protobuf:"bytes,112,opt,name=job_notification,json=jobNotification,proto3,oneof"`
+}
+
 func (*Envelope_RuntimeHello) isEnvelope_Body() {}
 
 func (*Envelope_HelloAck) isEnvelope_Body() {}
@@ -638,6 +681,12 @@ func (*Envelope_RuntimeStatus) isEnvelope_Body() {}
 func (*Envelope_CreateSessionRequest) isEnvelope_Body() {}
 
 func (*Envelope_CreateSessionReply) isEnvelope_Body() {}
+
+func (*Envelope_JobRequest) isEnvelope_Body() {}
+
+func (*Envelope_JobReply) isEnvelope_Body() {}
+
+func (*Envelope_JobNotification) isEnvelope_Body() {}
 
 type Endpoint struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -2794,12 +2843,12 @@ var File_switchyard_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchyard/v1/envelope.proto\x12\rswitchyard.v1\x1a\x1cgoogle/protobuf/struct.proto\"`\n" +
+	"\x1cswitchyard/v1/envelope.proto\x12\rswitchyard.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x18switchyard/v1/jobs.proto\"`\n" +
 	"\x05Route\x12\x10\n" +
 	"\x03pod\x18\x01 \x01(\tR\x03pod\x12\x17\n" +
 	"\aconn_id\x18\x02 \x01(\tR\x06connId\x12\x18\n" +
 	"\adialect\x18\x03 \x01(\tR\adialect\x12\x12\n" +
-	"\x04role\x18\x04 \x01(\tR\x04role\"\xff\x0f\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\"\xc2\x11\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n" +
@@ -2839,7 +2888,11 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\froute_failed\x18) \x01(\v2\x1a.switchyard.v1.RouteFailedH\x00R\vrouteFailed\x12E\n" +
 	"\x0eruntime_status\x18* \x01(\v2\x1c.switchyard.v1.RuntimeStatusH\x00R\rruntimeStatus\x12[\n" +
 	"\x16create_session_request\x18+ \x01(\v2#.switchyard.v1.CreateSessionRequestH\x00R\x14createSessionRequest\x12U\n" +
-	"\x14create_session_reply\x18, \x01(\v2!.switchyard.v1.CreateSessionReplyH\x00R\x12createSessionReplyB\x06\n" +
+	"\x14create_session_reply\x18, \x01(\v2!.switchyard.v1.CreateSessionReplyH\x00R\x12createSessionReply\x12<\n" +
+	"\vjob_request\x18n \x01(\v2\x19.switchyard.v1.JobRequestH\x00R\n" +
+	"jobRequest\x126\n" +
+	"\tjob_reply\x18o \x01(\v2\x17.switchyard.v1.JobReplyH\x00R\bjobReply\x12K\n" +
+	"\x10job_notification\x18p \x01(\v2\x1e.switchyard.v1.JobNotificationH\x00R\x0fjobNotificationB\x06\n" +
 	"\x04body\"\x9a\x02\n" +
 	"\bEndpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -3084,7 +3137,10 @@ var file_switchyard_v1_envelope_proto_goTypes = []any{
 	(*TokenRecord)(nil),          // 32: switchyard.v1.TokenRecord
 	(*RuntimeTokenState)(nil),    // 33: switchyard.v1.RuntimeTokenState
 	nil,                          // 34: switchyard.v1.Endpoint.TagsEntry
-	(*structpb.Struct)(nil),      // 35: google.protobuf.Struct
+	(*JobRequest)(nil),           // 35: switchyard.v1.JobRequest
+	(*JobReply)(nil),             // 36: switchyard.v1.JobReply
+	(*JobNotification)(nil),      // 37: switchyard.v1.JobNotification
+	(*structpb.Struct)(nil),      // 38: google.protobuf.Struct
 }
 var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	0,  // 0: switchyard.v1.Envelope.origin:type_name -> switchyard.v1.Route
@@ -3114,28 +3170,31 @@ var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	26, // 24: switchyard.v1.Envelope.runtime_status:type_name -> switchyard.v1.RuntimeStatus
 	27, // 25: switchyard.v1.Envelope.create_session_request:type_name -> switchyard.v1.CreateSessionRequest
 	28, // 26: switchyard.v1.Envelope.create_session_reply:type_name -> switchyard.v1.CreateSessionReply
-	34, // 27: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
-	35, // 28: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
-	35, // 29: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
-	2,  // 30: switchyard.v1.RuntimeHello.endpoints:type_name -> switchyard.v1.Endpoint
-	18, // 31: switchyard.v1.HelloAck.configs:type_name -> switchyard.v1.EndpointConfigUpdate
-	16, // 32: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
-	35, // 33: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
-	35, // 34: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
-	1,  // 35: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
-	1,  // 36: switchyard.v1.HistoryResponse.pending_permissions:type_name -> switchyard.v1.Envelope
-	1,  // 37: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
-	0,  // 38: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
-	24, // 39: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
-	29, // 40: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
-	2,  // 41: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
-	18, // 42: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
-	14, // 43: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	35, // 27: switchyard.v1.Envelope.job_request:type_name -> switchyard.v1.JobRequest
+	36, // 28: switchyard.v1.Envelope.job_reply:type_name -> switchyard.v1.JobReply
+	37, // 29: switchyard.v1.Envelope.job_notification:type_name -> switchyard.v1.JobNotification
+	34, // 30: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
+	38, // 31: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
+	38, // 32: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
+	2,  // 33: switchyard.v1.RuntimeHello.endpoints:type_name -> switchyard.v1.Endpoint
+	18, // 34: switchyard.v1.HelloAck.configs:type_name -> switchyard.v1.EndpointConfigUpdate
+	16, // 35: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
+	38, // 36: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
+	38, // 37: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
+	1,  // 38: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
+	1,  // 39: switchyard.v1.HistoryResponse.pending_permissions:type_name -> switchyard.v1.Envelope
+	1,  // 40: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
+	0,  // 41: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
+	24, // 42: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
+	29, // 43: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
+	2,  // 44: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
+	18, // 45: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
+	14, // 46: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_switchyard_v1_envelope_proto_init() }
@@ -3143,6 +3202,7 @@ func file_switchyard_v1_envelope_proto_init() {
 	if File_switchyard_v1_envelope_proto != nil {
 		return
 	}
+	file_switchyard_v1_jobs_proto_init()
 	file_switchyard_v1_envelope_proto_msgTypes[1].OneofWrappers = []any{
 		(*Envelope_RuntimeHello)(nil),
 		(*Envelope_HelloAck)(nil),
@@ -3169,6 +3229,9 @@ func file_switchyard_v1_envelope_proto_init() {
 		(*Envelope_RuntimeStatus)(nil),
 		(*Envelope_CreateSessionRequest)(nil),
 		(*Envelope_CreateSessionReply)(nil),
+		(*Envelope_JobRequest)(nil),
+		(*Envelope_JobReply)(nil),
+		(*Envelope_JobNotification)(nil),
 	}
 	file_switchyard_v1_envelope_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
