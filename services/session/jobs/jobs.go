@@ -158,3 +158,22 @@ func (c *Config) Validate() error {
 func DefaultConfig() Config {
 	return Config{RunTimeout: 10 * time.Minute, Lease: 30 * time.Second, CatchUp: time.Hour, MaxAttempts: 3, RunRecordTTL: 24 * time.Hour}
 }
+
+// RunInfo names the tick a RunTurn call belongs to (RunFromContext).
+type RunInfo struct {
+	Job  string
+	Tick time.Time
+	// Attempt is 1 for the first claim, +1 for each takeover.
+	Attempt int
+	// Key is the run record's key, <job>.<tick unix>; with Attempt it
+	// makes an idempotency key for the session the turn creates.
+	Key string
+}
+
+type runInfoKey struct{}
+
+// RunFromContext returns the tick of a Runner's ctx.
+func RunFromContext(ctx context.Context) (RunInfo, bool) {
+	ri, ok := ctx.Value(runInfoKey{}).(RunInfo)
+	return ri, ok
+}

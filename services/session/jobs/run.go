@@ -100,7 +100,8 @@ func (s *Scheduler) execute(key string, rec *syv1.JobRun, rev uint64) {
 	hb := make(chan heartbeatResult, 1)
 	go func() { hb <- s.heartbeat(hbCtx, cancelRun, key, rec, rev) }()
 
-	turnCtx, cancelTurn := context.WithTimeout(runCtx, s.cfg.RunTimeout)
+	info := RunInfo{Job: rec.GetJob().GetName(), Tick: parseTime(rec.GetTick()), Attempt: int(rec.GetAttempt()), Key: key}
+	turnCtx, cancelTurn := context.WithTimeout(context.WithValue(runCtx, runInfoKey{}, info), s.cfg.RunTimeout)
 	job := rec.GetJob()
 	sessionID, text, runErr := s.runner.RunTurn(turnCtx, job.GetEndpointId(), job.GetOwner(), job.GetPrompt())
 	turnErr := turnCtx.Err()
