@@ -137,9 +137,13 @@ func (s *Scheduler) execute(key string, rec *syv1.JobRun, rev uint64) {
 		rec.Error = &syv1.JobError{Code: code, Message: runErr.Error()}
 		rec.ResultPreview = Preview(runErr.Error())
 	}
-	if rev, err := s.write(wctx, key, rec, rev); err != nil {
+	rev, err := s.write(wctx, key, rec, rev)
+	switch {
+	case isCASConflict(err):
+		s.log.Warn("jobs: lease lost before the result was recorded; another replica owns the tick", "run", key)
+	case err != nil:
 		s.log.Warn("jobs: could not record the result; the tick is run again after its lease", "run", key, "err", err)
-	} else {
+	default:
 		s.notify(key, rec, rev)
 	}
 }

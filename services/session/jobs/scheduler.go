@@ -250,7 +250,7 @@ func (s *Scheduler) onRun(e jetstream.KeyValueEntry) bool {
 		return false
 	}
 	s.open[key] = &openRun{rec: rec, rev: e.Revision()}
-	if s.runsReady {
+	if s.runsReady && !s.isRunning(key) {
 		s.arm(parseTime(rec.GetLeaseUntil()))
 	}
 	return false
@@ -315,7 +315,12 @@ func (s *Scheduler) nextWake(now time.Time) time.Time {
 			next = t
 		}
 	}
+	// Nothing is evaluated before a watch has delivered its initial
+	// values, so nothing of it is due before then either.
 	for _, js := range s.jobs {
+		if !s.jobsReady {
+			break
+		}
 		if now.Before(js.retryAt) {
 			earlier(js.retryAt)
 			continue
@@ -323,6 +328,9 @@ func (s *Scheduler) nextWake(now time.Time) time.Time {
 		earlier(js.sched.Next(js.after))
 	}
 	for key, o := range s.open {
+		if !s.runsReady {
+			break
+		}
 		if s.isRunning(key) {
 			continue
 		}
