@@ -183,3 +183,21 @@ const (
 	// PrefixUploadChunks is the subject prefix of StreamUploads.
 	PrefixUploadChunks = "sy.upc."
 )
+
+// Scheduled jobs (services/session/jobs). The package creates its buckets
+// itself (jobs.EnsureBuckets), so EnsureStreams is unchanged.
+const (
+	// BucketJobs maps job name → Job.
+	BucketJobs = "sy_jobs"
+	// BucketJobRuns maps <job>.<tick unix seconds> → JobRun: the claim that
+	// makes each tick run once across all session replicas.
+	BucketJobRuns = "sy_job_runs"
+	// SubjJobsCreate, SubjJobsList and SubjJobsDelete are request/reply
+	// subjects served by the session service (queue group "session").
+	SubjJobsCreate = "sy.svc.jobs.create"
+	SubjJobsList   = "sy.svc.jobs.list"
+	SubjJobsDelete = "sy.svc.jobs.delete"
+	// SubjJobNotification (core) carries one job.notification envelope per
+	// finished run, for every gateway to push to the owner's chat clients.
+	SubjJobNotification = "sy.push.job"
+)

@@ -263,7 +263,7 @@ func TestRenderSessionEvents(t *testing.T) {
 		{&syv1.Envelope{SessionId: "s1", Body: &syv1.Envelope_TurnCompleted{TurnCompleted: &syv1.TurnCompleted{ExitCode: &exit}}},
 			`{"type":"stream_end","session_id":"s1","num_turns":0,"cost_usd":0,"input_tokens":0,"output_tokens":0,"is_error":true,"errors":["exit code 2"]}`},
 		{&syv1.Envelope{Body: &syv1.Envelope_Error{Error: &syv1.Error{Code: "runtime_offline", Message: "No runtime is online for endpoint e"}}}, `{"type":"error","message":"No runtime is online for endpoint e"}`},
-		{&syv1.Envelope{Body: &syv1.Envelope_JobNotification{JobNotification: &syv1.JobNotification{JobName: "daily", Success: false, UserId: "u"}}},
+		{&syv1.Envelope{Body: &syv1.Envelope_JobNotification{JobNotification: &syv1.JobNotification{JobName: "daily", Success: false, Owner: "u"}}},
 			`{"type":"notification","job_name":"daily","session_id":"","result_preview":"","success":false}`},
 		{&syv1.Envelope{Body: &syv1.Envelope_UserMessage{UserMessage: &syv1.UserMessage{Content: "echo"}}}, ``},
 		{&syv1.Envelope{}, ``},

@@ -298,86 +298,6 @@ func (x *TurnOutcome) GetErrors() []string {
 	return nil
 }
 
-// JobNotification is the chat `notification` frame: a scheduled job ended.
-type JobNotification struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	JobName string                 `protobuf:"bytes,1,opt,name=job_name,json=jobName,proto3" json:"job_name,omitempty"`
-	// The session the run created; empty when the run failed to start.
-	SessionId string `protobuf:"bytes,2,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	// The final text, at most 500 characters (chat.Preview).
-	ResultPreview string `protobuf:"bytes,3,opt,name=result_preview,json=resultPreview,proto3" json:"result_preview,omitempty"`
-	Success       bool   `protobuf:"varint,4,opt,name=success,proto3" json:"success,omitempty"`
-	// The job's owner: every chat client of this user receives it.
-	UserId        string `protobuf:"bytes,5,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *JobNotification) Reset() {
-	*x = JobNotification{}
-	mi := &file_switchyard_v1_chat_proto_msgTypes[4]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *JobNotification) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*JobNotification) ProtoMessage() {}
-
-func (x *JobNotification) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_chat_proto_msgTypes[4]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use JobNotification.ProtoReflect.Descriptor instead.
-func (*JobNotification) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_chat_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *JobNotification) GetJobName() string {
-	if x != nil {
-		return x.JobName
-	}
-	return ""
-}
-
-func (x *JobNotification) GetSessionId() string {
-	if x != nil {
-		return x.SessionId
-	}
-	return ""
-}
-
-func (x *JobNotification) GetResultPreview() string {
-	if x != nil {
-		return x.ResultPreview
-	}
-	return ""
-}
-
-func (x *JobNotification) GetSuccess() bool {
-	if x != nil {
-		return x.Success
-	}
-	return false
-}
-
-func (x *JobNotification) GetUserId() string {
-	if x != nil {
-		return x.UserId
-	}
-	return ""
-}
-
 var File_switchyard_v1_chat_proto protoreflect.FileDescriptor
 
 const file_switchyard_v1_chat_proto_rawDesc = "" +
@@ -404,14 +324,7 @@ const file_switchyard_v1_chat_proto_rawDesc = "" +
 	"\vTurnOutcome\x12.\n" +
 	"\x05usage\x18\x01 \x01(\v2\x18.switchyard.v1.TurnUsageR\x05usage\x12\x19\n" +
 	"\bis_error\x18\x02 \x01(\bR\aisError\x12\x16\n" +
-	"\x06errors\x18\x03 \x03(\tR\x06errors\"\xa5\x01\n" +
-	"\x0fJobNotification\x12\x19\n" +
-	"\bjob_name\x18\x01 \x01(\tR\ajobName\x12\x1d\n" +
-	"\n" +
-	"session_id\x18\x02 \x01(\tR\tsessionId\x12%\n" +
-	"\x0eresult_preview\x18\x03 \x01(\tR\rresultPreview\x12\x18\n" +
-	"\asuccess\x18\x04 \x01(\bR\asuccess\x12\x17\n" +
-	"\auser_id\x18\x05 \x01(\tR\x06userIdB?Z=github.com/switchyard-hub/switchyard/proto/switchyard/v1;syv1b\x06proto3"
+	"\x06errors\x18\x03 \x03(\tR\x06errorsB?Z=github.com/switchyard-hub/switchyard/proto/switchyard/v1;syv1b\x06proto3"
 
 var (
 	file_switchyard_v1_chat_proto_rawDescOnce sync.Once
@@ -425,17 +338,16 @@ func file_switchyard_v1_chat_proto_rawDescGZIP() []byte {
 	return file_switchyard_v1_chat_proto_rawDescData
 }
 
-var file_switchyard_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_switchyard_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_switchyard_v1_chat_proto_goTypes = []any{
 	(*ToolUse)(nil),         // 0: switchyard.v1.ToolUse
 	(*ToolResult)(nil),      // 1: switchyard.v1.ToolResult
 	(*TurnUsage)(nil),       // 2: switchyard.v1.TurnUsage
 	(*TurnOutcome)(nil),     // 3: switchyard.v1.TurnOutcome
-	(*JobNotification)(nil), // 4: switchyard.v1.JobNotification
-	(*structpb.Struct)(nil), // 5: google.protobuf.Struct
+	(*structpb.Struct)(nil), // 4: google.protobuf.Struct
 }
 var file_switchyard_v1_chat_proto_depIdxs = []int32{
-	5, // 0: switchyard.v1.ToolUse.input:type_name -> google.protobuf.Struct
+	4, // 0: switchyard.v1.ToolUse.input:type_name -> google.protobuf.Struct
 	2, // 1: switchyard.v1.TurnOutcome.usage:type_name -> switchyard.v1.TurnUsage
 	2, // [2:2] is the sub-list for method output_type
 	2, // [2:2] is the sub-list for method input_type
@@ -455,7 +367,7 @@ func file_switchyard_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchyard_v1_chat_proto_rawDesc), len(file_switchyard_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

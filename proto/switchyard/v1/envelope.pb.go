@@ -155,13 +155,15 @@ type Envelope struct {
 	//	*Envelope_AppUpdateProgress
 	//	*Envelope_ToolUse
 	//	*Envelope_ToolResult
-	//	*Envelope_JobNotification
 	//	*Envelope_DeviceRequest
 	//	*Envelope_DeviceResponse
 	//	*Envelope_DevicePairingCode
 	//	*Envelope_DeviceUploadReady
 	//	*Envelope_DeviceEvent
 	//	*Envelope_DeviceCancel
+	//	*Envelope_JobRequest
+	//	*Envelope_JobReply
+	//	*Envelope_JobNotification
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -562,15 +564,6 @@ func (x *Envelope) GetToolResult() *ToolResult {
 	return nil
 }
 
-func (x *Envelope) GetJobNotification() *JobNotification {
-	if x != nil {
-		if x, ok := x.Body.(*Envelope_JobNotification); ok {
-			return x.JobNotification
-		}
-	}
-	return nil
-}
-
 func (x *Envelope) GetDeviceRequest() *DeviceRequest {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_DeviceRequest); ok {
@@ -620,6 +613,33 @@ func (x *Envelope) GetDeviceCancel() *DeviceCancel {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_DeviceCancel); ok {
 			return x.DeviceCancel
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetJobRequest() *JobRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_JobRequest); ok {
+			return x.JobRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetJobReply() *JobReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_JobReply); ok {
+			return x.JobReply
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetJobNotification() *JobNotification {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_JobNotification); ok {
+			return x.JobNotification
 		}
 	}
 	return nil
@@ -758,10 +778,6 @@ type Envelope_ToolResult struct {
 	ToolResult *ToolResult `protobuf:"bytes,96,opt,name=tool_result,json=toolResult,proto3,oneof"`
 }
 
-type Envelope_JobNotification struct {
-	JobNotification *JobNotification `protobuf:"bytes,97,opt,name=job_notification,json=jobNotification,proto3,oneof"`
-}
-
 type Envelope_DeviceRequest struct {
 	// Device extension of the runtime dialect (device.proto), 60-79.
 	DeviceRequest *DeviceRequest `protobuf:"bytes,60,opt,name=device_request,json=deviceRequest,proto3,oneof"`
@@ -785,6 +801,19 @@ type Envelope_DeviceEvent struct {
 
 type Envelope_DeviceCancel struct {
 	DeviceCancel *DeviceCancel `protobuf:"bytes,65,opt,name=device_cancel,json=deviceCancel,proto3,oneof"`
+}
+
+type Envelope_JobRequest struct {
+	// Scheduled jobs (jobs.proto), field numbers 110-119.
+	JobRequest *JobRequest `protobuf:"bytes,110,opt,name=job_request,json=jobRequest,proto3,oneof"`
+}
+
+type Envelope_JobReply struct {
+	JobReply *JobReply `protobuf:"bytes,111,opt,name=job_reply,json=jobReply,proto3,oneof"`
+}
+
+type Envelope_JobNotification struct {
+	JobNotification *JobNotification `protobuf:"bytes,112,opt,name=job_notification,json=jobNotification,proto3,oneof"`
 }
 
 func (*Envelope_RuntimeHello) isEnvelope_Body() {}
@@ -851,8 +880,6 @@ func (*Envelope_ToolUse) isEnvelope_Body() {}
 
 func (*Envelope_ToolResult) isEnvelope_Body() {}
 
-func (*Envelope_JobNotification) isEnvelope_Body() {}
-
 func (*Envelope_DeviceRequest) isEnvelope_Body() {}
 
 func (*Envelope_DeviceResponse) isEnvelope_Body() {}
@@ -864,6 +891,12 @@ func (*Envelope_DeviceUploadReady) isEnvelope_Body() {}
 func (*Envelope_DeviceEvent) isEnvelope_Body() {}
 
 func (*Envelope_DeviceCancel) isEnvelope_Body() {}
+
+func (*Envelope_JobRequest) isEnvelope_Body() {}
+
+func (*Envelope_JobReply) isEnvelope_Body() {}
+
+func (*Envelope_JobNotification) isEnvelope_Body() {}
 
 type Endpoint struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -3076,12 +3109,12 @@ var File_switchyard_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchyard/v1/envelope.proto\x12\rswitchyard.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x18switchyard/v1/chat.proto\x1a\x18switchyard/v1/push.proto\x1a\x1aswitchyard/v1/device.proto\"`\n" +
+	"\x1cswitchyard/v1/envelope.proto\x12\rswitchyard.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x18switchyard/v1/chat.proto\x1a\x18switchyard/v1/push.proto\x1a\x1aswitchyard/v1/device.proto\x1a\x18switchyard/v1/jobs.proto\"`\n" +
 	"\x05Route\x12\x10\n" +
 	"\x03pod\x18\x01 \x01(\tR\x03pod\x12\x17\n" +
 	"\aconn_id\x18\x02 \x01(\tR\x06connId\x12\x18\n" +
 	"\adialect\x18\x03 \x01(\tR\adialect\x12\x12\n" +
-	"\x04role\x18\x04 \x01(\tR\x04role\"\x8c\x18\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\"\x82\x19\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n" +
@@ -3129,14 +3162,17 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\x13app_update_progress\x18^ \x01(\v2 .switchyard.v1.AppUpdateProgressH\x00R\x11appUpdateProgress\x123\n" +
 	"\btool_use\x18_ \x01(\v2\x16.switchyard.v1.ToolUseH\x00R\atoolUse\x12<\n" +
 	"\vtool_result\x18` \x01(\v2\x19.switchyard.v1.ToolResultH\x00R\n" +
-	"toolResult\x12K\n" +
-	"\x10job_notification\x18a \x01(\v2\x1e.switchyard.v1.JobNotificationH\x00R\x0fjobNotification\x12E\n" +
+	"toolResult\x12E\n" +
 	"\x0edevice_request\x18< \x01(\v2\x1c.switchyard.v1.DeviceRequestH\x00R\rdeviceRequest\x12H\n" +
 	"\x0fdevice_response\x18= \x01(\v2\x1d.switchyard.v1.DeviceResponseH\x00R\x0edeviceResponse\x12R\n" +
 	"\x13device_pairing_code\x18> \x01(\v2 .switchyard.v1.DevicePairingCodeH\x00R\x11devicePairingCode\x12R\n" +
 	"\x13device_upload_ready\x18? \x01(\v2 .switchyard.v1.DeviceUploadReadyH\x00R\x11deviceUploadReady\x12?\n" +
 	"\fdevice_event\x18@ \x01(\v2\x1a.switchyard.v1.DeviceEventH\x00R\vdeviceEvent\x12B\n" +
-	"\rdevice_cancel\x18A \x01(\v2\x1b.switchyard.v1.DeviceCancelH\x00R\fdeviceCancelB\x06\n" +
+	"\rdevice_cancel\x18A \x01(\v2\x1b.switchyard.v1.DeviceCancelH\x00R\fdeviceCancel\x12<\n" +
+	"\vjob_request\x18n \x01(\v2\x19.switchyard.v1.JobRequestH\x00R\n" +
+	"jobRequest\x126\n" +
+	"\tjob_reply\x18o \x01(\v2\x17.switchyard.v1.JobReplyH\x00R\bjobReply\x12K\n" +
+	"\x10job_notification\x18p \x01(\v2\x1e.switchyard.v1.JobNotificationH\x00R\x0fjobNotificationB\x06\n" +
 	"\x04body\"\x9a\x02\n" +
 	"\bEndpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -3395,15 +3431,17 @@ var file_switchyard_v1_envelope_proto_goTypes = []any{
 	(*AppUpdateProgress)(nil),    // 39: switchyard.v1.AppUpdateProgress
 	(*ToolUse)(nil),              // 40: switchyard.v1.ToolUse
 	(*ToolResult)(nil),           // 41: switchyard.v1.ToolResult
-	(*JobNotification)(nil),      // 42: switchyard.v1.JobNotification
-	(*DeviceRequest)(nil),        // 43: switchyard.v1.DeviceRequest
-	(*DeviceResponse)(nil),       // 44: switchyard.v1.DeviceResponse
-	(*DevicePairingCode)(nil),    // 45: switchyard.v1.DevicePairingCode
-	(*DeviceUploadReady)(nil),    // 46: switchyard.v1.DeviceUploadReady
-	(*DeviceEvent)(nil),          // 47: switchyard.v1.DeviceEvent
-	(*DeviceCancel)(nil),         // 48: switchyard.v1.DeviceCancel
-	(*structpb.Struct)(nil),      // 49: google.protobuf.Struct
-	(*TurnOutcome)(nil),          // 50: switchyard.v1.TurnOutcome
+	(*DeviceRequest)(nil),        // 42: switchyard.v1.DeviceRequest
+	(*DeviceResponse)(nil),       // 43: switchyard.v1.DeviceResponse
+	(*DevicePairingCode)(nil),    // 44: switchyard.v1.DevicePairingCode
+	(*DeviceUploadReady)(nil),    // 45: switchyard.v1.DeviceUploadReady
+	(*DeviceEvent)(nil),          // 46: switchyard.v1.DeviceEvent
+	(*DeviceCancel)(nil),         // 47: switchyard.v1.DeviceCancel
+	(*JobRequest)(nil),           // 48: switchyard.v1.JobRequest
+	(*JobReply)(nil),             // 49: switchyard.v1.JobReply
+	(*JobNotification)(nil),      // 50: switchyard.v1.JobNotification
+	(*structpb.Struct)(nil),      // 51: google.protobuf.Struct
+	(*TurnOutcome)(nil),          // 52: switchyard.v1.TurnOutcome
 }
 var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	0,  // 0: switchyard.v1.Envelope.origin:type_name -> switchyard.v1.Route
@@ -3440,36 +3478,38 @@ var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	39, // 31: switchyard.v1.Envelope.app_update_progress:type_name -> switchyard.v1.AppUpdateProgress
 	40, // 32: switchyard.v1.Envelope.tool_use:type_name -> switchyard.v1.ToolUse
 	41, // 33: switchyard.v1.Envelope.tool_result:type_name -> switchyard.v1.ToolResult
-	42, // 34: switchyard.v1.Envelope.job_notification:type_name -> switchyard.v1.JobNotification
-	43, // 35: switchyard.v1.Envelope.device_request:type_name -> switchyard.v1.DeviceRequest
-	44, // 36: switchyard.v1.Envelope.device_response:type_name -> switchyard.v1.DeviceResponse
-	45, // 37: switchyard.v1.Envelope.device_pairing_code:type_name -> switchyard.v1.DevicePairingCode
-	46, // 38: switchyard.v1.Envelope.device_upload_ready:type_name -> switchyard.v1.DeviceUploadReady
-	47, // 39: switchyard.v1.Envelope.device_event:type_name -> switchyard.v1.DeviceEvent
-	48, // 40: switchyard.v1.Envelope.device_cancel:type_name -> switchyard.v1.DeviceCancel
-	34, // 41: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
-	49, // 42: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
-	49, // 43: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
-	2,  // 44: switchyard.v1.RuntimeHello.endpoints:type_name -> switchyard.v1.Endpoint
-	18, // 45: switchyard.v1.HelloAck.configs:type_name -> switchyard.v1.EndpointConfigUpdate
-	50, // 46: switchyard.v1.TurnCompleted.outcome:type_name -> switchyard.v1.TurnOutcome
-	16, // 47: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
-	49, // 48: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
-	49, // 49: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
-	1,  // 50: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
-	1,  // 51: switchyard.v1.HistoryResponse.pending_permissions:type_name -> switchyard.v1.Envelope
-	1,  // 52: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
-	0,  // 53: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
-	24, // 54: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
-	29, // 55: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
-	2,  // 56: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
-	18, // 57: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
-	14, // 58: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
-	59, // [59:59] is the sub-list for method output_type
-	59, // [59:59] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	42, // 34: switchyard.v1.Envelope.device_request:type_name -> switchyard.v1.DeviceRequest
+	43, // 35: switchyard.v1.Envelope.device_response:type_name -> switchyard.v1.DeviceResponse
+	44, // 36: switchyard.v1.Envelope.device_pairing_code:type_name -> switchyard.v1.DevicePairingCode
+	45, // 37: switchyard.v1.Envelope.device_upload_ready:type_name -> switchyard.v1.DeviceUploadReady
+	46, // 38: switchyard.v1.Envelope.device_event:type_name -> switchyard.v1.DeviceEvent
+	47, // 39: switchyard.v1.Envelope.device_cancel:type_name -> switchyard.v1.DeviceCancel
+	48, // 40: switchyard.v1.Envelope.job_request:type_name -> switchyard.v1.JobRequest
+	49, // 41: switchyard.v1.Envelope.job_reply:type_name -> switchyard.v1.JobReply
+	50, // 42: switchyard.v1.Envelope.job_notification:type_name -> switchyard.v1.JobNotification
+	34, // 43: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
+	51, // 44: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
+	51, // 45: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
+	2,  // 46: switchyard.v1.RuntimeHello.endpoints:type_name -> switchyard.v1.Endpoint
+	18, // 47: switchyard.v1.HelloAck.configs:type_name -> switchyard.v1.EndpointConfigUpdate
+	52, // 48: switchyard.v1.TurnCompleted.outcome:type_name -> switchyard.v1.TurnOutcome
+	16, // 49: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
+	51, // 50: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
+	51, // 51: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
+	1,  // 52: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
+	1,  // 53: switchyard.v1.HistoryResponse.pending_permissions:type_name -> switchyard.v1.Envelope
+	1,  // 54: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
+	0,  // 55: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
+	24, // 56: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
+	29, // 57: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
+	2,  // 58: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
+	18, // 59: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
+	14, // 60: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
+	61, // [61:61] is the sub-list for method output_type
+	61, // [61:61] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_switchyard_v1_envelope_proto_init() }
@@ -3480,6 +3520,7 @@ func file_switchyard_v1_envelope_proto_init() {
 	file_switchyard_v1_chat_proto_init()
 	file_switchyard_v1_push_proto_init()
 	file_switchyard_v1_device_proto_init()
+	file_switchyard_v1_jobs_proto_init()
 	file_switchyard_v1_envelope_proto_msgTypes[1].OneofWrappers = []any{
 		(*Envelope_RuntimeHello)(nil),
 		(*Envelope_HelloAck)(nil),
@@ -3513,13 +3554,15 @@ func file_switchyard_v1_envelope_proto_init() {
 		(*Envelope_AppUpdateProgress)(nil),
 		(*Envelope_ToolUse)(nil),
 		(*Envelope_ToolResult)(nil),
-		(*Envelope_JobNotification)(nil),
 		(*Envelope_DeviceRequest)(nil),
 		(*Envelope_DeviceResponse)(nil),
 		(*Envelope_DevicePairingCode)(nil),
 		(*Envelope_DeviceUploadReady)(nil),
 		(*Envelope_DeviceEvent)(nil),
 		(*Envelope_DeviceCancel)(nil),
+		(*Envelope_JobRequest)(nil),
+		(*Envelope_JobReply)(nil),
+		(*Envelope_JobNotification)(nil),
 	}
 	file_switchyard_v1_envelope_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
