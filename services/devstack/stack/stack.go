@@ -22,6 +22,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/embedded"
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
+	"github.com/switchyard-hub/switchyard/services/gateway/pod"
 	"github.com/switchyard-hub/switchyard/services/relay/routing"
 	"github.com/switchyard-hub/switchyard/services/session/sessions"
 )
@@ -170,7 +171,7 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 	run("session", func(so process.Options) error { return sessions.Run(ctx, scfg, so) })
 	run("relay", func(so process.Options) error { return routing.Run(ctx, rcfg, so) })
 	run("gateway", func(so process.Options) error {
-		return edge.Run(ctx, gcfg, so, func(s *edge.Server) { started <- s })
+		return pod.Run(ctx, gcfg, so, func(s *edge.Server) { started <- s })
 	})
 	return nil
 }
