@@ -29,9 +29,9 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
+	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	"github.com/switchyard-hub/switchyard/services/gateway/rest"
-	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
 // Files (issue 4). The bytes of every file live in the JetStream object

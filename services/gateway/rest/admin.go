@@ -15,8 +15,8 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
-	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 )
 
 // adminRoutes serves the admin API (also without the /v1 prefix, like the
@@ -184,4 +184,3 @@ func (a *api) revokeRuntimeTokens(w http.ResponseWriter, r *http.Request, admin 
 	WriteJSON(w, http.StatusOK, map[string]any{"runtime_id": id, "revoked_at": reply.GetTs(),
 		"disconnected": reply.GetRuntimeStatus().GetRoute() != nil})
 }
-

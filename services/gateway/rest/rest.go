@@ -18,8 +18,8 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
-	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 )
 
 // Prefixes: every route is served under the document's paths (/sessions,

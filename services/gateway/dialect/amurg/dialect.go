@@ -13,8 +13,8 @@ import (
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
-	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 )
 
 // Name is the dialect's name on the core.

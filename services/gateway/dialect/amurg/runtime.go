@@ -12,8 +12,8 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
-	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 )
 
 // runtimeFrame handles one /ws/runtime frame: runtime.hello first (checked

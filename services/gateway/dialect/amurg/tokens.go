@@ -16,8 +16,8 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
-	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 )
 
 // afterHello runs once a runtime's hello is accepted and hello.ack queued:
