@@ -97,8 +97,8 @@ func (t *Table) AllowsRuntimeDigest(digest, rid string) bool {
 
 // Envelope types of requests on bus.SubjRelayTokens (gateway → relay, the
 // admin REST API): revoke every token of a runtime id, or issue a new one.
-//
-// Deprecated: use kind.TokensRevoke and kind.TokensIssue.
+// They alias kind.TokensRevoke and kind.TokensIssue (use those); they go
+// once every caller has moved.
 const (
 	TypeTokensRevoke = kind.TokensRevoke
 	TypeTokensIssue  = kind.TokensIssue

