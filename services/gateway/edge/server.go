@@ -180,9 +180,6 @@ func (s *Server) Tracer() trace.Tracer { return s.tracer }
 // Log is the pod's logger.
 func (s *Server) Log() *slog.Logger { return s.log }
 
-// CountError counts an error answered with a hub error code (REST too).
-func (s *Server) CountError(code string) { s.m.errors.WithLabelValues(code).Inc() }
-
 // Ready reports whether the pod should receive new sockets.
 func (s *Server) Ready() error {
 	switch {
