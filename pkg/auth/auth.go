@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 )
 
 // Any is the principal that lets a runtime token serve any runtime id.
@@ -95,7 +97,9 @@ func (t *Table) AllowsRuntimeDigest(digest, rid string) bool {
 
 // Envelope types of requests on bus.SubjRelayTokens (gateway → relay, the
 // admin REST API): revoke every token of a runtime id, or issue a new one.
+// They alias kind.TokensRevoke and kind.TokensIssue (use those); they go
+// once every caller has moved.
 const (
-	TypeTokensRevoke = "runtime.tokens_revoke"
-	TypeTokensIssue  = "runtime.tokens_issue"
+	TypeTokensRevoke = kind.TokensRevoke
+	TypeTokensIssue  = kind.TokensIssue
 )

@@ -4,6 +4,8 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 )
 
 // Streams, buckets and subjects. docs/architecture.md has the full map.
@@ -114,29 +116,18 @@ func ValidToken(s string) bool {
 	return true
 }
 
-// Internal envelope types (never on a socket).
+// Internal envelope types, now in pkg/kind: use those. These aliases keep
+// callers that have not moved yet compiling, and go once they have (not
+// marked Deprecated, so staticcheck stays clean meanwhile).
 const (
-	// TypeRouteFailed: relay → session, a hub-to-runtime command could not
-	// be delivered (body RouteFailed).
-	TypeRouteFailed = "route.failed"
-	// TypeDeliveryAck: gateway → relay, reply to a directed delivery.
-	TypeDeliveryAck = "delivery.ack"
-	// TypeCreateSession: gateway → session service, REST session creation.
-	TypeCreateSession = "session.create_request"
-	// TypeRuntimeHello: gateway → relay hello check (body RuntimeHello).
-	TypeRuntimeHello = "runtime.hello"
-	// TypePermissionTimeout: session sweeper → session partition, deny a
-	// permission request whose deadline passed (body PermissionRequest).
-	TypePermissionTimeout = "permission.timeout"
-	// TypeSessionIdle: session sweeper → session partition, close an idle
-	// session (body SessionClose).
-	TypeSessionIdle = "session.idle"
-	// TypeConnClose: → gateway, close the target socket (body Error: code
-	// and reason), e.g. a revoked runtime token.
-	TypeConnClose = "conn.close"
-	// TypeRuntimeStatus: gateway → session service when a runtime socket
-	// comes or goes (body RuntimeStatus); also a transcript frame to clients.
-	TypeRuntimeStatus = "runtime.status"
+	TypeRouteFailed       = kind.RouteFailed
+	TypeDeliveryAck       = kind.DeliveryAck
+	TypeCreateSession     = kind.CreateSession
+	TypeRuntimeHello      = kind.RuntimeHello
+	TypePermissionTimeout = kind.PermissionTimeout
+	TypeSessionIdle       = kind.SessionIdle
+	TypeConnClose         = kind.ConnClose
+	TypeRuntimeStatus     = kind.RuntimeStatus
 )
 
 // Subjects added for issue 9 (endpoint ownership, live fan-out).

@@ -320,3 +320,12 @@ func TestPodName(t *testing.T) {
 		t.Errorf("default PodName = %q, want hostname-pid", n)
 	}
 }
+
+func TestDefaultsIgnoreEnvironment(t *testing.T) {
+	t.Setenv("SY_PARTITIONS", "3")
+	var c Common
+	Defaults(&c)
+	if c.Partitions != 16 || c.Heartbeat != 5*time.Second || c.NATSURL != "nats://127.0.0.1:4222" {
+		t.Errorf("Defaults = partitions %d heartbeat %s nats %q; want the tags' defaults", c.Partitions, c.Heartbeat, c.NATSURL)
+	}
+}

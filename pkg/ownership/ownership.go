@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -74,6 +75,8 @@ type Registry struct {
 	subs     map[string]map[string]struct{}
 	pending  *removals // RemoveConn calls waiting for the next flush
 	flushing bool
+
+	healthy atomic.Bool // the last heartbeat reached Redis
 }
 
 // NewRegistry returns the registry of pod.
@@ -181,14 +184,21 @@ func (r *Registry) ClaimRuntime(ctx context.Context, rid, conn string) error {
 	return wrap("claim runtime", r.rdb.Set(ctx, keyRuntime(rid), runtimeValue(r.pod, conn), r.ttl).Err())
 }
 
-// ReleaseRuntime removes rid's record if it still points at conn.
-func (r *Registry) ReleaseRuntime(ctx context.Context, rid, conn string) error {
+// ReleaseRuntime removes rid's record if it still points at conn, in one
+// compare-and-delete; released reports whether this call deleted it (so
+// the caller announces the runtime offline only then: a runtime that
+// already reconnected elsewhere is not offline).
+func (r *Registry) ReleaseRuntime(ctx context.Context, rid, conn string) (released bool, err error) {
 	r.mu.Lock()
 	if r.runtimes[rid] == conn {
 		delete(r.runtimes, rid)
 	}
 	r.mu.Unlock()
-	return wrap("release runtime", compareAndDelete.Run(ctx, r.rdb, []string{keyRuntime(rid)}, runtimeValue(r.pod, conn)).Err())
+	n, err := compareAndDelete.Run(ctx, r.rdb, []string{keyRuntime(rid)}, runtimeValue(r.pod, conn)).Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, wrap("release runtime", err)
+	}
+	return n == 1, nil
 }
 
 // Subscribe records that conn subscribes to session.
@@ -225,6 +235,15 @@ func (r *Registry) Unsubscribe(ctx context.Context, session, conn string) error 
 // liveness key (Redis restarted, or the pod stalled past its TTL), it
 // rewrites every record from memory.
 func (r *Registry) Heartbeat(ctx context.Context) error {
+	err := r.heartbeat(ctx)
+	r.healthy.Store(err == nil)
+	return err
+}
+
+// Healthy reports whether the last heartbeat reached Redis.
+func (r *Registry) Healthy() bool { return r.healthy.Load() }
+
+func (r *Registry) heartbeat(ctx context.Context) error {
 	now := time.Now()
 	prev, err := r.rdb.SetArgs(ctx, keyPod(r.pod), now.UTC().Format(time.RFC3339Nano), redis.SetArgs{TTL: r.ttl, Get: true}).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -271,18 +290,20 @@ func (r *Registry) Heartbeat(ctx context.Context) error {
 	return wrap("heartbeat", err)
 }
 
-// Run heart-beats every period until ctx ends.
+// Run heart-beats every period until ctx ends, the first time one period
+// after it is called (a pod beats once itself before it serves, see
+// Heartbeat). It is the pod's only heartbeat loop.
 func (r *Registry) Run(ctx context.Context, period time.Duration) {
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
-		if err := r.Heartbeat(ctx); err != nil && ctx.Err() == nil {
-			r.log.Warn("ownership heartbeat failed", "err", err)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if err := r.Heartbeat(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("ownership heartbeat failed", "err", err)
 		}
 	}
 }

@@ -181,13 +181,13 @@ func TestClaimRelease(t *testing.T) {
 	}
 	// The runtime reconnects through another pod.
 	must(t, b.ClaimRuntime(ctx, "rt-1", "c-new"))
-	must(t, a.ReleaseRuntime(ctx, "rt-1", "c-old"))
+	mustRelease(t, a, "rt-1", "c-old", false)
 	if pod, conn, ok := lookup(); !ok || pod != "gw-b" || conn != "c-new" {
 		t.Errorf("old socket's release removed the new claim: %s %s %v", pod, conn, ok)
 	}
 	// Same pod, new conn: the old conn cannot release either.
 	must(t, b.ClaimRuntime(ctx, "rt-1", "c-newer"))
-	must(t, b.ReleaseRuntime(ctx, "rt-1", "c-new"))
+	mustRelease(t, b, "rt-1", "c-new", false)
 	if pod, conn, ok := lookup(); !ok || pod != "gw-b" || conn != "c-newer" {
 		t.Errorf("after stale release on the same pod: %s %s %v", pod, conn, ok)
 	}
@@ -196,7 +196,7 @@ func TestClaimRelease(t *testing.T) {
 	if pod, conn, _ := lookup(); pod != "gw-b" || conn != "c-newer" {
 		t.Errorf("heartbeat of the old pod changed the claim to %s %s", pod, conn)
 	}
-	must(t, b.ReleaseRuntime(ctx, "rt-1", "c-newer"))
+	mustRelease(t, b, "rt-1", "c-newer", true)
 	if _, _, ok := lookup(); ok {
 		t.Error("runtime still online after its owner released it")
 	}
@@ -263,6 +263,7 @@ func TestHeartbeatKeepsRecordsAlive(t *testing.T) {
 	reg := ownership.NewRegistry(rdb, "gw-live", ttl, discard)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
+	must(t, reg.Heartbeat(ctx))
 	go func() { reg.Run(runCtx, ttl/4); close(done) }()
 	t.Cleanup(func() { stop(); <-done })
 	must(t, reg.AddConn(ctx, "c1", ownership.ConnInfo{Dialect: "client", Principal: "u", Remote: "r"}))
@@ -491,5 +492,16 @@ func TestHeartbeatConcurrentWithChurn(t *testing.T) {
 	}
 	if len(subs["gw-1"]) == 0 {
 		t.Error("no subscribers of s1 rewritten")
+	}
+}
+
+// mustRelease releases rid from conn and checks whether the record was
+// deleted by this call (the compare-and-delete's answer).
+func mustRelease(t *testing.T, r *ownership.Registry, rid, conn string, want bool) {
+	t.Helper()
+	released, err := r.ReleaseRuntime(testCtx(t), rid, conn)
+	must(t, err)
+	if released != want {
+		t.Errorf("ReleaseRuntime(%s, %s) released = %v, want %v", rid, conn, released, want)
 	}
 }

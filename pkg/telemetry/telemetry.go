@@ -22,14 +22,17 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Options configures Setup.
 type Options struct {
 	Service string // service.name: "switchyard-gateway", ...
 	Pod     string
-	// OTLPEndpoint is an OTLP/HTTP base URL (http://host:4318); empty
-	// disables export (spans are still created for log correlation).
+	// OTLPEndpoint is an OTLP/HTTP base URL (http://host:4318). With it
+	// and Exporter both empty, tracing is off: the tracer is a no-op one, so
+	// no span is recorded and no traceparent is started per frame (an
+	// incoming traceparent is still passed on).
 	OTLPEndpoint string
 	// Exporter, when set, receives spans as well (tests use an in-memory one).
 	Exporter  sdktrace.SpanExporter
@@ -45,7 +48,7 @@ type Telemetry struct {
 	Tracer   trace.Tracer
 	Log      *slog.Logger
 	Registry *prometheus.Registry
-	tp       *sdktrace.TracerProvider
+	tp       *sdktrace.TracerProvider // nil: tracing off (no-op tracer)
 }
 
 // Setup builds a service's telemetry. It also installs the W3C trace
@@ -56,6 +59,18 @@ func Setup(ctx context.Context, o Options) (*Telemetry, error) {
 		semconv.ServiceName(o.Service), semconv.ServiceInstanceID(o.Pod)))
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
+	}
+	reg := o.Registry
+	if reg == nil {
+		reg = NewRegistry()
+	}
+	out := o.LogOutput
+	if out == nil {
+		out = os.Stderr
+	}
+	log := NewLogger(out, o.LogLevel, o.LogFormat).With("service", o.Service, "pod", o.Pod)
+	if o.OTLPEndpoint == "" && o.Exporter == nil {
+		return &Telemetry{Tracer: noop.NewTracerProvider().Tracer("switchyard/" + o.Service), Log: log, Registry: reg}, nil
 	}
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	if o.OTLPEndpoint != "" {
@@ -69,15 +84,6 @@ func Setup(ctx context.Context, o Options) (*Telemetry, error) {
 		tpOpts = append(tpOpts, sdktrace.WithSyncer(o.Exporter))
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
-	reg := o.Registry
-	if reg == nil {
-		reg = NewRegistry()
-	}
-	out := o.LogOutput
-	if out == nil {
-		out = os.Stderr
-	}
-	log := NewLogger(out, o.LogLevel, o.LogFormat).With("service", o.Service, "pod", o.Pod)
 	return &Telemetry{Tracer: tp.Tracer("switchyard/" + o.Service), Log: log, Registry: reg, tp: tp}, nil
 }
 
@@ -90,6 +96,9 @@ func endpointOption(endpoint string) []otlptracehttp.Option {
 
 // Shutdown flushes spans.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
+	if t.tp == nil {
+		return nil
+	}
 	return t.tp.Shutdown(ctx)
 }
 

@@ -1,6 +1,6 @@
 // Command sy-gateway runs one gateway pod (edge WebSocket server).
 //
-//	sy-gateway [flags]              serve
+//	sy-gateway [flags]              serve (the core with the rooms of package pod)
 //	sy-gateway probe -url WS_URL    connect, ping, expect pong (helm test)
 package main
 
@@ -11,6 +11,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
+	"github.com/switchyard-hub/switchyard/services/gateway/pod"
 )
 
 func main() {
@@ -23,7 +24,8 @@ func main() {
 	}
 	ctx, stop := process.SignalContext()
 	defer stop()
-	if err := edge.Run(ctx, cfg, process.Options{}, nil); err != nil {
+	// The dialects, REST and files are registered on the core here.
+	if err := edge.Run(ctx, cfg, process.Options{}, nil, pod.Rooms()...); err != nil {
 		fmt.Fprintln(os.Stderr, "sy-gateway:", err)
 		os.Exit(1)
 	}

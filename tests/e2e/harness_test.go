@@ -22,6 +22,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/testenv"
 	"github.com/switchyard-hub/switchyard/services/devstack/stack"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
+	gateway "github.com/switchyard-hub/switchyard/services/gateway/pod"
 	"github.com/switchyard-hub/switchyard/tests/wspeer"
 )
 
@@ -102,7 +103,7 @@ func (h *hub) addGateway(ctx context.Context, pod string) {
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		errs <- edge.Run(ctx, gcfg, process.Options{Exporter: h.spans}, func(s *edge.Server) { started <- s })
+		errs <- gateway.Run(ctx, gcfg, process.Options{Exporter: h.spans}, func(s *edge.Server) { started <- s })
 	}()
 	select {
 	case s := <-started:

@@ -130,8 +130,12 @@ func TestClusterOwnership(t *testing.T) {
 
 	// Compare-and-delete (Lua) routes to the key's shard; a stale release
 	// leaves a newer claim alone.
-	must(t, regs["gw-1"].ReleaseRuntime(ctx, "rt-gw-1-0", "gw-1-b-0"))
-	must(t, regs["gw-1"].ReleaseRuntime(ctx, "rt-gw-1-1", "gw-1-b-stale"))
+	if released, err := regs["gw-1"].ReleaseRuntime(ctx, "rt-gw-1-0", "gw-1-b-0"); err != nil || !released {
+		t.Fatalf("release of the held claim: released %v, err %v", released, err)
+	}
+	if released, err := regs["gw-1"].ReleaseRuntime(ctx, "rt-gw-1-1", "gw-1-b-stale"); err != nil || released {
+		t.Fatalf("stale release: released %v (want false), err %v", released, err)
+	}
 	must(t, regs["gw-1"].RemoveConn(ctx, "gw-1-b-2"))
 	online, err = owners.RuntimesOnline(ctx, []string{"rt-gw-1-0", "rt-gw-1-1"})
 	if err != nil || online["rt-gw-1-0"] || !online["rt-gw-1-1"] {

@@ -12,54 +12,52 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
-// Role is the side a socket speaks for.
-type Role int
+// Role is the side a socket speaks for: the hub's roles (pkg/kind). The
+// dialect has two: /ws/runtime and /ws/client.
+type Role = kind.Role
 
+// The roles of the dialect's sockets.
 const (
-	RoleRuntime Role = iota // /ws/runtime
-	RoleClient              // /ws/client
+	RoleRuntime = kind.RoleRuntime // /ws/runtime
+	RoleClient  = kind.RoleClient  // /ws/client
 )
 
-func (r Role) String() string {
-	if r == RoleRuntime {
-		return "runtime"
-	}
-	return "client"
-}
-
-// Type strings of the dialect.
+// Type strings of the dialect on the wire. They equal the hub's kinds of
+// the same name (pkg/kind), because this dialect came first; services use
+// pkg/kind, only this codec and its socket handlers name wire types.
 const (
-	TypeRuntimeHello         = "runtime.hello"
-	TypeHelloAck             = "hello.ack"
-	TypeSessionCreate        = "session.create"
-	TypeSessionCreated       = "session.created"
-	TypeSessionClose         = "session.close"
-	TypeSessionClosed        = "session.closed"
-	TypeUserMessage          = "user.message"
-	TypeAgentOutput          = "agent.output"
-	TypeTurnStarted          = "turn.started"
-	TypeTurnCompleted        = "turn.completed"
-	TypeStopRequest          = "stop.request"
-	TypeStopAck              = "stop.ack"
-	TypePermissionRequest    = "permission.request"
-	TypePermissionResponse   = "permission.response"
-	TypeFileUpload           = "file.upload"
-	TypeFileAvailable        = "file.available"
-	TypeEndpointConfigUpdate = "endpoint.config_update"
-	TypeEndpointConfigAck    = "endpoint.config_ack"
-	TypeTokenRefresh         = "runtime.token_refresh"
-	TypePing                 = "ping"
-	TypePong                 = "pong"
-	TypeSubscribe            = "client.subscribe"
-	TypeUnsubscribe          = "client.unsubscribe"
-	TypeHistoryResponse      = "history.response"
-	TypeError                = "error"
+	TypeRuntimeHello         = kind.RuntimeHello
+	TypeHelloAck             = kind.HelloAck
+	TypeSessionCreate        = kind.SessionCreate
+	TypeSessionCreated       = kind.SessionCreated
+	TypeSessionClose         = kind.SessionClose
+	TypeSessionClosed        = kind.SessionClosed
+	TypeUserMessage          = kind.UserMessage
+	TypeAgentOutput          = kind.AgentOutput
+	TypeTurnStarted          = kind.TurnStarted
+	TypeTurnCompleted        = kind.TurnCompleted
+	TypeStopRequest          = kind.StopRequest
+	TypeStopAck              = kind.StopAck
+	TypePermissionRequest    = kind.PermissionRequest
+	TypePermissionResponse   = kind.PermissionResponse
+	TypeFileUpload           = kind.FileUpload
+	TypeFileAvailable        = kind.FileAvailable
+	TypeEndpointConfigUpdate = kind.EndpointConfigUpdate
+	TypeEndpointConfigAck    = kind.EndpointConfigAck
+	TypeTokenRefresh         = kind.TokenRefresh
+	TypePing                 = kind.Ping
+	TypePong                 = kind.Pong
+	TypeSubscribe            = kind.Subscribe
+	TypeUnsubscribe          = kind.Unsubscribe
+	TypeHistoryResponse      = kind.HistoryResponse
+	TypeError                = kind.Error
 	// TypeRuntimeStatus is Switchyard's hub→client transcript frame telling
 	// subscribers that the session's runtime went offline or came back.
-	TypeRuntimeStatus = "runtime.status"
+	TypeRuntimeStatus = kind.RuntimeStatus
 )
 
 // inbound lists, per role, the types a socket may send to the hub.

@@ -36,20 +36,20 @@ func TestDeviceFramesRoundTrip(t *testing.T) {
 		from amurg.Role
 	}{
 		{"request", docDeviceRequest, &syv1.Envelope{Type: amurg.TypeDeviceRequest, Id: "dr-1", Ts: ts, Body: &syv1.Envelope_DeviceRequest{DeviceRequest: &syv1.DeviceRequest{
-			RequestId: "req-7", Op: "list_shortcuts", Payload: []byte(`{"userId":76561198012345678}`), HubId: "hub-abc123", HubName: "CapyDeploy Hub"}}}, -1},
+			RequestId: "req-7", Op: "list_shortcuts", Payload: []byte(`{"userId":76561198012345678}`), HubId: "hub-abc123", HubName: "CapyDeploy Hub"}}}, ""},
 		{"response", docDeviceResponse, &syv1.Envelope{Type: amurg.TypeDeviceResponse, Ts: ts, Body: &syv1.Envelope_DeviceResponse{DeviceResponse: &syv1.DeviceResponse{
 			RequestId: "req-7", Op: "list_shortcuts", Type: "shortcuts_response", Payload: []byte(`{"shortcuts":[{"appId":2857492837,"name":"Celeste","exe":"/home/deck/Games/Celeste/Celeste.exe"}]}`)}}}, amurg.RoleRuntime},
 		{"response error", docDeviceResponseErr, &syv1.Envelope{Type: amurg.TypeDeviceResponse, Ts: ts, Body: &syv1.Envelope_DeviceResponse{DeviceResponse: &syv1.DeviceResponse{
 			RequestId: "req-8", Op: "delete_game", Error: &syv1.DeviceError{Code: 501, Message: "delete_game is not implemented"}}}}, amurg.RoleRuntime},
 		{"pairing code", docDevicePairingCode, &syv1.Envelope{Type: amurg.TypeDevicePairingCode, Ts: ts, Body: &syv1.Envelope_DevicePairingCode{DevicePairingCode: &syv1.DevicePairingCode{
-			Code: "123456", ExpiresIn: 60, HubId: "hub-abc123", HubName: "CapyDeploy Hub"}}}, -1},
+			Code: "123456", ExpiresIn: 60, HubId: "hub-abc123", HubName: "CapyDeploy Hub"}}}, ""},
 		{"upload ready", docDeviceUploadReady, &syv1.Envelope{Type: amurg.TypeDeviceUploadReady, Ts: ts, Body: &syv1.Envelope_DeviceUploadReady{DeviceUploadReady: &syv1.DeviceUploadReady{
 			RequestId: "req-9", UploadId: "upload-abc123", GameName: "Celeste", Token: "dl-token", TotalSize: 3, Executable: "Celeste.exe",
-			Files: []*syv1.DeviceUploadFile{{Path: "data/game.pak", Size: 3, Sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", Url: "/v1/uploads/upload-abc123/files/data/game.pak"}}}}}, -1},
+			Files: []*syv1.DeviceUploadFile{{Path: "data/game.pak", Size: 3, Sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", Url: "/v1/uploads/upload-abc123/files/data/game.pak"}}}}}, ""},
 		{"event", docDeviceEvent, &syv1.Envelope{Type: amurg.TypeDeviceEvent, Ts: ts, Body: &syv1.Envelope_DeviceEvent{DeviceEvent: &syv1.DeviceEvent{
 			RequestId: "req-9", UploadId: "upload-abc123", Type: "operation_event", Payload: []byte(`{"type":"install","status":"progress","gameName":"Celeste","progress":50,"message":"data/game.pak"}`)}}}, amurg.RoleRuntime},
 		{"cancel", docDeviceCancel, &syv1.Envelope{Type: amurg.TypeDeviceCancel, Ts: ts, Body: &syv1.Envelope_DeviceCancel{DeviceCancel: &syv1.DeviceCancel{
-			UploadId: "upload-abc123", Reason: "cancel_upload"}}}, -1},
+			UploadId: "upload-abc123", Reason: "cancel_upload"}}}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package amurg
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -13,6 +14,9 @@ import (
 // receives. It is called once per frame per gateway pod, never per
 // recipient: the bytes are shared by every local subscriber.
 func Encode(env *syv1.Envelope, role Role) ([]byte, error) {
+	if h := env.GetHistoryResponse(); h != nil {
+		return encodeHistory(env, h, role)
+	}
 	f, err := frameOf(env, role)
 	if err != nil {
 		return nil, err
@@ -101,8 +105,6 @@ func payloadOf2(env *syv1.Envelope, role Role) (any, error) {
 		return errorJSON{Code: b.Error.GetCode(), Message: b.Error.GetMessage()}, nil
 	case *syv1.Envelope_RuntimeStatus:
 		return runtimeStatusJSON{SessionID: env.GetSessionId(), RuntimeID: b.RuntimeStatus.GetRuntimeId(), Online: b.RuntimeStatus.GetOnline()}, nil
-	case *syv1.Envelope_HistoryResponse:
-		return historyOf(b.HistoryResponse, role)
 	}
 	if p, ok := devicePayloadOf(env); ok {
 		return p, nil
@@ -119,30 +121,57 @@ func fileOf(m *syv1.FileTransfer, role Role) fileJSON {
 	return out
 }
 
-func historyOf(h *syv1.HistoryResponse, role Role) (any, error) {
-	out := historyResponseJSON{SessionID: h.GetSessionId(), AfterSeq: h.GetAfterSeq(), LastSeq: h.GetLastSeq(), HasMore: h.GetHasMore()}
-	var err error
-	if out.Messages, err = encodeAll(h.GetMessages(), role); err != nil {
+// encodeHistory renders a history.response in one pass: each message is
+// rendered once and its bytes are copied into the page, instead of being
+// re-scanned by json.Marshal as a json.RawMessage. The bytes equal what
+// json.Marshal of the frame gives (TestHistoryEncodingMatchesMarshal).
+func encodeHistory(env *syv1.Envelope, h *syv1.HistoryResponse, role Role) ([]byte, error) {
+	head := outFrame{Type: env.GetType(), ID: env.GetId(), SessionID: env.GetSessionId(), Seq: env.GetSeq(), Ts: env.GetTs()}
+	if role == RoleRuntime {
+		head.Seq = 0
+	}
+	hb, err := json.Marshal(head) // without payload: ends in '}'
+	if err != nil {
+		return nil, fmt.Errorf("amurg: encode %s: %w", env.GetType(), err)
+	}
+	sid, _ := json.Marshal(h.GetSessionId())
+	b := make([]byte, 0, len(hb)+128+64*len(h.GetMessages()))
+	b = append(b, hb[:len(hb)-1]...)
+	b = append(b, `,"payload":{"session_id":`...)
+	b = append(b, sid...)
+	b = append(b, `,"after_seq":`...)
+	b = strconv.AppendInt(b, h.GetAfterSeq(), 10)
+	b = append(b, `,"last_seq":`...)
+	b = strconv.AppendInt(b, h.GetLastSeq(), 10)
+	b = append(b, `,"has_more":`...)
+	b = strconv.AppendBool(b, h.GetHasMore())
+	b = append(b, `,"messages":`...)
+	if b, err = appendAll(b, h.GetMessages(), role); err != nil {
 		return nil, err
 	}
 	if len(h.GetPendingPermissions()) > 0 {
-		if out.PendingPermissions, err = encodeAll(h.GetPendingPermissions(), role); err != nil {
+		b = append(b, `,"pending_permissions":`...)
+		if b, err = appendAll(b, h.GetPendingPermissions(), role); err != nil {
 			return nil, err
 		}
 	}
-	return out, nil
+	return append(b, "}}"...), nil
 }
 
-func encodeAll(envs []*syv1.Envelope, role Role) ([]json.RawMessage, error) {
-	out := make([]json.RawMessage, 0, len(envs))
-	for _, m := range envs {
-		b, err := Encode(m, role)
+// appendAll appends envs rendered as a JSON array.
+func appendAll(b []byte, envs []*syv1.Envelope, role Role) ([]byte, error) {
+	b = append(b, '[')
+	for i, m := range envs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		f, err := Encode(m, role)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, b)
+		b = append(b, f...)
 	}
-	return out, nil
+	return append(b, ']'), nil
 }
 
 func structJSON(s *structpb.Struct) json.RawMessage {

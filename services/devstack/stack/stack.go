@@ -27,6 +27,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
+	"github.com/switchyard-hub/switchyard/services/gateway/pod"
 	"github.com/switchyard-hub/switchyard/services/relay/routing"
 	"github.com/switchyard-hub/switchyard/services/session/sessions"
 	"github.com/switchyard-hub/switchyard/services/upload/uploads"
@@ -221,7 +222,7 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 	run("relay", func(so process.Options) error { return routing.Run(ctx, rcfg, so) })
 	run("upload", func(so process.Options) error { return uploads.Run(ctx, ucfg, so) })
 	run("gateway", func(so process.Options) error {
-		return edge.Run(ctx, gcfg, so, func(s *edge.Server) { started <- s })
+		return pod.Run(ctx, gcfg, so, func(s *edge.Server) { started <- s })
 	})
 	return nil
 }

@@ -8,27 +8,42 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
-	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
+	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
-// onDirected writes an envelope addressed to one local socket (sy.gw.<pod>)
-// and, when the sender asked for it (the relay does), confirms that the
-// frame was queued on the socket.
-func (s *Server) onDirected(ctx context.Context, m *nats.Msg) {
-	ctx, env, err := bus.Decode(ctx, m.Data, m.Header)
+// onDirected takes an envelope addressed to one local socket
+// (sy.gw.<pod>) and queues it on that socket's delivery worker, so a slow
+// delivery (a file.upload loading its bytes) delays only its own socket
+// while the pod's other directed frames go on. Per socket, deliveries keep
+// their order. When the sender asked for it (the relay does), the worker
+// confirms once the frame is queued on the socket.
+func (s *Server) onDirected(m *nats.Msg) {
+	ctx, env, err := bus.Decode(context.Background(), m.Data, m.Header)
 	if err != nil {
 		s.log.Warn("undecodable directed envelope", "err", err)
 		return
 	}
 	ctx, span := s.tracer.Start(ctx, "gateway.deliver "+env.GetType(), trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.conn", env.GetTarget().GetConnId())))
+	c := s.Conn(env.GetTarget().GetConnId())
+	if c == nil {
+		s.confirm(ctx, span, m, env, deliveryError("socket "+env.GetTarget().GetConnId()+" is not on pod "+s.pod))
+		return
+	}
+	if !c.deliveries.push(func() { s.confirm(ctx, span, m, env, s.deliverTo(ctx, c, env)) }) {
+		s.confirm(ctx, span, m, env, deliveryError("socket "+c.id+" has too many deliveries waiting"))
+	}
+}
+
+// confirm answers a directed delivery's request (if any) and ends its span.
+func (s *Server) confirm(ctx context.Context, span trace.Span, m *nats.Msg, env *syv1.Envelope, err error) {
 	defer span.End()
-	err = s.deliverTo(env)
 	if m.Reply == "" {
 		return
 	}
-	reply := &syv1.Envelope{Type: bus.TypeDeliveryAck, Id: env.GetId()}
+	reply := &syv1.Envelope{Type: kind.DeliveryAck, Id: env.GetId()}
 	if err != nil {
 		span.SetAttributes(attribute.String("sy.delivery_error", err.Error()))
 		reply.Body = &syv1.Envelope_Error{Error: &syv1.Error{Code: "conn_gone", Message: err.Error()}}
@@ -42,26 +57,36 @@ type deliveryError string
 
 func (e deliveryError) Error() string { return string(e) }
 
-func (s *Server) deliverTo(env *syv1.Envelope) error {
-	sk := s.socket(env.GetTarget().GetConnId())
-	if sk == nil {
-		return deliveryError("socket " + env.GetTarget().GetConnId() + " is not on pod " + s.pod)
+// DeliveryError is an error a DeliveryHook returns to refuse a delivery.
+func DeliveryError(msg string) error { return deliveryError(msg) }
+
+func (s *Server) deliverTo(ctx context.Context, c *Conn, env *syv1.Envelope) error {
+	if env.GetType() == kind.ConnClose {
+		return s.closeConn(c, env)
 	}
-	if env.GetType() == bus.TypeConnClose {
-		return s.closeConn(sk, env) // admin.go
-	}
-	if env.GetType() == amurg.TypeFileUpload {
-		if err := s.attachFile(context.Background(), env); err != nil { // files.go
+	if hook := s.deliveryHooks[env.GetType()]; hook != nil {
+		if err := hook(ctx, c, env); err != nil {
 			return err
 		}
 	}
-	frame, err := amurg.Encode(env, sk.role)
-	if err != nil {
-		return err
+	if err := c.SendEnvelope(env); err != nil {
+		return deliveryError("socket " + c.id + ": " + err.Error())
 	}
-	if err := sk.conn.Send(frame); err != nil {
-		return deliveryError("socket " + sk.id + ": " + err.Error())
+	return nil
+}
+
+// closeConn ends a socket on request (kind.ConnClose, e.g. the relay
+// after a token revocation): the reason as an error frame, then close 1008.
+func (s *Server) closeConn(c *Conn, env *syv1.Envelope) error {
+	if rid := env.GetRuntimeId(); rid != "" && rid != c.Principal() {
+		return deliveryError("socket " + c.id + " is not runtime " + rid + "'s")
 	}
-	sk.sent.Inc()
+	code, msg := env.GetError().GetCode(), env.GetError().GetMessage()
+	if code == "" {
+		code = errcode.AuthFailed
+	}
+	c.SendError("", code, msg)
+	c.Close(ReasonAuthFailed, code)
+	s.log.Info("socket closed on request", "conn", c.id, "runtime", c.Principal(), "code", code)
 	return nil
 }

@@ -14,13 +14,22 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 	"github.com/switchyard-hub/switchyard/pkg/ws"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
+// benchDialect renders with the runtime/client codec, as the gateway does.
+type benchDialect struct{ probe }
+
+func (benchDialect) Render(env *syv1.Envelope, role kind.Role) (Frame, error) {
+	f, err := amurg.Encode(env, role)
+	return Text(f), err
+}
+
 // benchSockets opens n real WebSockets over loopback whose peers read and
 // discard, and returns the server-side sockets.
-func benchSockets(b *testing.B, n int, o ws.Options) []*socket {
+func benchSockets(b *testing.B, s *Server, n int, o ws.Options) []*Conn {
 	conns := make(chan *ws.Conn, n)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := ws.Upgrader().Upgrade(w, r, nil)
@@ -32,7 +41,8 @@ func benchSockets(b *testing.B, n int, o ws.Options) []*socket {
 		_ = conn.ReadLoop(func(bool, []byte) {})
 	}))
 	b.Cleanup(srv.Close)
-	var out []*socket
+	var out []*Conn
+	d := &benchDialect{}
 	for i := 0; i < n; i++ {
 		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
 		if err != nil {
@@ -46,7 +56,7 @@ func benchSockets(b *testing.B, n int, o ws.Options) []*socket {
 				}
 			}
 		}()
-		out = append(out, &socket{id: fmt.Sprint(i), role: amurg.RoleClient, conn: <-conns, sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "x"})})
+		out = append(out, &Conn{id: fmt.Sprint(i), s: s, d: d, role: kind.RoleClient, ws: <-conns, framesOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "x"})})
 	}
 	return out
 }
@@ -59,11 +69,11 @@ func BenchmarkFanout(b *testing.B) {
 	for _, subs := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) {
 			o := ws.Options{PingPeriod: time.Hour, PongWait: 2 * time.Hour, WriteWait: 10 * time.Second, MaxMessageBytes: 1 << 20, QueueFrames: 1 << 20, QueueBytes: 1 << 30}
-			s := &Server{tracer: noop.NewTracerProvider().Tracer(""), sockets: map[string]*socket{}}
+			s := &Server{tracer: noop.NewTracerProvider().Tracer(""), conns: map[string]*Conn{}}
 			s.m = newMetrics(prometheus.NewRegistry(), s)
-			tp := &topic{session: "bench", subs: map[*socket]*subscription{}}
-			for _, sk := range benchSockets(b, subs, o) {
-				tp.subs[sk] = &subscription{live: true}
+			tp := &topic{session: "bench", subs: map[*Conn]*subscription{}}
+			for _, c := range benchSockets(b, s, subs, o) {
+				tp.subs[c] = &subscription{tp: tp, live: true}
 			}
 			tps := &topics{s: s, m: map[string]*topic{"bench": tp}}
 			env := &syv1.Envelope{Type: "agent.output", SessionId: "bench", Ts: "2024-01-15T10:30:06Z",
@@ -74,9 +84,7 @@ func BenchmarkFanout(b *testing.B) {
 			for b.Loop() {
 				seq++
 				env.Seq = seq
-				tp.mu.Lock()
 				tps.deliver(ctx, tp, env)
-				tp.mu.Unlock()
 			}
 			b.ReportMetric(float64(b.N*subs)/b.Elapsed().Seconds(), "frames/s")
 		})

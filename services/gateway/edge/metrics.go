@@ -16,11 +16,12 @@ type metrics struct {
 	duplicates     prometheus.Counter
 	gaps           prometheus.Counter
 	replayed       prometheus.Counter
+	closes         *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 	m := &metrics{
-		conns:          prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchyard_gateway_connections", Help: "Open WebSockets, by dialect."}, []string{"dialect"}),
+		conns:          prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "switchyard_gateway_connections", Help: "Open WebSockets, by dialect label (the runtime/client dialect labels by role: runtime, client)."}, []string{"dialect"}),
 		framesIn:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_frames_in_total", Help: "Frames read from sockets, by dialect."}, []string{"dialect"}),
 		framesOut:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_frames_out_total", Help: "Frames queued to sockets, by dialect."}, []string{"dialect"}),
 		drops:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_slow_consumer_drops_total", Help: "Sockets closed (4008) because their send queue overflowed, by dialect."}, []string{"dialect"}),
@@ -31,17 +32,18 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		duplicates:     prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_gateway_duplicate_events_total", Help: "Live transcript events dropped as already delivered."}),
 		gaps:           prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_gateway_gap_repairs_total", Help: "Gaps in live transcript events repaired from the stream."}),
 		replayed:       prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_gateway_replayed_messages_total", Help: "Transcript messages sent in history.response frames."}),
+		closes:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_closes_total", Help: "Sockets ended, by dialect label and close reason (edge.CloseReason)."}, []string{"dialect", "reason"}),
 	}
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_gateway_send_queue_bytes", Help: "Bytes waiting in all socket send queues of this pod."}, func() float64 {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		total := 0
-		for _, sk := range s.sockets {
-			_, b := sk.conn.Queued()
+		for _, c := range s.conns {
+			_, b := c.ws.Queued()
 			total += b
 		}
 		return float64(total)
 	})
-	reg.MustRegister(m.conns, m.framesIn, m.framesOut, m.drops, m.errors, m.publishLatency, m.fanout, m.topics, m.duplicates, m.gaps, m.replayed, queue)
+	reg.MustRegister(m.conns, m.framesIn, m.framesOut, m.drops, m.errors, m.publishLatency, m.fanout, m.topics, m.duplicates, m.gaps, m.replayed, m.closes, queue)
 	return m
 }

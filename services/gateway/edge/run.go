@@ -6,9 +6,10 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/process"
 )
 
-// Run runs one gateway until ctx ends, then drains it (see Shutdown).
-// started, when not nil, is called once the gateway listens.
-func Run(ctx context.Context, cfg Config, o process.Options, started func(*Server)) error {
+// Run runs one gateway with the given rooms (dialects, REST, files) until
+// ctx ends, then drains it (see Shutdown). started, when not nil, is
+// called once the gateway listens.
+func Run(ctx context.Context, cfg Config, o process.Options, started func(*Server), rooms ...Room) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -23,6 +24,11 @@ func Run(ctx context.Context, cfg Config, o process.Options, started func(*Serve
 	s, err := New(cfg, d.Bus, d.Redis, d.Tel)
 	if err != nil {
 		return err
+	}
+	for _, room := range rooms {
+		if err := room(s); err != nil {
+			return err
+		}
 	}
 	if err := s.Start(ctx); err != nil {
 		return err

@@ -1,8 +1,11 @@
-// Package edge is the gateway: it terminates WebSockets of every dialect,
-// converts JSON frames to protobuf Envelopes at the edge, publishes them on
-// the bus, delivers directed envelopes (sy.gw.<pod>) and fans transcript
-// events out to local subscribers through per-session NATS interest, and
-// records socket ownership in Redis.
+// Package edge is the gateway's core, and knows no dialect. It terminates
+// WebSockets for the dialects registered on it (Dialect), publishes what
+// they hand it on the bus (Conn.Ingest), delivers directed envelopes
+// (sy.gw.<pod>) on per-socket workers, fans transcript events out to local
+// subscribers through per-session NATS interest (Conn.Follow), broadcasts
+// pod-wide (Server.Broadcast), and records socket ownership in Redis.
+// REST, files and the dialects are rooms registered by the gateway's main
+// (services/gateway/pod).
 package edge
 
 import (
@@ -25,68 +28,17 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/auth"
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
-	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/health"
 	"github.com/switchyard-hub/switchyard/pkg/ownership"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	"github.com/switchyard-hub/switchyard/pkg/transcript"
-	"github.com/switchyard-hub/switchyard/pkg/ws"
-	"github.com/switchyard-hub/switchyard/services/gateway/console"
 )
-
-// Config is the gateway's configuration.
-type Config struct {
-	config.Common
-	Listen           string        `flag:"listen" env:"SY_LISTEN" default:"127.0.0.1:8080" usage:"address of WebSocket, REST, health and metrics"`
-	PingPeriod       time.Duration `flag:"ping-period" env:"SY_PING_PERIOD" default:"5s" usage:"WebSocket ping period"`
-	PongWait         time.Duration `flag:"pong-wait" env:"SY_PONG_WAIT" default:"15s" usage:"a socket silent for this long is closed"`
-	WriteWait        time.Duration `flag:"write-wait" env:"SY_WRITE_WAIT" default:"10s" usage:"time limit of one socket write"`
-	MaxMessageBytes  int64         `flag:"max-message-bytes" env:"SY_MAX_MESSAGE_BYTES" default:"10485760" usage:"largest frame accepted (close 1009 above)"`
-	SendQueueFrames  int           `flag:"send-queue-frames" env:"SY_SEND_QUEUE_FRAMES" default:"1024" usage:"frames a socket may have queued before it is dropped (close 4008)"`
-	SendQueueBytes   int           `flag:"send-queue-bytes" env:"SY_SEND_QUEUE_BYTES" default:"8388608" usage:"bytes a socket may have queued before it is dropped (close 4008)"`
-	DrainTimeout     time.Duration `flag:"drain-timeout" env:"SY_DRAIN_TIMEOUT" default:"20s" usage:"on SIGTERM, time to close sockets and withdraw before exiting"`
-	DrainJitter      time.Duration `flag:"drain-jitter" env:"SY_DRAIN_JITTER" default:"5s" usage:"closes (1001) are spread over this window so clients do not reconnect at once"`
-	ClientTokens     []string      `flag:"client-tokens" env:"SY_CLIENT_TOKENS" default:"" usage:"comma list of token=user_id for /ws/client and REST"`
-	HistoryPage      int           `flag:"history-page" env:"SY_HISTORY_PAGE" default:"500" usage:"messages per history.response frame"`
-	RateLimit        float64       `flag:"rate-limit" env:"SY_RATE_LIMIT" default:"200" usage:"frames per second one client socket may send (sustained); above it frames get error rate_limited; 0 disables"`
-	RateBurst        int           `flag:"rate-burst" env:"SY_RATE_BURST" default:"400" usage:"frames one client socket may send in a burst above the rate"`
-	RuntimeRateLimit float64       `flag:"runtime-rate-limit" env:"SY_RUNTIME_RATE_LIMIT" default:"20000" usage:"frames per second one runtime socket may send (streamed output); 0 disables"`
-	RuntimeRateBurst int           `flag:"runtime-rate-burst" env:"SY_RUNTIME_RATE_BURST" default:"40000" usage:"frames one runtime socket may send in a burst above the rate"`
-	// Admin REST and runtime tokens (admin.go).
-	AdminTokens        []string      `flag:"admin-tokens" env:"SY_ADMIN_TOKENS" default:"" usage:"comma list of token=admin_name for admin REST"`
-	TokenRefreshBefore time.Duration `flag:"token-refresh-before" env:"SY_TOKEN_REFRESH_BEFORE" default:"1h" usage:"refresh a runtime's hub-issued token this long before it expires (at 80% of its remaining life when that is shorter)"`
-	MaxFileBytes       int64         `flag:"max-file-bytes" env:"SY_MAX_FILE_BYTES" default:"7340032" usage:"largest file accepted by POST /files and in file.available (file_too_large above); base64 of 7 MiB fits a 10 MiB frame"`
-}
-
-// Validate checks the gateway settings.
-func (c *Config) Validate() error {
-	var errs []error
-	errs = append(errs, c.Common.Validate())
-	if c.PongWait <= c.PingPeriod {
-		errs = append(errs, fmt.Errorf("pong-wait (%s) must exceed ping-period (%s)", c.PongWait, c.PingPeriod))
-	}
-	if c.SendQueueFrames < 1 || c.SendQueueBytes < 1 {
-		errs = append(errs, errors.New("send queue limits must be positive"))
-	}
-	if c.DrainJitter > c.DrainTimeout {
-		errs = append(errs, errors.New("drain-jitter must not exceed drain-timeout"))
-	}
-	return errors.Join(errs...)
-}
-
-func (c *Config) wsOptions() ws.Options {
-	return ws.Options{
-		PingPeriod: c.PingPeriod, PongWait: c.PongWait, WriteWait: c.WriteWait,
-		MaxMessageBytes: c.MaxMessageBytes, QueueFrames: c.SendQueueFrames, QueueBytes: c.SendQueueBytes,
-	}
-}
 
 // Server is one gateway pod.
 type Server struct {
 	cfg     Config
 	pod     string
 	bus     *bus.Bus
-	rdb     redis.UniversalClient
 	reg     *ownership.Registry
 	owners  ownership.Lookup
 	clients *auth.Table
@@ -99,22 +51,26 @@ type Server struct {
 	store  *transcript.Store
 	topics *topics
 
+	mux           *http.ServeMux
+	dialects      []Dialect
+	deliveryHooks map[string]DeliveryHook
+	ingestHooks   map[string]IngestHook
+
 	httpSrv  *http.Server
 	ln       net.Listener
 	podSub   *nats.Subscription
 	draining atomic.Bool
-	redisOK  atomic.Bool
-	cancel   context.CancelFunc
 	hbStop   context.CancelFunc
 	hbDone   chan struct{}
 	connSeq  atomic.Uint64
 	boot     string // random per process start, so conn ids never repeat
 
-	mu      sync.Mutex
-	sockets map[string]*socket
+	mu    sync.Mutex
+	conns map[string]*Conn
 }
 
-// New prepares a gateway; Start makes it listen.
+// New prepares a gateway; rooms are registered on it, then Start makes it
+// listen.
 func New(cfg Config, b *bus.Bus, rdb redis.UniversalClient, tel *telemetry.Telemetry) (*Server, error) {
 	clients, err := auth.ParseTable(cfg.ClientTokens)
 	if err != nil {
@@ -122,15 +78,37 @@ func New(cfg Config, b *bus.Bus, rdb redis.UniversalClient, tel *telemetry.Telem
 	}
 	pod := cfg.PodName()
 	s := &Server{
-		cfg: cfg, pod: pod, bus: b, rdb: rdb, clients: clients, tel: tel, log: tel.Log, tracer: tel.Tracer,
-		reg:     ownership.NewRegistry(rdb, pod, cfg.OwnerTTL, tel.Log),
-		owners:  ownership.Lookup{RDB: rdb},
-		sockets: map[string]*socket{},
-		boot:    strconv.FormatUint(rand.Uint64()>>40, 36),
+		cfg: cfg, pod: pod, bus: b, clients: clients, tel: tel, log: tel.Log, tracer: tel.Tracer,
+		reg:           ownership.NewRegistry(rdb, pod, cfg.OwnerTTL, tel.Log),
+		owners:        ownership.Lookup{RDB: rdb},
+		conns:         map[string]*Conn{},
+		mux:           http.NewServeMux(),
+		deliveryHooks: map[string]DeliveryHook{},
+		ingestHooks:   map[string]IngestHook{},
+		boot:          strconv.FormatUint(rand.Uint64()>>40, 36),
 	}
 	s.m = newMetrics(tel.Registry, s)
+	s.topics = newTopics(s)
 	return s, nil
 }
+
+// Register serves a dialect on its paths.
+func (s *Server) Register(d Dialect) {
+	s.dialects = append(s.dialects, d)
+	for _, p := range d.Paths() {
+		s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { s.serve(d, w, r) })
+	}
+}
+
+// Handle serves an HTTP route (net/http pattern) beside the sockets.
+func (s *Server) Handle(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+
+// OnDeliver runs hook on every directed envelope of kind k before it is
+// rendered for its socket.
+func (s *Server) OnDeliver(k string, hook DeliveryHook) { s.deliveryHooks[k] = hook }
+
+// OnIngest runs hook on every envelope of kind k a socket ingests.
+func (s *Server) OnIngest(k string, hook IngestHook) { s.ingestHooks[k] = hook }
 
 // Start binds the listener, subscribes to this pod's delivery subject and
 // starts the ownership heartbeat.
@@ -145,25 +123,24 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.store, err = transcript.Open(ctx, s.bus); err != nil {
 		return err
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel = cancel
-	s.topics = newTopics(s)
-	if s.podSub, err = s.bus.NC.Subscribe(bus.PodSubject(s.pod), func(m *nats.Msg) { s.onDirected(runCtx, m) }); err != nil {
+	if s.podSub, err = s.bus.NC.Subscribe(bus.PodSubject(s.pod), s.onDirected); err != nil {
 		return fmt.Errorf("gateway: subscribe %s: %w", bus.PodSubject(s.pod), err)
 	}
-	_ = s.podSub.SetPendingLimits(-1, 256<<20)
+	_ = s.podSub.SetPendingLimits(-1, podPendingBytes)
 	if err := s.reg.Heartbeat(ctx); err != nil {
 		s.log.Warn("first ownership heartbeat failed; retrying in the background", "err", err)
-	} else {
-		s.redisOK.Store(true)
 	}
-	hbCtx, hbStop := context.WithCancel(runCtx)
+	hbCtx, hbStop := context.WithCancel(context.WithoutCancel(ctx))
 	s.hbStop, s.hbDone = hbStop, make(chan struct{})
-	go s.heartbeat(hbCtx)
+	go func() {
+		defer close(s.hbDone)
+		s.reg.Run(hbCtx, s.cfg.Heartbeat)
+	}()
 	if s.ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
 		return fmt.Errorf("gateway: listen %s: %w", s.cfg.Listen, err)
 	}
-	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	health.Handlers(s.mux, s.Ready, s.tel.MetricsHandler())
+	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: readHeaderTimeout}
 	go func() {
 		if err := s.httpSrv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("gateway http server stopped", "err", err)
@@ -173,40 +150,35 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) heartbeat(ctx context.Context) {
-	defer close(s.hbDone)
-	t := time.NewTicker(s.cfg.Heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		err := s.reg.Heartbeat(ctx)
-		s.redisOK.Store(err == nil)
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("ownership heartbeat failed", "err", err)
-		}
-	}
-}
-
 // Addr is the bound listen address.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Pod is this gateway's pod name.
 func (s *Server) Pod() string { return s.pod }
 
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/ws/runtime", s.serveRuntime)
-	mux.HandleFunc("/ws/client", s.serveClient)
-	s.restRoutes(mux)
-	s.consoleAPIRoutes(mux) // console_api.go
-	mux.Handle("/console/", console.Handler())
-	health.Handlers(mux, s.Ready, s.tel.MetricsHandler())
-	return mux
-}
+// Config is the gateway's configuration.
+func (s *Server) Config() *Config { return &s.cfg }
+
+// Bus is the pod's NATS connection.
+func (s *Server) Bus() *bus.Bus { return s.bus }
+
+// Catalog reads sessions, endpoints and permissions (available once started).
+func (s *Server) Catalog() *catalog.Catalog { return s.cat }
+
+// Transcripts reads transcripts (available once started).
+func (s *Server) Transcripts() *transcript.Store { return s.store }
+
+// Owners reads ownership records.
+func (s *Server) Owners() ownership.Lookup { return s.owners }
+
+// Clients is the client token table (SY_CLIENT_TOKENS).
+func (s *Server) Clients() *auth.Table { return s.clients }
+
+// Tracer and Log are the pod's telemetry.
+func (s *Server) Tracer() trace.Tracer { return s.tracer }
+
+// Log is the pod's logger.
+func (s *Server) Log() *slog.Logger { return s.log }
 
 // Ready reports whether the pod should receive new sockets.
 func (s *Server) Ready() error {
@@ -215,7 +187,7 @@ func (s *Server) Ready() error {
 		return errors.New("draining")
 	case !s.bus.Ready():
 		return errors.New("nats not connected")
-	case !s.redisOK.Load():
+	case !s.reg.Healthy():
 		return errors.New("redis unreachable")
 	}
 	return nil
@@ -231,14 +203,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer cancel()
 	go func() { _ = s.httpSrv.Shutdown(ctx) }()
 	s.mu.Lock()
-	socks := make([]*socket, 0, len(s.sockets))
-	for _, sk := range s.sockets {
-		socks = append(socks, sk)
+	conns := make([]*Conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	s.log.Info("draining", "sockets", len(socks), "jitter", s.cfg.DrainJitter)
+	s.log.Info("draining", "sockets", len(conns), "jitter", s.cfg.DrainJitter)
 	var wg sync.WaitGroup
-	for _, sk := range socks {
+	for _, c := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -248,9 +220,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				case <-ctx.Done():
 				}
 			}
-			sk.conn.Close(ws.CloseGoingAway, "server draining, reconnect")
+			c.Close(ReasonDraining, "")
 			select {
-			case <-sk.conn.Done():
+			case <-c.Done():
 			case <-ctx.Done():
 			}
 		}()
@@ -264,7 +236,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.hbStop()
 	<-s.hbDone
 	err := s.reg.Withdraw(context.WithoutCancel(ctx))
-	s.cancel()
 	s.log.Info("drained", "err", err)
 	return err
 }

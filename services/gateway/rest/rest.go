@@ -1,4 +1,7 @@
-package edge
+// Package rest is the gateway's REST API (sessions, endpoints) and admin
+// API (endpoint config overrides, runtime tokens), served beside the
+// sockets on the core's listener.
+package rest
 
 import (
 	"context"
@@ -14,30 +17,42 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 )
 
-// restRoutes serves the REST API under the document's paths (/sessions,
+// Prefixes: every route is served under the document's paths (/sessions,
 // /endpoints) and the same under /v1/.
-func (s *Server) restRoutes(mux *http.ServeMux) {
-	for _, prefix := range []string{"", "/v1"} {
-		mux.HandleFunc("POST "+prefix+"/sessions", s.authed(s.createSession))
-		mux.HandleFunc("GET "+prefix+"/sessions", s.authed(s.listSessions))
-		mux.HandleFunc("GET "+prefix+"/sessions/{id}", s.authed(s.getSession))
-		mux.HandleFunc("GET "+prefix+"/endpoints", s.authed(s.listEndpoints))
-	}
-	s.fileRoutes(mux)  // files.go
-	s.adminRoutes(mux) // admin.go
+var Prefixes = []string{"", "/v1"}
+
+// api is the REST API on one gateway.
+type api struct {
+	s *edge.Server
 }
 
-type restHandler func(w http.ResponseWriter, r *http.Request, user string)
+// Register serves the REST and admin APIs on s (an edge.Room).
+func Register(s *edge.Server) error {
+	a := &api{s: s}
+	for _, prefix := range Prefixes {
+		s.Handle("POST "+prefix+"/sessions", Authed(s, a.createSession))
+		s.Handle("GET "+prefix+"/sessions", Authed(s, a.listSessions))
+		s.Handle("GET "+prefix+"/sessions/{id}", Authed(s, a.getSession))
+		s.Handle("GET "+prefix+"/endpoints", Authed(s, a.listEndpoints))
+	}
+	a.adminRoutes()
+	return nil
+}
 
-// authed checks the client token of a REST call.
-func (s *Server) authed(h restHandler) http.HandlerFunc {
+// Handler is a REST handler of an authenticated user.
+type Handler func(w http.ResponseWriter, r *http.Request, user string)
+
+// Authed checks the client token of a REST call.
+func Authed(s *edge.Server, h Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		user, ok := s.clients.Lookup(bearer(r))
+		user, ok := s.Clients().Lookup(edge.Bearer(r))
 		if !ok {
-			writeError(w, http.StatusUnauthorized, errcode.AuthFailed, "missing or unknown client token")
+			WriteError(w, http.StatusUnauthorized, errcode.AuthFailed, "missing or unknown client token")
 			return
 		}
 		h(w, r, user)
@@ -82,38 +97,38 @@ type EndpointView struct {
 	Online    bool              `json:"online"`
 }
 
-func (s *Server) createSession(w http.ResponseWriter, r *http.Request, user string) {
-	ctx, span := s.tracer.Start(r.Context(), "gateway.POST /sessions", trace.WithSpanKind(trace.SpanKindServer))
+func (a *api) createSession(w http.ResponseWriter, r *http.Request, user string) {
+	ctx, span := a.s.Tracer().Start(r.Context(), "gateway.POST /sessions", trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
 	var body struct {
 		EndpointID string `json:"endpoint_id"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil || body.EndpointID == "" {
-		writeError(w, http.StatusBadRequest, errcode.InvalidMessage, "body must be JSON with an endpoint_id")
+		WriteError(w, http.StatusBadRequest, errcode.InvalidMessage, "body must be JSON with an endpoint_id")
 		return
 	}
 	span.SetAttributes(attribute.String("sy.endpoint_id", body.EndpointID))
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout+s.cfg.RequestTimeout/10)
+	rctx, cancel := context.WithTimeout(ctx, a.s.Config().RequestTimeout+a.s.Config().RequestTimeout/10)
 	defer cancel()
-	req := &syv1.Envelope{Type: bus.TypeCreateSession, UserId: user, EndpointId: body.EndpointID,
+	req := &syv1.Envelope{Type: kind.CreateSession, UserId: user, EndpointId: body.EndpointID,
 		Body: &syv1.Envelope_CreateSessionRequest{CreateSessionRequest: &syv1.CreateSessionRequest{EndpointId: body.EndpointID, UserId: user}}}
-	reply, err := s.bus.Request(rctx, bus.SubjSessionCreate, req)
+	reply, err := a.s.Bus().Request(rctx, bus.SubjSessionCreate, req)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, "the session service did not answer: "+err.Error())
+		WriteError(w, http.StatusServiceUnavailable, errcode.Unavailable, "the session service did not answer: "+err.Error())
 		return
 	}
 	cr := reply.GetCreateSessionReply()
 	if e := cr.GetError(); e != nil {
-		writeError(w, int(cr.GetStatus()), e.GetCode(), e.GetMessage())
+		WriteError(w, int(cr.GetStatus()), e.GetCode(), e.GetMessage())
 		return
 	}
-	writeJSON(w, http.StatusCreated, sessionView(cr.GetSession()))
+	WriteJSON(w, http.StatusCreated, sessionView(cr.GetSession()))
 }
 
-func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, user string) {
-	all, err := s.cat.Sessions(r.Context())
+func (a *api) listSessions(w http.ResponseWriter, r *http.Request, user string) {
+	all, err := a.s.Catalog().Sessions(r.Context())
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		WriteError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
 		return
 	}
 	out := []SessionView{}
@@ -123,51 +138,51 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, user strin
 		}
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].CreatedAt < out[b].CreatedAt })
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) getSession(w http.ResponseWriter, r *http.Request, user string) {
+func (a *api) getSession(w http.ResponseWriter, r *http.Request, user string) {
 	ctx := r.Context()
-	info, _, err := s.cat.Session(ctx, r.PathValue("id"))
+	info, _, err := a.s.Catalog().Session(ctx, r.PathValue("id"))
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
-		writeError(w, http.StatusNotFound, errcode.SessionNotFound, "no session "+r.PathValue("id"))
+		WriteError(w, http.StatusNotFound, errcode.SessionNotFound, "no session "+r.PathValue("id"))
 		return
 	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		WriteError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
 		return
 	case info.GetUserId() != user:
-		writeError(w, http.StatusForbidden, errcode.Forbidden, "session belongs to another user")
+		WriteError(w, http.StatusForbidden, errcode.Forbidden, "session belongs to another user")
 		return
 	}
 	v := sessionView(info)
-	if end, err := s.store.Last(ctx, info.GetId()); err == nil {
+	if end, err := a.s.Transcripts().Last(ctx, info.GetId()); err == nil {
 		v.LastSeq = &end.Seq
 	}
-	if subs, err := s.owners.Subscribers(ctx, info.GetId(), s.cfg.OwnerTTL); err == nil {
+	if subs, err := a.s.Owners().Subscribers(ctx, info.GetId(), a.s.Config().OwnerTTL); err == nil {
 		n := 0
 		for _, c := range subs {
 			n += len(c)
 		}
 		v.Subscribers = &n
 	}
-	writeJSON(w, http.StatusOK, v)
+	WriteJSON(w, http.StatusOK, v)
 }
 
-func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, _ string) {
+func (a *api) listEndpoints(w http.ResponseWriter, r *http.Request, _ string) {
 	ctx := r.Context()
-	recs, err := s.cat.Endpoints(ctx)
+	recs, err := a.s.Catalog().Endpoints(ctx)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		WriteError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
 		return
 	}
 	rids := make([]string, 0, len(recs))
 	for _, rec := range recs {
 		rids = append(rids, rec.GetRuntimeId())
 	}
-	online, err := s.owners.RuntimesOnline(ctx, rids)
+	online, err := a.s.Owners().RuntimesOnline(ctx, rids)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		WriteError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
 		return
 	}
 	out := make([]EndpointView, 0, len(recs))
@@ -178,15 +193,17 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, _ string)
 			Online: online[rec.GetRuntimeId()]})
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers with v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	writeJSON(w, status, map[string]string{"code": code, "message": message})
+// WriteError answers with {"code","message"}.
+func WriteError(w http.ResponseWriter, status int, code, message string) {
+	WriteJSON(w, status, map[string]string{"code": code, "message": message})
 }

@@ -1,4 +1,8 @@
-package edge
+// Package files is the gateway's file room (issue 4), outside the core:
+// POST /files and GET /files/{id}, the bytes of a file.upload loaded for
+// the runtime's socket (a delivery hook), and the bytes of a runtime's
+// file.available stored before it goes on (an ingest hook).
+package files
 
 import (
 	"bufio"
@@ -23,9 +27,11 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
-	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+	"github.com/switchyard-hub/switchyard/services/gateway/edge"
+	"github.com/switchyard-hub/switchyard/services/gateway/rest"
 )
 
 // Files (issue 4). The bytes of every file live in the JetStream object
@@ -55,9 +61,6 @@ const (
 	fileOriginUpload  = "upload"
 	fileOriginRuntime = "runtime"
 
-	// defaultMaxFileBytes applies when the configuration leaves
-	// MaxFileBytes at zero (a Config built in code).
-	defaultMaxFileBytes = 7 << 20
 	// multipartSlack is what a multipart body may carry besides the file's
 	// bytes (boundaries, part headers, the session_id field).
 	multipartSlack = 64 << 10
@@ -76,23 +79,29 @@ type FileView struct {
 	SessionID string `json:"session_id"`
 }
 
-func (s *Server) fileRoutes(mux *http.ServeMux) {
-	for _, prefix := range []string{"", "/v1"} {
-		mux.HandleFunc("POST "+prefix+"/files", s.authed(s.uploadFile))
-		mux.HandleFunc("GET "+prefix+"/files/{id}", s.authed(s.downloadFile))
-	}
+// room is the file room on one gateway.
+type room struct {
+	s *edge.Server
 }
 
-func (s *Server) maxFileBytes() int64 {
-	if s.cfg.MaxFileBytes > 0 {
-		return s.cfg.MaxFileBytes
+// Register serves files on s (an edge.Room).
+func Register(s *edge.Server) error {
+	f := &room{s: s}
+	for _, prefix := range rest.Prefixes {
+		s.Handle("POST "+prefix+"/files", rest.Authed(s, f.uploadFile))
+		s.Handle("GET "+prefix+"/files/{id}", rest.Authed(s, f.downloadFile))
+		s.Handle("GET "+prefix+"/sessions/{id}/files", rest.Authed(s, f.sessionFiles))
 	}
-	return defaultMaxFileBytes
+	s.OnDeliver(kind.FileUpload, f.attachFile)
+	s.OnIngest(kind.FileAvailable, f.storeAvailableFile)
+	return nil
 }
+
+func (s *room) maxFileBytes() int64 { return s.s.Config().MaxFileBytes }
 
 // files opens the object store created by bus.EnsureStreams.
-func (s *Server) files(ctx context.Context) (jetstream.ObjectStore, error) {
-	obs, err := s.bus.JS.ObjectStore(ctx, bus.BucketFiles)
+func (s *room) files(ctx context.Context) (jetstream.ObjectStore, error) {
+	obs, err := s.s.Bus().JS.ObjectStore(ctx, bus.BucketFiles)
 	if err != nil {
 		return nil, fmt.Errorf("open object store %s: %w", bus.BucketFiles, err)
 	}
@@ -132,11 +141,11 @@ func fileTooLarge(err error) bool {
 
 // uploadSession checks that user may upload into session sid. On refusal
 // it returns the HTTP status and error code to answer with.
-func (s *Server) uploadSession(ctx context.Context, sid, user string) (status int, code, msg string) {
+func (s *room) uploadSession(ctx context.Context, sid, user string) (status int, code, msg string) {
 	if !bus.ValidToken(sid) {
 		return http.StatusBadRequest, errcode.InvalidMessage, "session_id must be 1-128 characters of [A-Za-z0-9_-]"
 	}
-	info, _, err := s.cat.Session(ctx, sid)
+	info, _, err := s.s.Catalog().Session(ctx, sid)
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
 		return http.StatusNotFound, errcode.SessionNotFound, "no session " + sid
@@ -155,23 +164,23 @@ func (s *Server) uploadSession(ctx context.Context, sid, user string) (status in
 // part that arrives before session_id is buffered, within the size limit,
 // until the session is checked), then forwarded to the session's runtime
 // as file.upload.
-func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, user string) {
-	ctx, span := s.tracer.Start(r.Context(), "gateway.POST /files", trace.WithSpanKind(trace.SpanKindServer))
+func (s *room) uploadFile(w http.ResponseWriter, r *http.Request, user string) {
+	ctx, span := s.s.Tracer().Start(r.Context(), "gateway.POST /files", trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
 	limit := s.maxFileBytes()
 	if r.ContentLength > limit+multipartSlack {
-		writeError(w, http.StatusRequestEntityTooLarge, errcode.FileTooLarge, fmt.Sprintf("files are limited to %d bytes", limit))
+		rest.WriteError(w, http.StatusRequestEntityTooLarge, errcode.FileTooLarge, fmt.Sprintf("files are limited to %d bytes", limit))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit+multipartSlack)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		writeError(w, http.StatusBadRequest, errcode.InvalidMessage, "body must be multipart/form-data with a session_id field and a file part")
+		rest.WriteError(w, http.StatusBadRequest, errcode.InvalidMessage, "body must be multipart/form-data with a session_id field and a file part")
 		return
 	}
 	obs, err := s.files(ctx)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		rest.WriteError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
 		return
 	}
 	fileID := uuid.NewString()
@@ -191,7 +200,7 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, user string)
 			s.deleteFile(obs, fileID)
 		}
 		span.SetAttributes(attribute.String("sy.error", code))
-		writeError(w, status, code, msg)
+		rest.WriteError(w, status, code, msg)
 	}
 	readFailed := func(err error) {
 		if fileTooLarge(err) {
@@ -284,41 +293,41 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, user string)
 	// The bytes are durable; the runtime gets them through the object store
 	// (attachFile), so the envelope carries metadata only.
 	env := &syv1.Envelope{
-		Type: amurg.TypeFileUpload, Id: "file-" + fileID, SessionId: sid, UserId: user, Ts: amurg.Timestamp(time.Now()),
-		Origin: &syv1.Route{Pod: s.pod, ConnId: "", Dialect: amurg.RoleClient.String()},
+		Type: kind.FileUpload, Id: "file-" + fileID, SessionId: sid, UserId: user, Ts: edge.Timestamp(time.Now()),
+		Origin: &syv1.Route{Pod: s.s.Pod(), ConnId: "", Dialect: kind.RoleClient.String(), Role: kind.RoleClient.String()},
 		Body:   &syv1.Envelope_File{File: &syv1.FileTransfer{SessionId: sid, Metadata: md}},
 	}
-	if _, err := s.bus.Publish(ctx, bus.InboundSubject(s.cfg.Partitions, sid), env); err != nil {
-		s.log.WarnContext(ctx, "file.upload not accepted", "file_id", fileID, "err", err)
+	if _, err := s.s.Bus().Publish(ctx, bus.InboundSubject(s.s.Config().Partitions, sid), env); err != nil {
+		s.s.Log().WarnContext(ctx, "file.upload not accepted", "file_id", fileID, "err", err)
 		fail(http.StatusServiceUnavailable, errcode.Unavailable, "the file could not be forwarded to the runtime now; retry")
 		return
 	}
-	writeJSON(w, http.StatusCreated, FileView{FileID: fileID, Name: name, MimeType: mimeType, Size: md.GetSize(), SessionID: sid})
+	rest.WriteJSON(w, http.StatusCreated, FileView{FileID: fileID, Name: name, MimeType: mimeType, Size: md.GetSize(), SessionID: sid})
 }
 
 // deleteFile removes a stored object whose upload was refused afterwards.
-func (s *Server) deleteFile(obs jetstream.ObjectStore, id string) {
+func (s *room) deleteFile(obs jetstream.ObjectStore, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := obs.Delete(ctx, id); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-		s.log.Warn("refused upload not deleted", "file_id", id, "err", err)
+		s.s.Log().Warn("refused upload not deleted", "file_id", id, "err", err)
 	}
 }
 
 // downloadFile is GET /files/{id}: the bytes, to the owner of the file's
 // session, with Range support.
-func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request, user string) {
-	ctx, span := s.tracer.Start(r.Context(), "gateway.GET /files", trace.WithSpanKind(trace.SpanKindServer))
+func (s *room) downloadFile(w http.ResponseWriter, r *http.Request, user string) {
+	ctx, span := s.s.Tracer().Start(r.Context(), "gateway.GET /files", trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
 	id := r.PathValue("id")
 	span.SetAttributes(attribute.String("sy.file_id", id))
 	if !bus.ValidToken(id) {
-		writeError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
+		rest.WriteError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
 		return
 	}
 	obs, err := s.files(ctx)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		rest.WriteError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
 		return
 	}
 	info, err := obs.GetInfo(ctx, id)
@@ -326,17 +335,17 @@ func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request, user strin
 		return
 	}
 	sid := info.Metadata[fileMetaSession]
-	sess, _, err := s.cat.Session(ctx, sid)
+	sess, _, err := s.s.Catalog().Session(ctx, sid)
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
 		// A file whose session record is gone belongs to nobody.
-		writeError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
+		rest.WriteError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
 		return
 	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		rest.WriteError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
 		return
 	case sess.GetUserId() != user:
-		writeError(w, http.StatusForbidden, errcode.Forbidden, "file belongs to another user's session")
+		rest.WriteError(w, http.StatusForbidden, errcode.Forbidden, "file belongs to another user's session")
 		return
 	}
 	// Files are at most SY_MAX_FILE_BYTES: reading one into memory keeps
@@ -357,19 +366,19 @@ func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request, user strin
 
 // attachFile loads the bytes of a file.upload (metadata only on the bus)
 // from the object store just before the frame is written to the runtime.
-func (s *Server) attachFile(ctx context.Context, env *syv1.Envelope) error {
+func (s *room) attachFile(ctx context.Context, _ *edge.Conn, env *syv1.Envelope) error {
 	f := env.GetFile()
 	if f == nil {
-		return deliveryError("file.upload without a file body")
+		return edge.DeliveryError("file.upload without a file body")
 	}
 	if len(f.GetData()) > 0 {
 		return nil
 	}
 	id := f.GetMetadata().GetFileId()
 	if !bus.ValidToken(id) {
-		return deliveryError("file.upload with invalid file id " + strconv.Quote(id))
+		return edge.DeliveryError("file.upload with invalid file id " + strconv.Quote(id))
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.s.Config().RequestTimeout)
 	defer cancel()
 	obs, err := s.files(ctx)
 	if err != nil {
@@ -377,7 +386,7 @@ func (s *Server) attachFile(ctx context.Context, env *syv1.Envelope) error {
 	}
 	data, err := obs.GetBytes(ctx, id)
 	if err != nil {
-		s.log.Warn("file.upload not delivered: bytes not loaded", "file_id", id, "session", env.GetSessionId(), "err", err)
+		s.s.Log().Warn("file.upload not delivered: bytes not loaded", "file_id", id, "session", env.GetSessionId(), "err", err)
 		return fmt.Errorf("file %s: %w", id, err)
 	}
 	f.Data = data
@@ -387,44 +396,44 @@ func (s *Server) attachFile(ctx context.Context, env *syv1.Envelope) error {
 // storeAvailableFile handles file.available from a runtime: the decoded
 // bytes go to the object store, the envelope goes on to the session
 // service with metadata only (the transcript never holds file bytes).
-func (s *Server) storeAvailableFile(sk *socket, env *syv1.Envelope) {
-	ctx, span := s.tracer.Start(context.Background(), "gateway.store "+env.GetType(), trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.conn", sk.id)))
+func (s *room) storeAvailableFile(ctx context.Context, sk *edge.Conn, env *syv1.Envelope) bool {
+	ctx, span := s.s.Tracer().Start(ctx, "gateway.store "+env.GetType(), trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.conn", sk.ID())))
 	defer span.End()
 	sid := env.GetSessionId()
 	f := env.GetFile()
 	if f == nil {
-		s.sendError(sk, sid, errcode.InvalidMessage, "file.available needs a payload with metadata and data")
-		return
+		sk.SendError(sid, errcode.InvalidMessage, "file.available needs a payload with metadata and data")
+		return false
 	}
 	data, md := f.GetData(), f.GetMetadata()
 	if limit := s.maxFileBytes(); int64(len(data)) > limit {
-		s.sendError(sk, sid, errcode.FileTooLarge, fmt.Sprintf("files are limited to %d bytes; this one has %d", limit, len(data)))
-		return
+		sk.SendError(sid, errcode.FileTooLarge, fmt.Sprintf("files are limited to %d bytes; this one has %d", limit, len(data)))
+		return false
 	}
 	if md.GetSize() != int64(len(data)) {
-		s.sendError(sk, sid, errcode.InvalidMessage, fmt.Sprintf("metadata.size is %d but data has %d bytes", md.GetSize(), len(data)))
-		return
+		sk.SendError(sid, errcode.InvalidMessage, fmt.Sprintf("metadata.size is %d but data has %d bytes", md.GetSize(), len(data)))
+		return false
 	}
-	info, _, err := s.cat.Session(ctx, sid)
+	info, _, err := s.s.Catalog().Session(ctx, sid)
 	switch {
 	case errors.Is(err, catalog.ErrNotFound):
-		s.sendError(sk, sid, errcode.SessionNotFound, "no session "+sid)
-		return
+		sk.SendError(sid, errcode.SessionNotFound, "no session "+sid)
+		return false
 	case err != nil:
-		s.sendError(sk, sid, errcode.Unavailable, "the hub could not check the session now; retry")
-		return
-	case info.GetRuntimeId() != sk.user():
-		s.sendError(sk, sid, errcode.Forbidden, "this socket may not act on session "+sid)
-		return
+		sk.SendError(sid, errcode.Unavailable, "the hub could not check the session now; retry")
+		return false
+	case info.GetRuntimeId() != sk.Principal():
+		sk.SendError(sid, errcode.Forbidden, "this socket may not act on session "+sid)
+		return false
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	rctx, cancel := context.WithTimeout(ctx, s.s.Config().RequestTimeout)
 	defer cancel()
 	obs, err := s.files(rctx)
 	if err != nil {
-		s.log.WarnContext(ctx, "file.available not stored", "err", err)
-		s.sendError(sk, sid, errcode.Unavailable, "the hub could not store this file now; retry")
-		return
+		s.s.Log().WarnContext(ctx, "file.available not stored", "err", err)
+		sk.SendError(sid, errcode.Unavailable, "the hub could not store this file now; retry")
+		return false
 	}
 	fileID := md.GetFileId()
 	if !bus.ValidToken(fileID) {
@@ -434,17 +443,17 @@ func (s *Server) storeAvailableFile(sk *socket, env *syv1.Envelope) {
 			fileID = uuid.NewString() // another session's file keeps its id
 		}
 	} else if !errors.Is(err, jetstream.ErrObjectNotFound) {
-		s.log.WarnContext(ctx, "file.available not stored", "err", err)
-		s.sendError(sk, sid, errcode.Unavailable, "the hub could not store this file now; retry")
-		return
+		s.s.Log().WarnContext(ctx, "file.available not stored", "err", err)
+		sk.SendError(sid, errcode.Unavailable, "the hub could not store this file now; retry")
+		return false
 	}
 	name := fileName(md.GetName(), fileID)
 	mimeType := fileMime(md.GetMimeType(), data)
-	meta := fileObjectMeta(fileID, sid, name, mimeType, fileOriginRuntime, fileMetaRuntime, sk.user())
+	meta := fileObjectMeta(fileID, sid, name, mimeType, fileOriginRuntime, fileMetaRuntime, sk.Principal())
 	if _, err := obs.Put(rctx, meta, bytes.NewReader(data)); err != nil {
-		s.log.WarnContext(ctx, "file.available not stored", "file_id", fileID, "err", err)
-		s.sendError(sk, sid, errcode.Unavailable, "the hub could not store this file now; retry")
-		return
+		s.s.Log().WarnContext(ctx, "file.available not stored", "file_id", fileID, "err", err)
+		sk.SendError(sid, errcode.Unavailable, "the hub could not store this file now; retry")
+		return false
 	}
 	span.SetAttributes(attribute.String("sy.file_id", fileID), attribute.Int("sy.file_size", len(data)))
 	f.Data = nil
@@ -455,7 +464,7 @@ func (s *Server) storeAvailableFile(sk *socket, env *syv1.Envelope) {
 		// in the transcript.
 		env.Id = "file-" + fileID
 	}
-	s.ingest(sk, env)
+	return true
 }
 
 // fileObjectMeta is the object store entry of a file: the object name is
@@ -539,9 +548,9 @@ func fileReadFailed(w http.ResponseWriter, err error, id string) bool {
 	case err == nil:
 		return false
 	case errors.Is(err, jetstream.ErrObjectNotFound):
-		writeError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
+		rest.WriteError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
 	default:
-		writeError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		rest.WriteError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
 	}
 	return true
 }

@@ -1,0 +1,100 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/switchyard-hub/switchyard/pkg/config"
+	"github.com/switchyard-hub/switchyard/pkg/ws"
+)
+
+// Config is the gateway's configuration: the core's settings and those of
+// the rooms registered on it (dialects, REST, files), so one table gives
+// every flag, SY_* variable and default (docs/configuration.md).
+type Config struct {
+	config.Common
+	Listen           string        `flag:"listen" env:"SY_LISTEN" default:"127.0.0.1:8080" usage:"address of WebSocket, REST, health and metrics"`
+	PingPeriod       time.Duration `flag:"ping-period" env:"SY_PING_PERIOD" default:"5s" usage:"WebSocket ping period"`
+	PongWait         time.Duration `flag:"pong-wait" env:"SY_PONG_WAIT" default:"15s" usage:"a socket silent for this long is closed"`
+	WriteWait        time.Duration `flag:"write-wait" env:"SY_WRITE_WAIT" default:"10s" usage:"time limit of one socket write"`
+	MaxMessageBytes  int64         `flag:"max-message-bytes" env:"SY_MAX_MESSAGE_BYTES" default:"10485760" usage:"largest frame accepted (close 1009 above)"`
+	SendQueueFrames  int           `flag:"send-queue-frames" env:"SY_SEND_QUEUE_FRAMES" default:"1024" usage:"frames a socket may have queued before it is dropped (close 4008)"`
+	SendQueueBytes   int           `flag:"send-queue-bytes" env:"SY_SEND_QUEUE_BYTES" default:"8388608" usage:"bytes a socket may have queued before it is dropped (close 4008)"`
+	DrainTimeout     time.Duration `flag:"drain-timeout" env:"SY_DRAIN_TIMEOUT" default:"20s" usage:"on SIGTERM, time to close sockets and withdraw before exiting"`
+	DrainJitter      time.Duration `flag:"drain-jitter" env:"SY_DRAIN_JITTER" default:"5s" usage:"closes (1001) are spread over this window so clients do not reconnect at once"`
+	ClientTokens     []string      `flag:"client-tokens" env:"SY_CLIENT_TOKENS" default:"" usage:"comma list of token=user_id for /ws/client and REST"`
+	HistoryPage      int           `flag:"history-page" env:"SY_HISTORY_PAGE" default:"500" usage:"messages per history.response frame"`
+	RateLimit        float64       `flag:"rate-limit" env:"SY_RATE_LIMIT" default:"200" usage:"frames per second one client socket may send (sustained); above it frames get error rate_limited; 0 disables"`
+	RateBurst        int           `flag:"rate-burst" env:"SY_RATE_BURST" default:"400" usage:"frames one client socket may send in a burst above the rate"`
+	RuntimeRateLimit float64       `flag:"runtime-rate-limit" env:"SY_RUNTIME_RATE_LIMIT" default:"20000" usage:"frames per second one runtime socket may send (streamed output); 0 disables"`
+	RuntimeRateBurst int           `flag:"runtime-rate-burst" env:"SY_RUNTIME_RATE_BURST" default:"40000" usage:"frames one runtime socket may send in a burst above the rate"`
+	// Admin REST and runtime tokens (rest, dialect/amurg).
+	AdminTokens        []string      `flag:"admin-tokens" env:"SY_ADMIN_TOKENS" default:"" usage:"comma list of token=admin_name for admin REST"`
+	TokenRefreshBefore time.Duration `flag:"token-refresh-before" env:"SY_TOKEN_REFRESH_BEFORE" default:"1h" usage:"refresh a runtime's hub-issued token this long before it expires (at 80% of its remaining life when that is shorter)"`
+	MaxFileBytes       int64         `flag:"max-file-bytes" env:"SY_MAX_FILE_BYTES" default:"7340032" usage:"largest file accepted by POST /files and in file.available (file_too_large above); base64 of 7 MiB fits a 10 MiB frame"`
+}
+
+// Defaults is the configuration with every setting at its documented
+// default (the `default:` tags), ignoring the environment: what a test or
+// the dev stack starts from, so no setting is ever left at zero.
+func Defaults() Config {
+	var c Config
+	config.Defaults(&c) // panics on a bad tag: they are fixed at compile time
+	return c
+}
+
+// Validate checks the gateway settings.
+func (c *Config) Validate() error {
+	var errs []error
+	errs = append(errs, c.Common.Validate())
+	if c.PongWait <= c.PingPeriod {
+		errs = append(errs, fmt.Errorf("pong-wait (%s) must exceed ping-period (%s)", c.PongWait, c.PingPeriod))
+	}
+	if c.SendQueueFrames < 1 || c.SendQueueBytes < 1 {
+		errs = append(errs, errors.New("send queue limits must be positive"))
+	}
+	if c.DrainJitter > c.DrainTimeout {
+		errs = append(errs, errors.New("drain-jitter must not exceed drain-timeout"))
+	}
+	if c.MaxMessageBytes < 1 || c.HistoryPage < 1 || c.MaxFileBytes < 1 {
+		errs = append(errs, errors.New("max-message-bytes, history-page and max-file-bytes must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// WSOptions are the socket limits and timings of the configuration.
+func (c *Config) WSOptions() ws.Options {
+	return ws.Options{
+		PingPeriod: c.PingPeriod, PongWait: c.PongWait, WriteWait: c.WriteWait,
+		MaxMessageBytes: c.MaxMessageBytes, QueueFrames: c.SendQueueFrames, QueueBytes: c.SendQueueBytes,
+	}
+}
+
+// Limits of the core that are not settings.
+const (
+	// ingestWindow bounds a streaming (runtime) socket's publishes awaiting
+	// their JetStream ack; reading pauses above it.
+	ingestWindow = 256
+	// maxQueuedWork bounds the work a socket's frames may queue off its
+	// read loop (Conn.Do, Conn.Serial); above it the socket is closed
+	// (ReasonBacklog). Frame rates are limited well below it.
+	maxQueuedWork = 1024
+	// maxQueuedDeliveries bounds the directed envelopes waiting for one
+	// socket; above it a delivery is refused (the relay reports
+	// runtime_offline and the command is not lost).
+	maxQueuedDeliveries = 1024
+	// podPendingBytes and topicPendingBytes are the NATS client's buffers
+	// of the pod's directed subject and of each followed session.
+	podPendingBytes   = 256 << 20
+	topicPendingBytes = 64 << 20
+	// historyPageBytes bounds the stored bytes behind one history page.
+	historyPageBytes = 1 << 20
+	// repairPageMsgs and repairPageBytes bound one read of a gap repair.
+	repairPageMsgs  = 1000
+	repairPageBytes = 8 << 20
+	// releaseTimeout bounds the Redis work when a socket ends.
+	releaseTimeout = 5 * time.Second
+	// readHeaderTimeout bounds an HTTP request's headers.
+	readHeaderTimeout = 10 * time.Second
+)

@@ -1,0 +1,353 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/kind"
+	"github.com/switchyard-hub/switchyard/pkg/ownership"
+	"github.com/switchyard-hub/switchyard/pkg/ws"
+	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+)
+
+// Conn is one accepted WebSocket, whatever its dialect: its identity
+// (id, role, principal), its life (a context cancelled when it is
+// released, the reason it closed) and what a dialect may do with it.
+type Conn struct {
+	id    string
+	s     *Server
+	d     Dialect
+	role  kind.Role
+	label string // dialect label of its metrics
+	ws    *ws.Conn
+	state any
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// Metric children, resolved once per socket.
+	framesIn, framesOut prometheus.Counter
+
+	// limit bounds the frames this socket may send; nil: unlimited.
+	limit *rate.Limiter
+	// limited throttles rate_limited error frames to one per second.
+	limited rate.Sometimes
+	// acks (streaming sockets: runtimes) carries in-flight publishes to the
+	// goroutine that waits for their JetStream acks, in order.
+	acks chan inflight
+
+	work       *serial // frame work off the read loop (Do, Serial)
+	deliveries *serial // directed envelopes for this socket, in order
+
+	mu        sync.Mutex
+	principal string
+	runtime   string // runtime id this socket claimed (ClaimRuntime)
+	reason    CloseReason
+	subs      map[string]*subscription // session id → subscription
+}
+
+// ID is the socket's conn id (<pod>-<boot>-<n>).
+func (c *Conn) ID() string { return c.id }
+
+// Role is the part the socket plays.
+func (c *Conn) Role() kind.Role { return c.role }
+
+// Dialect is the name of the socket's dialect.
+func (c *Conn) Dialect() string { return c.d.Name() }
+
+// State is the dialect's per-socket state (Admission.State).
+func (c *Conn) State() any { return c.state }
+
+// Context is cancelled when the socket is released.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Done is closed when the socket has ended.
+func (c *Conn) Done() <-chan struct{} { return c.ws.Done() }
+
+// RemoteAddr is the peer's address.
+func (c *Conn) RemoteAddr() string { return c.ws.RemoteAddr() }
+
+// Principal is the socket's user id or runtime id ("" until known).
+func (c *Conn) Principal() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.principal
+}
+
+// Send queues a frame; it never blocks (a full queue drops the socket).
+func (c *Conn) Send(f Frame) error {
+	var err error
+	if f.Binary {
+		err = c.ws.SendBinary(f.Data)
+	} else {
+		err = c.ws.Send(f.Data)
+	}
+	if err == nil {
+		c.framesOut.Inc()
+	}
+	return err
+}
+
+// SendEnvelope renders env in the socket's dialect and queues it.
+func (c *Conn) SendEnvelope(env *syv1.Envelope) error {
+	f, err := c.d.Render(env, c.role)
+	if err != nil {
+		return err
+	}
+	return c.Send(f)
+}
+
+// SendError sends the dialect's error frame with a hub error code.
+func (c *Conn) SendError(session, code, message string) {
+	c.s.m.errors.WithLabelValues(code).Inc()
+	_ = c.SendEnvelope(ErrorEnvelope(session, code, message))
+}
+
+// ErrorEnvelope is an error with a hub error code (pkg/errcode).
+func ErrorEnvelope(session, code, message string) *syv1.Envelope {
+	return &syv1.Envelope{Type: kind.Error, SessionId: session, Ts: Timestamp(time.Now()),
+		Body: &syv1.Envelope_Error{Error: &syv1.Error{Code: code, Message: message}}}
+}
+
+// Timestamp renders t as the hub's wire timestamps (RFC 3339, UTC, ms).
+func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+
+// Close sends what is queued, then closes the socket for reason with the
+// reason's code; text "" is the reason's default text. The first reason
+// given is the one counted.
+func (c *Conn) Close(reason CloseReason, text string) {
+	c.setReason(reason)
+	if text == "" {
+		text = reason.Text()
+	}
+	c.ws.Close(reason.Code(), text)
+}
+
+func (c *Conn) setReason(r CloseReason) {
+	c.mu.Lock()
+	if c.reason == "" {
+		c.reason = r
+	}
+	c.mu.Unlock()
+}
+
+// Do runs fn off the read loop, after the socket's earlier queued work
+// and in order with it; ctx is the socket's. Work that waits on the
+// network (a replay, a request to another service) goes here.
+func (c *Conn) Do(fn func(ctx context.Context)) {
+	if !c.work.push(func() { fn(c.ctx) }) {
+		c.backlog()
+	}
+}
+
+// Serial runs fn at once on the caller's goroutine when no work is
+// queued, else queues it behind that work: short work that must keep its
+// order relative to Do.
+func (c *Conn) Serial(fn func(ctx context.Context)) {
+	if !c.work.inline(func() { fn(c.ctx) }) {
+		c.backlog()
+	}
+}
+
+func (c *Conn) backlog() {
+	select {
+	case <-c.ctx.Done():
+	default:
+		c.Close(ReasonBacklog, "")
+	}
+}
+
+// Limited counts a frame in and reports whether it is over the socket's
+// rate; the sender then gets error{rate_limited} (at most one a second).
+func (c *Conn) limitedFrame() bool {
+	c.framesIn.Inc()
+	if c.limit == nil || c.limit.Allow() {
+		return false
+	}
+	c.s.m.errors.WithLabelValues(errcode.RateLimited).Inc()
+	c.limited.Do(func() {
+		_ = c.SendEnvelope(ErrorEnvelope("", errcode.RateLimited, "too many frames: this socket may send "+
+			strconv.FormatFloat(float64(c.limit.Limit()), 'f', -1, 64)+" per second; frames above it are dropped"))
+	})
+	return true
+}
+
+// ClaimRuntime makes this socket the one of runtime rid (the newest claim
+// wins), records it as the socket's principal, and tells the session
+// service the runtime is online. When the socket ends while it still
+// holds the claim, the runtime is announced offline.
+func (c *Conn) ClaimRuntime(ctx context.Context, rid string) error {
+	c.mu.Lock()
+	c.principal, c.runtime = rid, rid
+	c.mu.Unlock()
+	if err := c.s.reg.ClaimRuntime(ctx, rid, c.id); err != nil {
+		return err
+	}
+	if err := c.s.reg.AddConn(ctx, c.id, c.connInfo()); err != nil {
+		c.s.log.WarnContext(ctx, "ownership not recorded", "conn", c.id, "err", err)
+	}
+	return nil
+}
+
+// AnnounceRuntime publishes the runtime.status of the socket's runtime.
+func (c *Conn) AnnounceRuntime(ctx context.Context, online bool) {
+	c.mu.Lock()
+	rid := c.runtime
+	c.mu.Unlock()
+	if rid != "" {
+		c.s.announceRuntime(ctx, rid, online)
+	}
+}
+
+// connInfo is the socket's ownership record. Its first field stays the
+// role ("runtime", "client"): the relay finds a runtime's sockets by it.
+func (c *Conn) connInfo() ownership.ConnInfo {
+	return ownership.ConnInfo{Dialect: c.role.String(), Principal: c.Principal(), Remote: c.RemoteAddr()}
+}
+
+// serve runs one upgrade request of dialect d.
+func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	}
+	adm, err := d.Accept(r)
+	if err != nil {
+		status := http.StatusForbidden
+		var ref *Refusal
+		if errors.As(err, &ref) && ref.Status != 0 {
+			status = ref.Status
+		}
+		http.Error(w, err.Error(), status)
+		return
+	}
+	wc, err := ws.Upgrader().Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered (400 for a non-upgrade request)
+	}
+	c := s.newConn(d, adm, ws.New(wc, s.cfg.WSOptions()))
+	s.register(r.Context(), c)
+	defer s.release(c)
+	d.Open(c)
+	err = c.ws.ReadLoop(func(binary bool, data []byte) {
+		if c.limitedFrame() {
+			return
+		}
+		d.Frame(c, Frame{Binary: binary, Data: data})
+	})
+	c.setReason(endReason(err))
+	s.log.Debug("socket ended", "conn", c.id, "dialect", d.Name(), "principal", c.Principal(), "err", err)
+}
+
+func (s *Server) newConn(d Dialect, adm Admission, wc *ws.Conn) *Conn {
+	label := adm.Label
+	if label == "" {
+		label = d.Name()
+	}
+	c := &Conn{id: s.newConnID(), s: s, d: d, role: adm.Role, label: label, ws: wc, state: adm.State,
+		principal: adm.Principal, limited: rate.Sometimes{Interval: time.Second},
+		framesIn: s.m.framesIn.WithLabelValues(label), framesOut: s.m.framesOut.WithLabelValues(label),
+		work: newSerial(maxQueuedWork), deliveries: newSerial(maxQueuedDeliveries)}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.limit = s.limiter(adm.Role)
+	if adm.Role == kind.RoleRuntime {
+		c.acks = make(chan inflight, ingestWindow)
+		go s.awaitAcks(c)
+	}
+	drops := s.m.drops.WithLabelValues(label)
+	wc.OnOverflow = func() {
+		drops.Inc()
+		c.setReason(ReasonSlowConsumer)
+	}
+	return c
+}
+
+// limiter is the frame rate limit of a new socket of role (nil: none).
+func (s *Server) limiter(role kind.Role) *rate.Limiter {
+	limit, burst := s.cfg.RateLimit, s.cfg.RateBurst
+	if role == kind.RoleRuntime {
+		limit, burst = s.cfg.RuntimeRateLimit, s.cfg.RuntimeRateBurst
+	}
+	if limit <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(limit), max(burst, 1))
+}
+
+func (s *Server) register(ctx context.Context, c *Conn) {
+	s.mu.Lock()
+	s.conns[c.id] = c
+	s.mu.Unlock()
+	s.m.conns.WithLabelValues(c.label).Inc()
+	if err := s.reg.AddConn(ctx, c.id, c.connInfo()); err != nil {
+		s.log.Warn("ownership not recorded", "conn", c.id, "err", err)
+	}
+}
+
+// release forgets a finished socket everywhere: its work stops (its
+// context is cancelled first, so waiting work returns), it leaves every
+// session, and a runtime it still held is announced offline.
+func (s *Server) release(c *Conn) {
+	c.cancel()
+	c.work.stop()
+	c.deliveries.stop()
+	c.d.Closed(c)
+	s.mu.Lock()
+	delete(s.conns, c.id)
+	s.mu.Unlock()
+	s.m.conns.WithLabelValues(c.label).Dec()
+	c.mu.Lock()
+	reason := c.reason
+	c.mu.Unlock()
+	s.m.closes.WithLabelValues(c.label, string(reason)).Inc()
+	s.topics.leaveAll(c)
+	if c.acks != nil {
+		close(c.acks) // nothing ingests any more: the read loop and the work have ended
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	c.mu.Lock()
+	rid := c.runtime
+	c.mu.Unlock()
+	if rid != "" {
+		// One compare-and-delete: announce the runtime offline only if this
+		// socket still held it (a runtime that reconnected is not offline).
+		released, err := s.reg.ReleaseRuntime(ctx, rid, c.id)
+		if err != nil {
+			s.log.Warn("runtime ownership not released", "runtime", rid, "err", err)
+		}
+		if released {
+			s.announceRuntime(ctx, rid, false)
+		}
+	}
+	if err := s.reg.RemoveConn(ctx, c.id); err != nil {
+		s.log.Warn("ownership not removed", "conn", c.id, "err", err)
+	}
+}
+
+// Conn returns the local socket with this id, or nil.
+func (s *Server) Conn(id string) *Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns[id]
+}
+
+// Bearer extracts a token from "Authorization: Bearer …" or ?token=
+// (browsers cannot set headers on a WebSocket).
+func Bearer(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(t)
+		}
+	}
+	return r.URL.Query().Get("token")
+}
