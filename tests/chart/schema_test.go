@@ -158,7 +158,7 @@ var badCases = []badValues{
 	{"replicas type", "services: {session: {replicas: two}}", []string{"--set-string", "services.session.replicas=two"}, "'/services/session/replicas'", true},
 	{"unknown top-level key", "gatewya: {replicas: 1}", []string{"--set", "gatewya.replicas=1"}, "additional properties 'gatewya' not allowed", true},
 	{"misspelled service key", "services: {gateway: {replcas: 2}}", []string{"--set", "services.gateway.replcas=2"}, "additional properties 'replcas' not allowed", true},
-	{"unknown service", "services: {upload: {enabled: true}}", nil, "additional properties 'upload' not allowed", true},
+	{"unknown service", "services: {uploader: {enabled: true}}", nil, "additional properties 'uploader' not allowed", true},
 	{"misspelled nested key", "services: {gateway: {settings: {drainTimeout: 20s}}}", nil, "additional properties 'drainTimeout' not allowed", true},
 	{"client token without user", `tokens: {client: ["no-equals"]}`, []string{"--set", "tokens.client[0]=no-equals"}, "'/tokens/client/0'", true},
 	{"runtime token with comma", `tokens: {runtime: ["a=b,c=d"]}`, nil, "'/tokens/runtime/0'", true},
