@@ -256,6 +256,7 @@ var badCases = []badValues{
 	{"extraEnv sets GOMEMLIMIT", "services: {relay: {extraEnv: [{name: GOMEMLIMIT, value: 1GiB}]}}", nil, "GOMEMLIMIT is set by the chart", false},
 	{"extraEnv sets the NATS URL", "services: {session: {extraEnv: [{name: SY_NATS_URL, value: 'nats://x:4222'}]}}", nil, "SY_NATS_URL is set by the chart", false},
 	{"gomemlimit unreadable limit", "services: {gateway: {resources: {limits: {memory: '1e9'}}}}", nil, "goMemLimit: cannot read the memory limit", false},
+	{"upload max chunk below chunk size", "services: {upload: {enabled: true, settings: {chunkSize: 2097152, maxChunk: 1048576}}}", nil, "maxChunk (1048576) must be at least chunkSize (2097152)", false},
 	{"httproute without parents", "services: {gateway: {httpRoute: {enabled: true}}}", []string{"--set", "services.gateway.httpRoute.enabled=true"}, "httpRoute.parentRefs: name at least one Gateway", false},
 	{"probe token not a client token", `tokens: {client: ["a=alice"], probe: zzz}`, nil, "tokens.probe must be the token part", false},
 	{"hpa min > max", "services: {gateway: {autoscaling: {enabled: true, minReplicas: 5, maxReplicas: 2}}}", nil, "minReplicas (5) > maxReplicas (2)", false},

@@ -447,20 +447,6 @@ func TestContractMatchesServiceSources(t *testing.T) {
 	}
 }
 
-// diff returns the elements of a not in b, or "(same)" as a hint.
-func diff(a, b []string) []string {
-	var out []string
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			out = append(out, x)
-		}
-	}
-	if out == nil {
-		return []string{"(nothing else)"}
-	}
-	return out
-}
-
 // structEnv returns the env:"..." tags of the fields of type name in the Go
 // package in dir (its non-test files); embedded fields are expanded from
 // embedded (e.g. "config.Common").

@@ -189,6 +189,10 @@ same at startup; failing here keeps a bad value from reaching the cluster).
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- $up := .Values.services.upload -}}
+{{- if and $up.enabled (lt (int64 $up.settings.maxChunk) (int64 $up.settings.chunkSize)) -}}
+{{- fail (printf "services.upload.settings: maxChunk (%d) must be at least chunkSize (%d)" (int64 $up.settings.maxChunk) (int64 $up.settings.chunkSize)) -}}
+{{- end -}}
 {{- $gw := .Values.services.gateway -}}
 {{- if $gw.enabled -}}
 {{- if eq (int $gw.port) (int $gw.internalPort) -}}
