@@ -17,18 +17,22 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 )
 
 // The service contract the chart is built to (fixed by the services' authors:
-// pkg/config/config.go Common, services/gateway/edge/server.go Config,
-// services/session/sessions/service.go Config, services/relay/routing/service.go
-// Config; TestContractMatchesServiceSources keeps this in step with them).
+// pkg/config Common, services/gateway/edge Config, services/session/sessions
+// Config, services/relay/routing Config, services/upload/uploads Config;
+// TestContractMatchesServiceSources keeps this in step with them).
 type serviceContract struct {
-	Port      int32    // listen port the chart must open (binary defaults are 127.0.0.1)
-	ListenEnv string   // env var carrying the listen address
-	ExtraEnv  []string // env beyond the common set (Secrets included)
-	Secrets   []string // env that must come from a Secret
+	Port              int32    // public port ("http"), 0 = no public traffic
+	ListenEnv         string   // env var carrying the public listen address
+	InternalPort      int32    // internal port ("internal"): /metrics, /healthz, /readyz, pprof
+	InternalListenEnv string   // env var carrying the internal listen address
+	ExtraEnv          []string // env beyond the common set, always set (Secrets included)
+	OptionalEnv       []string // env the chart sets only when a feature is configured
+	Secrets           []string // env that must come from a Secret
 }
 
 // commonEnv: config.Common, set on every service. SY_POD comes from the downward API.
@@ -38,26 +42,79 @@ var commonEnv = []string{"SY_POD", "SY_NATS_URL", "SY_REDIS_URL", "SY_OTLP_ENDPO
 // sharedEnv: settings every service of a deployment must agree on (from .Values.shared).
 var sharedEnv = []string{"SY_PARTITIONS", "SY_STREAM_REPLICAS", "SY_HEARTBEAT", "SY_OWNER_TTL", "SY_REQUEST_TIMEOUT"}
 
+// commonOptionalEnv: set on every service when configured: Redis Sentinel /
+// Cluster and credentials, NATS key material (file paths), GOMEMLIMIT.
+var commonOptionalEnv = []string{"GOMEMLIMIT", "SY_REDIS_ADDRS", "SY_REDIS_MASTER_NAME", "SY_REDIS_CLUSTER",
+	"SY_REDIS_USERNAME", "SY_REDIS_PASSWORD", "SY_REDIS_SENTINEL_PASSWORD",
+	"SY_NATS_CREDS", "SY_NATS_NKEY", "SY_NATS_TLS_CA", "SY_NATS_TLS_CERT", "SY_NATS_TLS_KEY"}
+
+// connectionSecrets: URLs may carry passwords, so they never sit in a ConfigMap.
+var connectionSecrets = []string{"SY_NATS_URL", "SY_REDIS_URL"}
+
+// optionalSecrets: when present, these come from a Secret.
+var optionalSecrets = []string{"SY_REDIS_USERNAME", "SY_REDIS_PASSWORD", "SY_REDIS_SENTINEL_PASSWORD"}
+
+// secretFileEnv: paths of files mounted from Secrets (env value = mount path + key).
+var secretFileEnv = []string{"SY_NATS_CREDS", "SY_NATS_NKEY", "SY_NATS_TLS_CA", "SY_NATS_TLS_CERT", "SY_NATS_TLS_KEY", "SY_JWT_HMAC_SECRET_FILE"}
+
+// binaryOnlyEnv: read by a binary but deliberately never set by the chart.
+var binaryOnlyEnv = map[string]string{
+	"SY_JWT_HMAC_SECRET": "the chart mounts the HS256 key as a file (SY_JWT_HMAC_SECRET_FILE) instead of an env var",
+}
+
+// pendingEnv: names of the contract the chart already sets but the binaries on
+// this branch do not read yet (issue 14: the gateway's internal listener and
+// JWT and push settings, Redis HA and NATS auth in config.Common, the upload
+// service). TestContractMatchesServiceSources prints them and fails as soon as
+// a binary reads one, so the entry is dropped when the service is wired.
+var pendingEnv = []string{"SY_INTERNAL_LISTEN", "SY_PUSH_REQUIRE_TOKEN",
+	"SY_JWT_HMAC_SECRET", "SY_JWT_HMAC_SECRET_FILE", "SY_JWT_JWKS_URL", "SY_JWT_AUDIENCE", "SY_JWT_ISSUER", "SY_JWT_LEEWAY",
+	"SY_JWT_JWKS_REFRESH", "SY_JWT_JWKS_MIN_REFRESH",
+	"SY_REDIS_ADDRS", "SY_REDIS_MASTER_NAME", "SY_REDIS_CLUSTER", "SY_REDIS_USERNAME", "SY_REDIS_PASSWORD", "SY_REDIS_SENTINEL_PASSWORD",
+	"SY_NATS_CREDS", "SY_NATS_NKEY", "SY_NATS_TLS_CA", "SY_NATS_TLS_CERT", "SY_NATS_TLS_KEY"}
+
 var contract = map[string]serviceContract{
 	"gateway": {
-		Port: 8080, ListenEnv: "SY_LISTEN",
+		Port: 8080, ListenEnv: "SY_LISTEN", InternalPort: 9090, InternalListenEnv: "SY_INTERNAL_LISTEN",
 		ExtraEnv: []string{"SY_DRAIN_TIMEOUT", "SY_DRAIN_JITTER", "SY_PING_PERIOD", "SY_PONG_WAIT", "SY_WRITE_WAIT",
 			"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES", "SY_HISTORY_PAGE", "SY_CLIENT_TOKENS",
 			"SY_ADMIN_TOKENS", "SY_TOKEN_REFRESH_BEFORE", "SY_MAX_FILE_BYTES", "SY_RATE_LIMIT", "SY_RATE_BURST",
-			"SY_RUNTIME_RATE_LIMIT", "SY_RUNTIME_RATE_BURST"},
+			"SY_RUNTIME_RATE_LIMIT", "SY_RUNTIME_RATE_BURST", "SY_PUSH_REQUIRE_TOKEN"},
+		OptionalEnv: []string{"SY_JWT_HMAC_SECRET_FILE", "SY_JWT_JWKS_URL", "SY_JWT_AUDIENCE", "SY_JWT_ISSUER", "SY_JWT_LEEWAY",
+			"SY_JWT_JWKS_REFRESH", "SY_JWT_JWKS_MIN_REFRESH"},
 		Secrets: []string{"SY_CLIENT_TOKENS", "SY_ADMIN_TOKENS"},
 	},
 	"session": {
-		Port: 9090, ListenEnv: "SY_HTTP_LISTEN",
+		InternalPort: 9090, InternalListenEnv: "SY_HTTP_LISTEN",
 		ExtraEnv: []string{"SY_ACK_WAIT", "SY_TRANSCRIPT_MAX_AGE", "SY_TRANSCRIPT_MAX_BYTES",
 			"SY_PERMISSION_TIMEOUT", "SY_SESSION_IDLE", "SY_SWEEP_INTERVAL"},
 	},
 	// The relay binary defaults to 127.0.0.1:9091; the chart uses 9090 like session.
 	"relay": {
-		Port: 9090, ListenEnv: "SY_HTTP_LISTEN",
+		InternalPort: 9090, InternalListenEnv: "SY_HTTP_LISTEN",
 		ExtraEnv: []string{"SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_RUNTIME_TOKENS", "SY_RUNTIME_TOKEN_TTL", "SY_RUNTIME_TOKEN_GRACE"},
 		Secrets:  []string{"SY_RUNTIME_TOKENS"},
 	},
+	// The upload binary defaults to 127.0.0.1:9092; the chart uses 9090 like session.
+	"upload": {
+		InternalPort: 9090, InternalListenEnv: "SY_HTTP_LISTEN",
+		ExtraEnv: []string{"SY_UPLOAD_CHUNK_SIZE", "SY_UPLOAD_MAX_CHUNK", "SY_UPLOAD_MAX_FILES", "SY_UPLOAD_MAX_TOTAL_BYTES",
+			"SY_UPLOAD_STORE_MAX_BYTES", "SY_UPLOAD_TOKEN_TTL", "SY_UPLOAD_EVENT_INTERVAL", "SY_UPLOAD_WORKERS"},
+	},
+}
+
+// listenEnvs is the public and internal listen env of a contract.
+func (c serviceContract) listenEnvs() []string {
+	if c.ListenEnv == "" {
+		return []string{c.InternalListenEnv}
+	}
+	return []string{c.ListenEnv, c.InternalListenEnv}
+}
+
+// allEnv is every env name the chart may set for the service.
+func (c serviceContract) allEnv() []string {
+	out := append(append(append([]string{}, commonEnv...), c.listenEnvs()...), c.ExtraEnv...)
+	return append(append(out, commonOptionalEnv...), c.OptionalEnv...)
 }
 
 var (
@@ -65,12 +122,13 @@ var (
 	durationEnv = []string{"SY_DRAIN_TIMEOUT", "SY_PING_PERIOD", "SY_PONG_WAIT", "SY_WRITE_WAIT", "SY_REQUEST_TIMEOUT",
 		"SY_HEARTBEAT", "SY_OWNER_TTL", "SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_TRANSCRIPT_MAX_AGE",
 		"SY_TOKEN_REFRESH_BEFORE", "SY_RUNTIME_TOKEN_TTL", "SY_RUNTIME_TOKEN_GRACE", "SY_PERMISSION_TIMEOUT",
-		"SY_SWEEP_INTERVAL"}
+		"SY_SWEEP_INTERVAL", "SY_UPLOAD_TOKEN_TTL", "SY_UPLOAD_EVENT_INTERVAL", "SY_JWT_JWKS_REFRESH", "SY_JWT_JWKS_MIN_REFRESH"}
 	// Go durations that may be zero (0 = off for SY_SESSION_IDLE).
-	nonNegativeDurationEnv = []string{"SY_DRAIN_JITTER", "SY_SESSION_IDLE"}
+	nonNegativeDurationEnv = []string{"SY_DRAIN_JITTER", "SY_SESSION_IDLE", "SY_JWT_LEEWAY"}
 	positiveInt            = []string{"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES", "SY_HISTORY_PAGE",
 		"SY_TRANSCRIPT_MAX_BYTES", "SY_PARTITIONS", "SY_STREAM_REPLICAS", "SY_MAX_FILE_BYTES", "SY_RATE_BURST",
-		"SY_RUNTIME_RATE_BURST"}
+		"SY_RUNTIME_RATE_BURST", "SY_UPLOAD_CHUNK_SIZE", "SY_UPLOAD_MAX_CHUNK", "SY_UPLOAD_MAX_FILES",
+		"SY_UPLOAD_MAX_TOTAL_BYTES", "SY_UPLOAD_WORKERS"}
 	// Plain decimal numbers >= 0 (float64 in the binary; 0 = limit off).
 	nonNegativeNumberEnv = []string{"SY_RATE_LIMIT", "SY_RUNTIME_RATE_LIMIT"}
 	decimalRe            = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
@@ -100,6 +158,8 @@ type index struct {
 	hpas         map[string]*autoscalingv2.HorizontalPodAutoscaler
 	pdbs         map[string]*policyv1.PodDisruptionBudget
 	ingresses    map[string]*networkingv1.Ingress
+	netpols      map[string]*networkingv1.NetworkPolicy
+	httpRoutes   map[string]*gatewayv1.HTTPRoute
 	pods         map[string]*corev1.Pod
 	values       map[string]any // the case's values file (not merged), for intent checks
 }
@@ -111,6 +171,7 @@ func newIndex(t *testing.T, r *rendered) *index {
 		services: map[string]*corev1.Service{}, configMaps: map[string]*corev1.ConfigMap{},
 		secrets: map[string]*corev1.Secret{}, hpas: map[string]*autoscalingv2.HorizontalPodAutoscaler{},
 		pdbs: map[string]*policyv1.PodDisruptionBudget{}, ingresses: map[string]*networkingv1.Ingress{},
+		netpols: map[string]*networkingv1.NetworkPolicy{}, httpRoutes: map[string]*gatewayv1.HTTPRoute{},
 		pods: map[string]*corev1.Pod{}, values: map[string]any{},
 	}
 	for _, o := range r.Objects {
@@ -133,6 +194,10 @@ func newIndex(t *testing.T, r *rendered) *index {
 			ix.ingresses[o.Name] = v
 		case *corev1.Pod:
 			ix.pods[o.Name] = v
+		case *networkingv1.NetworkPolicy:
+			ix.netpols[o.Name] = v
+		case *gatewayv1.HTTPRoute:
+			ix.httpRoutes[o.Name] = v
 		}
 	}
 	if r.ValuesFile != "" {
@@ -170,14 +235,18 @@ func (ix *index) resolveEnv(t *testing.T, where string, c corev1.Container) map[
 		case ef.ConfigMapRef != nil:
 			cm, ok := ix.configMaps[ef.ConfigMapRef.Name]
 			if !ok {
-				t.Errorf("%s: envFrom ConfigMap %q is not rendered", where, ef.ConfigMapRef.Name)
+				// The user's own source (extraEnvFrom): its names are unknown here.
+				if !ix.isExtraEnvFrom(ef) {
+					t.Errorf("%s: envFrom ConfigMap %q is not rendered", where, ef.ConfigMapRef.Name)
+				}
 				continue
 			}
 			for k, v := range cm.Data {
 				env[k] = envVar{Value: v}
 			}
+		case ef.SecretRef != nil && ix.isExtraEnvFrom(ef):
 		default:
-			t.Errorf("%s: only envFrom configMapRef is expected", where)
+			t.Errorf("%s: only envFrom configMapRef (and extraEnvFrom) is expected", where)
 		}
 	}
 	for _, e := range c.Env {
@@ -190,6 +259,12 @@ func (ix *index) resolveEnv(t *testing.T, where string, c corev1.Container) map[
 				v.FieldPath = e.ValueFrom.FieldRef.FieldPath
 			}
 			v.SecretRef = e.ValueFrom.SecretKeyRef
+			// A Secret the chart renders: its value, to check like any other.
+			if ref := v.SecretRef; ref != nil {
+				if sec, ok := ix.secrets[ref.Name]; ok {
+					v.Value = sec.StringData[ref.Key]
+				}
+			}
 		}
 		env[e.Name] = v
 	}
@@ -235,35 +310,57 @@ func checkServiceDeployment(t *testing.T, ix *index, svcName string, d *appsv1.D
 		t.Errorf("%s: image %q, want [registry/]switchyard/%s:<tag>", where, c.Image, svcName)
 	}
 
-	// Port and listen address.
-	port := containerPort(c, "http")
-	if port != want.Port {
-		t.Errorf("%s: container port http = %d, want %d", where, port, want.Port)
+	// Ports and listen addresses: the public one (gateway) and the internal one.
+	wantPort, wantInternal := want.Port, want.InternalPort
+	if p, ok := lookup(ix.values, "services."+svcName+".internalPort").(float64); ok && want.Port != 0 {
+		wantInternal = int32(p)
+	}
+	if port := containerPort(c, "http"); port != wantPort {
+		t.Errorf("%s: container port http = %d, want %d", where, port, wantPort)
+	}
+	if port := containerPort(c, "internal"); port != wantInternal || port == 0 {
+		t.Errorf("%s: container port internal = %d, want %d", where, port, wantInternal)
+	}
+	if len(c.Ports) != map[bool]int{true: 2, false: 1}[want.Port != 0] {
+		t.Errorf("%s: ports %v, want only http (public services) and internal", where, c.Ports)
 	}
 
 	env := ix.resolveEnv(t, where, c)
-	wantNames := append(append(append([]string{}, commonEnv...), want.ListenEnv), want.ExtraEnv...)
+	required := append(append(append([]string{}, commonEnv...), want.listenEnvs()...), want.ExtraEnv...)
+	allowed := append(want.allEnv(), ix.extraEnvNames(svcName)...)
 	for name := range env {
-		if !slices.Contains(wantNames, name) {
+		if !slices.Contains(allowed, name) {
 			t.Errorf("%s: env %s is not in the service contract", where, name)
 		}
 	}
-	for _, name := range wantNames {
+	for _, name := range required {
 		if _, ok := env[name]; !ok {
 			t.Errorf("%s: env %s missing", where, name)
 		}
 	}
-	if got := env[want.ListenEnv].Value; got != "0.0.0.0:"+strconv.Itoa(int(want.Port)) {
-		t.Errorf("%s: %s = %q, want 0.0.0.0:%d (the binary default 127.0.0.1 is unreachable)", where, want.ListenEnv, got, want.Port)
+	if want.ListenEnv != "" {
+		if got := env[want.ListenEnv].Value; got != "0.0.0.0:"+strconv.Itoa(int(wantPort)) {
+			t.Errorf("%s: %s = %q, want 0.0.0.0:%d (the binary default 127.0.0.1 is unreachable)", where, want.ListenEnv, got, wantPort)
+		}
 	}
+	if got := env[want.InternalListenEnv].Value; got != "0.0.0.0:"+strconv.Itoa(int(wantInternal)) {
+		t.Errorf("%s: %s = %q, want 0.0.0.0:%d", where, want.InternalListenEnv, got, wantInternal)
+	}
+	checkConnectionEnv(t, ix, where, env)
+	checkSecretFiles(t, ix, where, d, env)
+	checkGoMemLimit(t, ix, where, c, env)
 	if env["SY_POD"].FieldPath != "metadata.name" {
 		t.Errorf("%s: SY_POD must come from the downward API metadata.name", where)
 	}
-	if u, err := url.Parse(env["SY_NATS_URL"].Value); err != nil || !slices.Contains([]string{"nats", "tls"}, u.Scheme) || u.Host == "" {
-		t.Errorf("%s: SY_NATS_URL %q is not a nats:// URL", where, env["SY_NATS_URL"].Value)
+	if v := env["SY_NATS_URL"]; v.Value != "" || !ix.fromExistingSecret(v) {
+		if u, err := url.Parse(v.Value); err != nil || !slices.Contains([]string{"nats", "tls"}, u.Scheme) || u.Host == "" {
+			t.Errorf("%s: SY_NATS_URL %q is not a nats:// URL", where, v.Value)
+		}
 	}
-	if u, err := url.Parse(env["SY_REDIS_URL"].Value); err != nil || !slices.Contains([]string{"redis", "rediss"}, u.Scheme) || u.Host == "" {
-		t.Errorf("%s: SY_REDIS_URL %q is not a redis:// URL", where, env["SY_REDIS_URL"].Value)
+	if v := env["SY_REDIS_URL"]; v.Value != "" || !ix.fromExistingSecret(v) {
+		if u, err := url.Parse(v.Value); err != nil || !slices.Contains([]string{"redis", "rediss"}, u.Scheme) || u.Host == "" {
+			t.Errorf("%s: SY_REDIS_URL %q is not a redis:// URL", where, v.Value)
+		}
 	}
 	if v := env["SY_OTLP_ENDPOINT"].Value; v != "" {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -318,9 +415,11 @@ func checkServiceDeployment(t *testing.T, ix *index, svcName string, d *appsv1.D
 	if _, ok := env["SY_DRAIN_JITTER"]; ok && durOf("SY_DRAIN_JITTER") > durOf("SY_DRAIN_TIMEOUT") {
 		t.Errorf("%s: SY_DRAIN_JITTER %s must not exceed SY_DRAIN_TIMEOUT %s", where, durOf("SY_DRAIN_JITTER"), durOf("SY_DRAIN_TIMEOUT"))
 	}
-	// Every env that comes from a Secret is in the contract's Secrets list, and the reverse.
+	// Every env that comes from a Secret is in the contract's Secrets list
+	// (or a connection secret), and the reverse.
 	for name, v := range env {
-		if v.SecretRef != nil && !slices.Contains(want.Secrets, name) {
+		if v.SecretRef != nil && !slices.Contains(want.Secrets, name) && !slices.Contains(connectionSecrets, name) &&
+			!slices.Contains(optionalSecrets, name) && !slices.Contains(ix.extraEnvNames(svcName), name) {
 			t.Errorf("%s: %s comes from Secret %s but is not a secret of %s", where, name, v.SecretRef.Name, svcName)
 		}
 	}
@@ -348,9 +447,9 @@ func checkServiceDeployment(t *testing.T, ix *index, svcName string, d *appsv1.D
 		}
 	}
 
-	// Probes on the real endpoints and the listen port.
-	checkHTTPProbe(t, where+" liveness", c, c.LivenessProbe, "/healthz", want.Port)
-	checkHTTPProbe(t, where+" readiness", c, c.ReadinessProbe, "/readyz", want.Port)
+	// Probes on the real endpoints of the internal port.
+	checkHTTPProbe(t, where+" liveness", c, c.LivenessProbe, "/healthz", wantInternal)
+	checkHTTPProbe(t, where+" readiness", c, c.ReadinessProbe, "/readyz", wantInternal)
 
 	// Security.
 	psc := pod.SecurityContext

@@ -121,11 +121,13 @@ func TestSchemaIsClosed(t *testing.T) {
 	}
 	closed("top level", sch)
 	props := sch["properties"].(map[string]any)
-	for _, k := range []string{"image", "log", "nats", "redis", "otlp", "shared", "tokens", "tests", "services"} {
+	for _, k := range []string{"image", "log", "nats", "redis", "otlp", "shared", "tokens", "tests", "services",
+		"jwt", "push", "goMemLimit", "networkPolicy", "metrics"} {
 		closed(k, props[k])
 	}
 	defs := sch["definitions"].(map[string]any)
-	for _, k := range []string{"gatewayService", "internalService", "sessionSettings", "relaySettings", "resources", "probe", "pdb"} {
+	for _, k := range []string{"gatewayService", "internalService", "sessionSettings", "relaySettings", "uploadSettings",
+		"resources", "probe", "pdb", "secretKeyFile", "envVar", "envFromSource"} {
 		closed("definitions."+k, defs[k])
 	}
 	// Every top-level key of values.yaml is declared and required.
@@ -158,7 +160,7 @@ var badCases = []badValues{
 	{"replicas type", "services: {session: {replicas: two}}", []string{"--set-string", "services.session.replicas=two"}, "'/services/session/replicas'", true},
 	{"unknown top-level key", "gatewya: {replicas: 1}", []string{"--set", "gatewya.replicas=1"}, "additional properties 'gatewya' not allowed", true},
 	{"misspelled service key", "services: {gateway: {replcas: 2}}", []string{"--set", "services.gateway.replcas=2"}, "additional properties 'replcas' not allowed", true},
-	{"unknown service", "services: {upload: {enabled: true}}", nil, "additional properties 'upload' not allowed", true},
+	{"unknown service", "services: {uploader: {enabled: true}}", nil, "additional properties 'uploader' not allowed", true},
 	{"misspelled nested key", "services: {gateway: {settings: {drainTimeout: 20s}}}", nil, "additional properties 'drainTimeout' not allowed", true},
 	{"client token without user", `tokens: {client: ["no-equals"]}`, []string{"--set", "tokens.client[0]=no-equals"}, "'/tokens/client/0'", true},
 	{"runtime token with comma", `tokens: {runtime: ["a=b,c=d"]}`, nil, "'/tokens/runtime/0'", true},
@@ -211,7 +213,51 @@ var badCases = []badValues{
 	{"gateway has no session idle", "services: {gateway: {settings: {sessionIdle: 1h}}}", nil, "additional properties 'sessionIdle' not allowed", true},
 	{"relay has no transcript setting", "services: {relay: {settings: {transcriptMaxAge: 1h}}}", nil, "additional properties 'transcriptMaxAge' not allowed", true},
 	{"relay settings required", "services: {relay: {settings: null}}", nil, "missing property 'settings'", true},
+	// Issue 14: JWT, push, GOMEMLIMIT, internal port, Redis HA, NATS auth, extension points, monitoring, upload.
+	{"jwt secret too short", "jwt: {hmacSecret: short}", nil, "'/jwt/hmacSecret'", true},
+	{"jwks url scheme", "jwt: {jwksURL: 'ftp://idp/jwks'}", []string{"--set", "jwt.jwksURL=ftp://idp/jwks"}, "'/jwt/jwksURL'", true},
+	{"jwt leeway format", "jwt: {leeway: 5 seconds}", nil, "'/jwt/leeway'", true},
+	{"unknown jwt key", "jwt: {jwks: 'https://idp/jwks'}", nil, "additional properties 'jwks' not allowed", true},
+	{"push requireToken type", "push: {requireToken: always}", []string{"--set", "push.requireToken=always"}, "'/push/requireToken'", true},
+	{"gomemlimit percent above 100", "goMemLimit: {percent: 150}", []string{"--set", "goMemLimit.percent=150"}, "'/goMemLimit/percent'", true},
+	{"gomemlimit percent below 10", "goMemLimit: {percent: 5}", nil, "'/goMemLimit/percent'", true},
+	{"internal port range", "services: {gateway: {internalPort: 0}}", nil, "'/services/gateway/internalPort'", true},
+	{"redis addrs without port", `redis: {addrs: ["sentinel-0"]}`, []string{"--set", "redis.addrs={sentinel-0}"}, "'/redis/addrs/0'", true},
+	{"redis cluster type", `redis: {cluster: "yes"}`, nil, "'/redis/cluster'", true},
+	{"nats creds secret name", `nats: {creds: {secretName: Bad_Name, key: nats.creds}}`, nil, "'/nats/creds/secretName'", true},
+	{"unknown nats tls key", "nats: {tls: {cert: {secretName: x}}}", nil, "additional properties 'cert' not allowed", true},
+	{"extraEnv without name", "services: {gateway: {extraEnv: [{value: x}]}}", nil, "'/services/gateway/extraEnv/0'", true},
+	{"extraEnv number value", "services: {session: {extraEnv: [{name: A, value: 1}]}}", nil, "'/services/session/extraEnv/0/value'", true},
+	{"extraEnvFrom unknown field", "services: {gateway: {extraEnvFrom: [{secret: {name: x}}]}}", nil, "additional properties 'secret' not allowed", true},
+	{"topology spread enum", "services: {relay: {topologySpreadConstraints: [{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: Sometimes}]}}", nil, "'/services/relay/topologySpreadConstraints/0/whenUnsatisfiable'", true},
+	{"init container without image", "services: {gateway: {initContainers: [{name: x}]}}", nil, "'/services/gateway/initContainers/0'", true},
+	{"volume mount relative path", "services: {gateway: {extraVolumeMounts: [{name: x, mountPath: etc}]}}", nil, "'/services/gateway/extraVolumeMounts/0/mountPath'", true},
+	{"network policy empty peer", "networkPolicy: {enabled: true, internalFrom: [{}]}", nil, "'/networkPolicy/internalFrom/0'", true},
+	{"service monitor interval format", "metrics: {serviceMonitor: {enabled: true, interval: 30}}", nil, "'/metrics/serviceMonitor/interval'", true},
+	{"prometheus rule threshold negative", "metrics: {prometheusRule: {slowConsumerDropsPerMinute: -1}}", nil, "'/metrics/prometheusRule/slowConsumerDropsPerMinute'", true},
+	{"dashboard namespace", "metrics: {grafanaDashboard: {namespace: Monitoring}}", nil, "'/metrics/grafanaDashboard/namespace'", true},
+	{"httproute relative path", "services: {gateway: {httpRoute: {enabled: true, parentRefs: [{name: gw}], paths: [ws]}}}", nil, "'/services/gateway/httpRoute/paths/0'", true},
+	{"httproute hostname", `services: {gateway: {httpRoute: {enabled: true, parentRefs: [{name: gw}], hostnames: ["Bad Host"]}}}`, nil, "'/services/gateway/httpRoute/hostnames/0'", true},
+	{"upload workers minimum", "services: {upload: {settings: {workers: 0}}}", nil, "'/services/upload/settings/workers'", true},
+	{"upload store below -1", "services: {upload: {settings: {storeMaxBytes: -2}}}", nil, "'/services/upload/settings/storeMaxBytes'", true},
+	{"upload token ttl format", "services: {upload: {settings: {tokenTTL: 1 hour}}}", nil, "'/services/upload/settings/tokenTTL'", true},
+	{"unknown upload setting", "services: {upload: {settings: {chunk: 1}}}", nil, "additional properties 'chunk' not allowed", true},
 	// Cross-field rules the schema cannot express: template fail() checks.
+	{"internal port equals public port", "services: {gateway: {internalPort: 8080}}", []string{"--set", "services.gateway.internalPort=8080"}, "internalPort (8080) must differ from port", false},
+	{"sentinel master without addrs", "redis: {masterName: mymaster}", nil, "redis.masterName (Sentinel) needs redis.addrs", false},
+	{"sentinel and cluster", `redis: {addrs: ["a:26379"], masterName: m, cluster: true}`, nil, "exclude each other", false},
+	{"embedded redis with sentinel", `redis: {embedded: {enabled: true}, addrs: ["a:26379"]}`, nil, "redis.embedded is one plain Redis server", false},
+	{"embedded nats with creds", "nats: {embedded: {enabled: true}, creds: {secretName: c}}", nil, "nats.embedded runs without authentication or TLS", false},
+	{"creds and nkey", "nats: {creds: {secretName: c}, nkey: {secretName: nk}}", nil, "nats.creds and nats.nkey exclude each other", false},
+	{"jwt leeway above 5m", "jwt: {hmacSecret: '0123456789abcdef0123456789abcdef', leeway: 10m}", nil, "jwt.leeway (10m) must be at most 5m", false},
+	{"jwks refresh above 24h", "jwt: {jwksURL: 'https://idp/jwks', jwksRefresh: 48h}", nil, "jwt.jwksRefresh (48h) must be within 1s..24h", false},
+	{"jwks min refresh above refresh", "jwt: {jwksURL: 'https://idp/jwks', jwksRefresh: 1m, jwksMinRefresh: 2m}", nil, "jwt.jwksMinRefresh (2m) must be within 100ms..jwt.jwksRefresh (1m)", false},
+	{"extraEnv repeats a chart env", "services: {gateway: {extraEnv: [{name: SY_PING_PERIOD, value: 1s}]}}", nil, "SY_PING_PERIOD is set by the chart", false},
+	{"extraEnv sets GOMEMLIMIT", "services: {relay: {extraEnv: [{name: GOMEMLIMIT, value: 1GiB}]}}", nil, "GOMEMLIMIT is set by the chart", false},
+	{"extraEnv sets the NATS URL", "services: {session: {extraEnv: [{name: SY_NATS_URL, value: 'nats://x:4222'}]}}", nil, "SY_NATS_URL is set by the chart", false},
+	{"gomemlimit unreadable limit", "services: {gateway: {resources: {limits: {memory: '1e9'}}}}", nil, "goMemLimit: cannot read the memory limit", false},
+	{"upload max chunk below chunk size", "services: {upload: {enabled: true, settings: {chunkSize: 2097152, maxChunk: 1048576}}}", nil, "maxChunk (1048576) must be at least chunkSize (2097152)", false},
+	{"httproute without parents", "services: {gateway: {httpRoute: {enabled: true}}}", []string{"--set", "services.gateway.httpRoute.enabled=true"}, "httpRoute.parentRefs: name at least one Gateway", false},
 	{"probe token not a client token", `tokens: {client: ["a=alice"], probe: zzz}`, nil, "tokens.probe must be the token part", false},
 	{"hpa min > max", "services: {gateway: {autoscaling: {enabled: true, minReplicas: 5, maxReplicas: 2}}}", nil, "minReplicas (5) > maxReplicas (2)", false},
 	{"drain jitter > drain timeout", "services: {gateway: {settings: {drainJitterSeconds: 25}}}", []string{"--set", "services.gateway.settings.drainJitterSeconds=25"}, "drainJitterSeconds (25) must not exceed drainTimeoutSeconds (20)", false},

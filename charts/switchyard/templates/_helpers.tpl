@@ -1,19 +1,24 @@
 {{/*
 Service traits: what the contract fixes per binary and users must not tune.
-  listenEnv:   env var holding the listen address (the binaries default to 127.0.0.1).
-  public:      takes client traffic (gateway Service port 80, Ingress, helm test probe).
+  listenEnv:   env var holding the public listen address (public services only; the
+               binaries default to 127.0.0.1). Port services.<name>.port, named "http".
+  internalListenEnv: env var of the internal listener (/metrics, /healthz, /readyz,
+               pprof; probes and scraping). Port named "internal": services.<name>.internalPort
+               for public services, services.<name>.port for the others.
+  public:      takes client traffic (gateway Service port 80, Ingress, HTTPRoute, helm test probe).
   secretEnv:   env vars taken from the tokens Secret (same key name). The relay
                checks runtime tokens (runtime.hello), the gateway client tokens.
   settingsEnv: services.<name>.settings key -> env var. Keys ending in "Seconds"
                are integers rendered as Go durations ("20" -> "20s").
   zeroDurationOK: settings keys whose duration may be zero (0 = feature off);
                every other duration must be positive (switchyard.validate).
-Adding a service (e.g. upload) = one entry here + a block under .Values.services
+Adding a service = one entry here + a block under .Values.services
 + one property in values.schema.json.
 */}}
 {{- define "switchyard.traits" -}}
 gateway:
   listenEnv: SY_LISTEN
+  internalListenEnv: SY_INTERNAL_LISTEN
   public: true
   secretEnv: [SY_CLIENT_TOKENS, SY_ADMIN_TOKENS]
   settingsEnv:
@@ -33,7 +38,7 @@ gateway:
     tokenRefreshBefore: SY_TOKEN_REFRESH_BEFORE
     maxFileBytes: SY_MAX_FILE_BYTES
 session:
-  listenEnv: SY_HTTP_LISTEN
+  internalListenEnv: SY_HTTP_LISTEN
   public: false
   secretEnv: []
   settingsEnv:
@@ -45,7 +50,7 @@ session:
     sweepInterval: SY_SWEEP_INTERVAL
   zeroDurationOK: [sessionIdle]
 relay:
-  listenEnv: SY_HTTP_LISTEN
+  internalListenEnv: SY_HTTP_LISTEN
   public: false
   secretEnv: [SY_RUNTIME_TOKENS]
   settingsEnv:
@@ -53,6 +58,19 @@ relay:
     deliveryWait: SY_DELIVERY_WAIT
     runtimeTokenTTL: SY_RUNTIME_TOKEN_TTL
     runtimeTokenGrace: SY_RUNTIME_TOKEN_GRACE
+upload:
+  internalListenEnv: SY_HTTP_LISTEN
+  public: false
+  secretEnv: []
+  settingsEnv:
+    chunkSize: SY_UPLOAD_CHUNK_SIZE
+    maxChunk: SY_UPLOAD_MAX_CHUNK
+    maxFiles: SY_UPLOAD_MAX_FILES
+    maxTotalBytes: SY_UPLOAD_MAX_TOTAL_BYTES
+    storeMaxBytes: SY_UPLOAD_STORE_MAX_BYTES
+    tokenTTL: SY_UPLOAD_TOKEN_TTL
+    eventInterval: SY_UPLOAD_EVENT_INTERVAL
+    workers: SY_UPLOAD_WORKERS
 {{- end -}}
 
 {{/* Traits of one service: include "switchyard.trait" (list $ "gateway") */}}
@@ -137,8 +155,49 @@ same at startup; failing here keeps a bad value from reaching the cluster).
 {{- if and .Values.nats.embedded.enabled (gt (int $sh.streamReplicas) 1) -}}
 {{- fail (printf "shared.streamReplicas (%d) needs a JetStream cluster of at least that many servers; nats.embedded is a single server: use 1" (int $sh.streamReplicas)) -}}
 {{- end -}}
+{{- $r := .Values.redis -}}
+{{- if and $r.masterName (not $r.addrs) -}}
+{{- fail "redis.masterName (Sentinel) needs redis.addrs: the Sentinels' host:port list" -}}
+{{- end -}}
+{{- if and $r.masterName $r.cluster -}}
+{{- fail "redis.masterName (Sentinel) and redis.cluster (Redis Cluster) exclude each other" -}}
+{{- end -}}
+{{- if and $r.embedded.enabled (or $r.addrs $r.masterName $r.cluster $r.existingSecret) -}}
+{{- fail "redis.embedded is one plain Redis server: unset redis.addrs, masterName, cluster and existingSecret" -}}
+{{- end -}}
+{{- $n := .Values.nats -}}
+{{- if and $n.embedded.enabled (or $n.existingSecret $n.creds.secretName $n.nkey.secretName $n.tls.ca.secretName $n.tls.clientCert.secretName) -}}
+{{- fail "nats.embedded runs without authentication or TLS: unset nats.existingSecret, creds, nkey and tls" -}}
+{{- end -}}
+{{- if and $n.creds.secretName $n.nkey.secretName -}}
+{{- fail "nats.creds and nats.nkey exclude each other (a creds file already holds the nkey seed)" -}}
+{{- end -}}
+{{- $j := .Values.jwt -}}
+{{- if include "switchyard.jwtEnabled" . -}}
+{{- $leeway := include "switchyard.durationMs" $j.leeway | float64 -}}
+{{- if gt $leeway 300000.0 -}}
+{{- fail (printf "jwt.leeway (%s) must be at most 5m" $j.leeway) -}}
+{{- end -}}
+{{- if $j.jwksURL -}}
+{{- $ref := include "switchyard.durationMs" $j.jwksRefresh | float64 -}}
+{{- $min := include "switchyard.durationMs" $j.jwksMinRefresh | float64 -}}
+{{- if or (lt $ref 1000.0) (gt $ref 86400000.0) -}}
+{{- fail (printf "jwt.jwksRefresh (%s) must be within 1s..24h" $j.jwksRefresh) -}}
+{{- end -}}
+{{- if or (lt $min 100.0) (gt $min $ref) -}}
+{{- fail (printf "jwt.jwksMinRefresh (%s) must be within 100ms..jwt.jwksRefresh (%s)" $j.jwksMinRefresh $j.jwksRefresh) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $up := .Values.services.upload -}}
+{{- if and $up.enabled (lt (int64 $up.settings.maxChunk) (int64 $up.settings.chunkSize)) -}}
+{{- fail (printf "services.upload.settings: maxChunk (%d) must be at least chunkSize (%d)" (int64 $up.settings.maxChunk) (int64 $up.settings.chunkSize)) -}}
+{{- end -}}
 {{- $gw := .Values.services.gateway -}}
 {{- if $gw.enabled -}}
+{{- if eq (int $gw.port) (int $gw.internalPort) -}}
+{{- fail (printf "services.gateway: internalPort (%d) must differ from port: the internal listener (metrics, pprof) stays off the public Service" (int $gw.internalPort)) -}}
+{{- end -}}
 {{- $s := $gw.settings -}}
 {{- if gt (int $s.drainJitterSeconds) (int $s.drainTimeoutSeconds) -}}
 {{- fail (printf "services.gateway.settings: drainJitterSeconds (%d) must not exceed drainTimeoutSeconds (%d)" (int $s.drainJitterSeconds) (int $s.drainTimeoutSeconds)) -}}
@@ -264,4 +323,178 @@ SY_PROBE_TOKEN: {{ include "switchyard.probeToken" . | quote }}
 {{- end -}}
 {{- end -}}
 {{- toJson $out -}}
+{{- end -}}
+
+
+{{/* Internal port (metrics, health, pprof) of a service; call with (list $ "gateway"). */}}
+{{- define "switchyard.internalPort" -}}
+{{- $root := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- $svc := get $root.Values.services $name -}}
+{{- $trait := include "switchyard.trait" (list $root $name) | fromYaml -}}
+{{- if $trait.public }}{{ int $svc.internalPort }}{{ else }}{{ int $svc.port }}{{ end -}}
+{{- end -}}
+
+{{/* Name of the Secret holding SY_NATS_URL / SY_REDIS_URL and Redis credentials. */}}
+{{- define "switchyard.connectionSecretName" -}}
+{{- printf "%s-connection" (include "switchyard.fullname" .) -}}
+{{- end -}}
+
+{{/*
+Data of the connection Secret the chart renders: the NATS and Redis URLs (they may
+carry passwords, so never in a ConfigMap) and the Redis credentials, each unless an
+existing Secret provides it. Empty when both come from existing Secrets.
+*/}}
+{{- define "switchyard.connectionData" -}}
+{{- $v := .Values -}}
+{{- if not $v.nats.existingSecret }}
+SY_NATS_URL: {{ include "switchyard.natsURL" . | quote }}
+{{- end }}
+{{- if not $v.redis.existingSecret }}
+SY_REDIS_URL: {{ include "switchyard.redisURL" . | quote }}
+{{- range $key, $env := include "switchyard.redisCredentialEnv" . | fromYaml }}
+{{- with get $v.redis $key }}
+{{ $env }}: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Redis credential values -> env var (Secret keys of the same name). */}}
+{{- define "switchyard.redisCredentialEnv" -}}
+username: SY_REDIS_USERNAME
+password: SY_REDIS_PASSWORD
+sentinelPassword: SY_REDIS_SENTINEL_PASSWORD
+{{- end -}}
+
+{{/*
+Env entries that come from Secrets for every service: SY_NATS_URL, SY_REDIS_URL and
+the Redis credentials. From the chart's connection Secret, or from
+nats.existingSecret / redis.existingSecret (whose Redis credential keys are optional).
+*/}}
+{{- define "switchyard.connectionEnv" -}}
+{{- $v := .Values -}}
+{{- $conn := include "switchyard.connectionData" . | fromYaml -}}
+- name: SY_NATS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ default (include "switchyard.connectionSecretName" .) $v.nats.existingSecret }}
+      key: SY_NATS_URL
+- name: SY_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ default (include "switchyard.connectionSecretName" .) $v.redis.existingSecret }}
+      key: SY_REDIS_URL
+      {{- if and $v.redis.existingSecret $v.redis.addrs }}
+      # Sentinel / Cluster addresses come from redis.addrs: the URL may be absent.
+      optional: true
+      {{- end }}
+{{- range $key, $env := include "switchyard.redisCredentialEnv" . | fromYaml }}
+{{- if $v.redis.existingSecret }}
+- name: {{ $env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.redis.existingSecret }}
+      key: {{ $env }}
+      optional: true
+{{- else if hasKey $conn $env }}
+- name: {{ $env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "switchyard.connectionSecretName" $ }}
+      key: {{ $env }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Secret of the JWT HS256 key: {name, key, rendered} or {} when none. */}}
+{{- define "switchyard.jwtSecret" -}}
+{{- $j := .Values.jwt -}}
+{{- if $j.existingSecret.name -}}
+{{- toYaml (dict "name" $j.existingSecret.name "key" $j.existingSecret.key "rendered" false) -}}
+{{- else if $j.hmacSecret -}}
+{{- toYaml (dict "name" (printf "%s-jwt" (include "switchyard.fullname" .)) "key" "hmac-secret" "rendered" true) -}}
+{{- else -}}
+{{- toYaml dict -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "switchyard.jwtEnabled" -}}
+{{- if or .Values.jwt.jwksURL (include "switchyard.jwtSecret" . | fromYaml).name }}true{{ end -}}
+{{- end -}}
+
+{{/*
+Files mounted from Secrets, per service: a YAML list of {volume, secretName, items:
+[{key, path}], mountPath, env: {ENV: file path}}. NATS creds / nkey / TLS for every
+service, the JWT HS256 key for the gateway. The env paths go into the ConfigMap.
+Call with (list $ "gateway").
+*/}}
+{{- define "switchyard.secretFiles" -}}
+{{- $root := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- $n := $root.Values.nats -}}
+{{- $out := list -}}
+{{- with $n.creds.secretName -}}
+{{- $out = append $out (dict "volume" "nats-creds" "secretName" . "items" (list (dict "key" $n.creds.key "path" $n.creds.key)) "mountPath" "/etc/switchyard/nats/creds" "env" (dict "SY_NATS_CREDS" (printf "/etc/switchyard/nats/creds/%s" $n.creds.key))) -}}
+{{- end -}}
+{{- with $n.nkey.secretName -}}
+{{- $out = append $out (dict "volume" "nats-nkey" "secretName" . "items" (list (dict "key" $n.nkey.key "path" $n.nkey.key)) "mountPath" "/etc/switchyard/nats/nkey" "env" (dict "SY_NATS_NKEY" (printf "/etc/switchyard/nats/nkey/%s" $n.nkey.key))) -}}
+{{- end -}}
+{{- with $n.tls.ca.secretName -}}
+{{- $out = append $out (dict "volume" "nats-tls-ca" "secretName" . "items" (list (dict "key" $n.tls.ca.key "path" $n.tls.ca.key)) "mountPath" "/etc/switchyard/nats/tls-ca" "env" (dict "SY_NATS_TLS_CA" (printf "/etc/switchyard/nats/tls-ca/%s" $n.tls.ca.key))) -}}
+{{- end -}}
+{{- $cc := $n.tls.clientCert -}}
+{{- with $cc.secretName -}}
+{{- $out = append $out (dict "volume" "nats-tls-client" "secretName" . "items" (list (dict "key" $cc.certKey "path" $cc.certKey) (dict "key" $cc.keyKey "path" $cc.keyKey)) "mountPath" "/etc/switchyard/nats/tls-client" "env" (dict "SY_NATS_TLS_CERT" (printf "/etc/switchyard/nats/tls-client/%s" $cc.certKey) "SY_NATS_TLS_KEY" (printf "/etc/switchyard/nats/tls-client/%s" $cc.keyKey))) -}}
+{{- end -}}
+{{- if eq $name "gateway" -}}
+{{- $js := include "switchyard.jwtSecret" $root | fromYaml -}}
+{{- if $js.name -}}
+{{- $out = append $out (dict "volume" "jwt" "secretName" $js.name "items" (list (dict "key" $js.key "path" "hmac-secret")) "mountPath" "/etc/switchyard/jwt" "env" (dict "SY_JWT_HMAC_SECRET_FILE" "/etc/switchyard/jwt/hmac-secret")) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (dict "files" $out) -}}
+{{- end -}}
+
+{{/*
+Kubernetes memory quantity -> bytes (float, as a string): include "switchyard.bytes" "1Gi".
+Decimal (k, M, G, T, P, E) and binary (Ki .. Ei) suffixes; other forms fail.
+*/}}
+{{- define "switchyard.bytes" -}}
+{{- $q := toString . -}}
+{{- $m := regexFindAll "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$" $q -1 -}}
+{{- if not $m -}}
+{{- fail (printf "goMemLimit: cannot read the memory limit %q (write it as <n>, <n>Mi, <n>Gi, ... or set goMemLimit.enabled=false)" $q) -}}
+{{- end -}}
+{{- $num := regexFind "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)" $q -}}
+{{- $unit := trimPrefix $num $q -}}
+{{- $units := dict "" "1" "k" "1000" "M" "1000000" "G" "1000000000" "T" "1000000000000" "P" "1000000000000000" "E" "1000000000000000000" "Ki" "1024" "Mi" "1048576" "Gi" "1073741824" "Ti" "1099511627776" "Pi" "1125899906842624" "Ei" "1152921504606846976" -}}
+{{- mulf (float64 $num) (float64 (get $units $unit)) -}}
+{{- end -}}
+
+{{/* GOMEMLIMIT of a container: goMemLimit.percent of its memory limit, in MiB; call with (list $ <service values>). */}}
+{{- define "switchyard.goMemLimit" -}}
+{{- $root := index . 0 -}}
+{{- $svc := index . 1 -}}
+{{- $lim := dig "limits" "memory" "" $svc.resources -}}
+{{- if and $root.Values.goMemLimit.enabled (toString $lim) -}}
+{{- $bytes := include "switchyard.bytes" $lim | float64 -}}
+{{- $mib := floor (divf (mulf $bytes (float64 $root.Values.goMemLimit.percent)) 104857600.0) | int64 -}}
+{{- if lt $mib 1 -}}
+{{- fail (printf "goMemLimit: %d%% of the memory limit %v is below 1MiB" (int $root.Values.goMemLimit.percent) $lim) -}}
+{{- end -}}
+{{- printf "%dMiB" $mib -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Names of the env vars the chart sets in a service's container (extraEnv may not repeat them). */}}
+{{- define "switchyard.chartEnvNames" -}}
+{{- $root := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- $trait := include "switchyard.trait" (list $root $name) | fromYaml -}}
+{{- $names := list "SY_POD" "GOMEMLIMIT" -}}
+{{- range $k, $_ := include "switchyard.configData" (list $root $name) | fromYaml }}{{ $names = append $names $k }}{{ end -}}
+{{- range (include "switchyard.connectionEnv" $root | fromYamlArray) }}{{ $names = append $names .name }}{{ end -}}
+{{- range $trait.secretEnv }}{{ $names = append $names . }}{{ end -}}
+{{- toJson $names -}}
 {{- end -}}
