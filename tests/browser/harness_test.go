@@ -26,6 +26,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/testenv"
 	"github.com/switchyard-hub/switchyard/services/devstack/stack"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
+	"github.com/switchyard-hub/switchyard/services/gateway/pod"
 	"github.com/switchyard-hub/switchyard/tests/wspeer"
 )
 
@@ -91,7 +92,7 @@ func startHub(t *testing.T) *hub {
 	errs := make(chan error, 1)
 	go func() {
 		defer close(h.gw1Done)
-		errs <- edge.Run(ctx, gcfg, process.Options{}, func(s *edge.Server) { started <- s })
+		errs <- pod.Run(ctx, gcfg, process.Options{}, func(s *edge.Server) { started <- s })
 	}()
 	select {
 	case s := <-started:

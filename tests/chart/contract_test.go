@@ -69,9 +69,7 @@ var binaryOnlyEnv = map[string]string{
 // a binary reads one, so the entry is dropped when the service is wired.
 var pendingEnv = []string{"SY_INTERNAL_LISTEN", "SY_PUSH_REQUIRE_TOKEN",
 	"SY_JWT_HMAC_SECRET", "SY_JWT_HMAC_SECRET_FILE", "SY_JWT_JWKS_URL", "SY_JWT_AUDIENCE", "SY_JWT_ISSUER", "SY_JWT_LEEWAY",
-	"SY_JWT_JWKS_REFRESH", "SY_JWT_JWKS_MIN_REFRESH",
-	"SY_REDIS_ADDRS", "SY_REDIS_MASTER_NAME", "SY_REDIS_CLUSTER", "SY_REDIS_USERNAME", "SY_REDIS_PASSWORD", "SY_REDIS_SENTINEL_PASSWORD",
-	"SY_NATS_CREDS", "SY_NATS_NKEY", "SY_NATS_TLS_CA", "SY_NATS_TLS_CERT", "SY_NATS_TLS_KEY"}
+	"SY_JWT_JWKS_REFRESH", "SY_JWT_JWKS_MIN_REFRESH"}
 
 var contract = map[string]serviceContract{
 	"gateway": {
