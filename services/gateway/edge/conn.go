@@ -230,7 +230,7 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	wc, err := ws.Upgrader().Upgrade(w, r, nil)
+	wc, err := ws.Upgrader().Upgrade(ws.Coalesce(w), r, nil) // queued frames: one write(2) per wake-up
 	if err != nil {
 		return // the upgrader has answered (400 for a non-upgrade request)
 	}
