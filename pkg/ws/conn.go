@@ -87,12 +87,25 @@ type Conn struct {
 // socket holds one only while it writes a frame.
 var writeBuffers = &sync.Pool{}
 
+// Read buffer sizes: a socket's gorilla read buffer lives as long as the
+// socket. Most sockets are idle clients that send a few small frames, and
+// a frame larger than the buffer is read past it, straight into the
+// message; sockets that stream (runtimes) read more per syscall.
+const (
+	IdleReadBufferBytes   = 512
+	StreamReadBufferBytes = 4096
+)
+
 // Upgrader returns a gorilla upgrader tuned for many mostly idle sockets:
-// the HTTP server's read buffer is reused and write buffers come from one
-// pool shared by all sockets (an idle socket holds none).
+// a small read buffer of the socket's own (IdleReadBufferBytes; set
+// ReadBufferSize to StreamReadBufferBytes for a streaming socket), so that
+// net/http's 4 KiB buffers are not kept once the handler returns, and
+// write buffers from one pool shared by all sockets (an idle socket holds
+// none).
 func Upgrader() *websocket.Upgrader {
 	return &websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   IdleReadBufferBytes,
 		WriteBufferPool:  writeBuffers,
 		CheckOrigin:      func(*http.Request) bool { return true },
 	}
