@@ -39,6 +39,10 @@ type Options struct {
 	MaxMessageBytes int64
 	QueueFrames     int
 	QueueBytes      int
+	// WriteBatchBytes bounds what one write(2) carries when several frames
+	// are queued (sockets upgraded through Coalesce): 0 is
+	// DefaultWriteBatchBytes, < 0 writes one frame per write(2).
+	WriteBatchBytes int
 }
 
 // ErrClosed is returned by Send on a closed or closing socket.
@@ -60,6 +64,7 @@ type item struct {
 type Conn struct {
 	ws *websocket.Conn
 	o  Options
+	bc *batchConn // nil: one write(2) per frame
 
 	mu      sync.Mutex
 	queue   []item
@@ -78,12 +83,30 @@ type Conn struct {
 	OnOverflow func()
 }
 
+// writeBuffers are gorilla's frame buffers, shared by every socket: a
+// socket holds one only while it writes a frame.
+var writeBuffers = &sync.Pool{}
+
+// Read buffer sizes: a socket's gorilla read buffer lives as long as the
+// socket. Most sockets are idle clients that send a few small frames, and
+// a frame larger than the buffer is read past it, straight into the
+// message; sockets that stream (runtimes) read more per syscall.
+const (
+	IdleReadBufferBytes   = 512
+	StreamReadBufferBytes = 4096
+)
+
 // Upgrader returns a gorilla upgrader tuned for many mostly idle sockets:
-// the HTTP server's read buffer is reused and write buffers are pooled.
+// a small read buffer of the socket's own (IdleReadBufferBytes; set
+// ReadBufferSize to StreamReadBufferBytes for a streaming socket), so that
+// net/http's 4 KiB buffers are not kept once the handler returns, and
+// write buffers from one pool shared by all sockets (an idle socket holds
+// none).
 func Upgrader() *websocket.Upgrader {
 	return &websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		WriteBufferPool:  &sync.Pool{},
+		ReadBufferSize:   IdleReadBufferBytes,
+		WriteBufferPool:  writeBuffers,
 		CheckOrigin:      func(*http.Request) bool { return true },
 	}
 }
@@ -95,6 +118,12 @@ func Upgrader() *websocket.Upgrader {
 // timer that queues a ping. Idle sockets cost only their reader.
 func New(c *websocket.Conn, o Options) *Conn {
 	conn := &Conn{ws: c, o: o, flushed: make(chan struct{}, 1), done: make(chan struct{})}
+	if bc, ok := c.NetConn().(*batchConn); ok && o.WriteBatchBytes >= 0 {
+		conn.bc = bc
+		if conn.o.WriteBatchBytes == 0 {
+			conn.o.WriteBatchBytes = DefaultWriteBatchBytes
+		}
+	}
 	conn.mu.Lock() // ping reads pinger under mu
 	conn.pinger = time.AfterFunc(o.PingPeriod, conn.ping)
 	conn.mu.Unlock()
@@ -185,7 +214,15 @@ func (c *Conn) Close(code int, reason string) {
 // at most WriteWait), then the TCP connection.
 func (c *Conn) closeNow(code int, reason string) {
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.o.WriteWait))
+	c.flushBatch() // the writer may be gathering a batch: the close frame joined it
 	c.finish()
+}
+
+// flushBatch writes what the current batch gathered.
+func (c *Conn) flushBatch() {
+	if c.bc != nil {
+		_ = c.bc.flush()
+	}
 }
 
 // finish releases the socket; safe to call more than once.
@@ -211,17 +248,36 @@ func (c *Conn) writeLoop() {
 		batch, c.queue = c.queue, batch[:0]
 		c.qBytes = 0
 		c.mu.Unlock()
-		for i := range batch {
-			if !c.write(&batch[i]) {
-				return
-			}
-			batch[i] = item{}
+		if !c.writeBatch(batch) {
+			return
 		}
 		select {
 		case c.flushed <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// writeBatch writes the frames taken from the queue on one wake-up: into
+// one write(2) (up to WriteBatchBytes each) when the socket coalesces.
+// False means the socket is finished.
+func (c *Conn) writeBatch(batch []item) (ok bool) {
+	if c.bc != nil && len(batch) > 1 {
+		c.bc.begin(c.o.WriteBatchBytes)
+		defer func() {
+			if err := c.bc.end(); err != nil {
+				c.finish()
+				ok = false
+			}
+		}()
+	}
+	for i := range batch {
+		if !c.write(&batch[i]) {
+			return false
+		}
+		batch[i] = item{}
+	}
+	return true
 }
 
 // WaitQueueBelow blocks until fewer than n bytes are queued, the socket
@@ -256,6 +312,7 @@ func (c *Conn) write(it *item) bool {
 	}
 	if it.closeCode != 0 {
 		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(it.closeCode, it.closeText), time.Now().Add(c.o.WriteWait))
+		c.flushBatch() // the close frame and the frames before it go out before the wait
 		select {
 		case <-c.done:
 		case <-time.After(closeGrace):

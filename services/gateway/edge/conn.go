@@ -230,15 +230,27 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	wc, err := ws.Upgrader().Upgrade(w, r, nil)
+	up := ws.Upgrader()
+	if adm.Role == kind.RoleRuntime {
+		up.ReadBufferSize = ws.StreamReadBufferBytes // runtimes stream frames in
+	}
+	wc, err := up.Upgrade(ws.Coalesce(w), r, nil) // queued frames: one write(2) per wake-up
 	if err != nil {
 		return // the upgrader has answered (400 for a non-upgrade request)
 	}
 	c := s.newConn(d, adm, ws.New(wc, s.cfg.WSOptions()))
 	s.register(r.Context(), c)
+	// The handler returns and the socket is read on a goroutine of its own,
+	// so net/http's per-connection state (two 4 KiB buffers, the request)
+	// and its serving goroutine's grown stack are not kept per socket.
+	go s.read(d, c)
+}
+
+// read runs a socket's read loop until the socket ends, then releases it.
+func (s *Server) read(d Dialect, c *Conn) {
 	defer s.release(c)
 	d.Open(c)
-	err = c.ws.ReadLoop(func(binary bool, data []byte) {
+	err := c.ws.ReadLoop(func(binary bool, data []byte) {
 		if c.limitedFrame() {
 			return
 		}
