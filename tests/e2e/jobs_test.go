@@ -274,3 +274,61 @@ func unixOf(t *testing.T, stamp string) string {
 	}
 	return fmt.Sprint(tm.Unix())
 }
+
+// TestScheduledJobFailures: a turn that completes with the chat
+// extension's is_error fails its run (runtime_error, the runtime's errors
+// in the preview), and a turn that outlives SY_JOB_RUN_TIMEOUT fails as
+// runtime_timeout and is stopped (the runtime gets stop.request); neither
+// names a session.
+func TestScheduledJobFailures(t *testing.T) {
+	h := adminHub(t, map[string]string{"SY_JOB_RUN_TIMEOUT": "1500ms"})
+	notes := busEvents(t, h.st.NATSURL, bus.SubjJobNotification)
+	rt := h.connectRuntime(0, "rt-fail", "ep-fail")
+	stops := make(chan string, 64)
+	go func() {
+		for m := range rt.Frames {
+			p := payload(m)
+			sid, _ := p["session_id"].(string)
+			var err error
+			switch m["type"] {
+			case "session.create":
+				err = rt.Send(map[string]any{"type": "session.created", "session_id": sid, "ts": ts(),
+					"payload": map[string]any{"session_id": sid, "ok": true, "native_handle": ""}})
+			case "user.message":
+				if mid, _ := p["message_id"].(string); strings.HasPrefix(mid, "job-broken.") {
+					err = rt.Send(map[string]any{"type": "turn.completed", "session_id": sid, "ts": ts(), "payload": map[string]any{
+						"session_id": sid, "in_response_to": mid, "is_error": true, "errors": []any{"tool crashed"}}})
+				} // job-slow.*: never answered
+			case "stop.request":
+				stops <- sid
+			}
+			if err != nil {
+				t.Errorf("runtime: %v", err)
+				return
+			}
+		}
+	}()
+	for _, name := range []string{"broken", "slow"} {
+		if st, b := h.call(1, "POST", "/v1/jobs", adminToken, map[string]any{"name": name, "schedule": "@every 1s", "endpoint_id": "ep-fail", "prompt": "go", "owner": "alice"}); st != http.StatusCreated {
+			t.Fatalf("POST %s: %d %v", name, st, b)
+		}
+	}
+	_, n := jobNotification(t, notes, "broken")
+	if n.GetSuccess() || n.GetSessionId() != "" || n.GetError().GetCode() != "runtime_error" || !strings.Contains(n.GetResultPreview(), "tool crashed") {
+		t.Fatalf("is_error turn's notification: %v", n)
+	}
+	_, n = jobNotification(t, notes, "slow")
+	if n.GetSuccess() || n.GetSessionId() != "" || n.GetError().GetCode() != "runtime_timeout" {
+		t.Fatalf("timed-out run's notification: %v", n)
+	}
+	select {
+	case <-stops:
+	case <-time.After(waitLimit):
+		t.Fatal("the timed-out turn was not stopped")
+	}
+	for _, name := range []string{"broken", "slow"} {
+		if st, _ := h.call(1, "DELETE", "/v1/jobs/"+name, adminToken, nil); st != http.StatusNoContent {
+			t.Fatalf("DELETE %s: %d", name, st)
+		}
+	}
+}
