@@ -41,6 +41,7 @@ func Register(s *edge.Server) error {
 		s.Handle("GET "+prefix+"/endpoints", Authed(s, a.listEndpoints))
 	}
 	a.adminRoutes()
+	jobRoutes(s)
 	return nil
 }
 

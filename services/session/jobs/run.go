@@ -204,6 +204,10 @@ func (s *Scheduler) notify(key string, rec *syv1.JobRun, rev uint64) {
 		s.log.Warn("jobs: notification not published; retried after the lease", "run", key, "err", err)
 		return
 	}
+	if err := s.pushNotification(ctx, key, n); err != nil {
+		s.log.Warn("jobs: push notification not published; retried after the lease", "run", key, "err", err)
+		return
+	}
 	if err := s.bus.NC.FlushWithContext(ctx); err != nil {
 		s.log.Warn("jobs: notification not flushed; retried after the lease", "run", key, "err", err)
 		return

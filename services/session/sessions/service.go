@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	"github.com/switchyard-hub/switchyard/pkg/transcript"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+	"github.com/switchyard-hub/switchyard/services/session/jobs"
 )
 
 // Config is the session service's configuration.
@@ -42,6 +43,8 @@ type Config struct {
 	SeqFloorInterval            time.Duration `flag:"seq-floor-interval" env:"SY_SEQ_FLOOR_INTERVAL" default:"1s" usage:"how often each changed session's last seq is written to its record (the floor that keeps seq from going back after retention)"`
 	UserMessagesPerMinute       int64         `flag:"user-messages-per-minute" env:"SY_USER_MESSAGES_PER_MINUTE" default:"60" usage:"user.message frames one user may send per minute, over all sessions (0: no limit)"`
 	UserBytesPerHour            int64         `flag:"user-bytes-per-hour" env:"SY_USER_BYTES_PER_HOUR" default:"268435456" usage:"transcript bytes one user's user.message frames may add per hour, over all sessions (0: no limit)"`
+	// Scheduled jobs (jobrunner.go): every replica runs the scheduler.
+	Jobs jobs.Config
 }
 
 // Limits are the stream limits implied by the configuration.
@@ -67,6 +70,7 @@ type Service struct {
 	floors     *floors
 	floorsDone chan struct{}
 	quota      *quotas
+	stopJobs   func() // stops the jobs scheduler (jobrunner.go)
 
 	// What the dispatcher needs, as interfaces so unit tests can fake them.
 	clock    clock.Clock
@@ -135,12 +139,18 @@ func (s *Service) Start(ctx context.Context) error {
 	s.floorsDone = make(chan struct{})
 	go s.keepFloors(sweepCtx, s.floorsDone)
 	go s.records.follow(sweepCtx, s.bus)
+	if err := s.startJobs(ctx); err != nil {
+		return err
+	}
 	s.log.Info("session service consuming", "partitions", s.cfg.Partitions)
 	return nil
 }
 
 // Stop stops consuming and waits for in-flight messages to be acked.
 func (s *Service) Stop() {
+	if s.stopJobs != nil {
+		s.stopJobs() // hands unfinished runs over while the consumers still run
+	}
 	if s.create != nil {
 		_ = s.create.Drain()
 	}
