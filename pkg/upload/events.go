@@ -116,15 +116,11 @@ func (e *Events) FileState(c *syv1.UploadFileState) {
 // publish is best effort: the push channels are live only, and a NATS
 // outage must not fail an upload.
 func (e *Events) publish(body proto.Message) {
-	env, err := push.Wrap(nuid.Next(), body)
+	subject, data, err := push.Marshal(nuid.Next(), body)
 	if err != nil {
 		return
 	}
-	data, err := proto.Marshal(env)
-	if err != nil {
-		return
-	}
-	_ = e.nc.Publish(push.Subject(env.GetType()), data)
+	_ = e.nc.Publish(subject, data)
 }
 
 // TransferEvent is the push body (Type 1, Progress) of a transfer event.
