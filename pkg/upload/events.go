@@ -168,8 +168,6 @@ func transferStatus(s string) syv1.TransferStatus {
 	return syv1.TransferStatus_TRANSFER_STATUS_IN_PROGRESS
 }
 
-
-
 // EventPath is the Path of a file in events: "<upload id>/<relative path>".
 func EventPath(uploadID, filePath string) string { return uploadID + "/" + filePath }
 

@@ -2,23 +2,23 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"net"
-	"syscall"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/switchyard-hub/switchyard/pkg/testenv"
-	"github.com/switchyard-hub/switchyard/pkg/upload"
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/process"
+	"github.com/switchyard-hub/switchyard/pkg/testenv"
+	"github.com/switchyard-hub/switchyard/pkg/upload"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	gatewaypod "github.com/switchyard-hub/switchyard/services/gateway/pod"
 )

@@ -104,7 +104,9 @@ func (s *Server) Register(d Dialect) {
 
 // Handle serves an HTTP route (net/http pattern) beside the sockets. Every
 // route runs the AfterHTTP hooks once it has answered.
-func (s *Server) Handle(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, s.afterHTTP(h)) }
+func (s *Server) Handle(pattern string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, s.afterHTTP(h))
+}
 
 // OnDeliver runs hook on every directed envelope of kind k before it is
 // rendered for its socket.
