@@ -199,7 +199,7 @@ func (s *Server) Ready() error {
 }
 
 // Shutdown drains the pod: readiness fails at once, no new sockets are
-// accepted, every socket is closed with 1001 (going away: reconnect
+// accepted, every socket is closed with 1001 (or its dialect's Drainer reason; going away: reconnect
 // elsewhere) at a random moment within the drain jitter after its queued
 // frames are written, then ownership records are withdrawn.
 func (s *Server) Shutdown(ctx context.Context) error {
