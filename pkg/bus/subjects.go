@@ -166,10 +166,8 @@ const (
 	SubjUploadCancel   = "sy.svc.upload.cancel"
 	QueueUpload        = "upload"
 
-	// SubjPushTransfer carries TransferProgress events, SubjPushFileState
-	// FileStateChange events (core NATS, live only) for the push channels.
-	SubjPushTransfer  = "sy.push.transfer"
-	SubjPushFileState = "sy.push.filestate"
+	// Push-channel events (transfer progress, file states, …) travel on
+	// pkg/dialect/push's subjects: push.Subject(kind), "sy.push.>".
 
 	// PrefixUploadChunks is the subject prefix of StreamUploads.
 	PrefixUploadChunks = "sy.upc."

@@ -6,9 +6,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/dialect/push"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -36,7 +39,9 @@ const DefaultEventInterval = 250 * time.Millisecond
 const maxTracked = 10000
 
 // Events publishes transfer progress and file state changes on core NATS
-// (bus.SubjPushTransfer, bus.SubjPushFileState), one message per event.
+// as push-channel envelopes (push.Wrap of a TransferProgress on
+// sy.push.progress, of a FileStateChange on sy.push.state_change), one
+// message per event, never one per reader.
 // InProgress events are throttled per transfer id to one per interval;
 // Progress publishes synchronously and keeps no reference to its argument.
 // Completed, Failed and Cancelled are always sent.
@@ -72,7 +77,7 @@ func (e *Events) Progress(p *syv1.UploadProgress) bool {
 	if el := now.UnixMilli() - p.GetStartTimeUnixMs(); el > 0 && p.GetStartTimeUnixMs() > 0 {
 		p.Speed = p.GetBytes() * 1000 / el
 	}
-	e.publish(bus.SubjPushTransfer, p)
+	e.publish(TransferEvent(p))
 	return true
 }
 
@@ -105,17 +110,62 @@ func (e *Events) FileState(c *syv1.UploadFileState) {
 	if c.GetTimeUnixMs() == 0 {
 		c.TimeUnixMs = e.now().UnixMilli()
 	}
-	e.publish(bus.SubjPushFileState, c)
+	e.publish(StateEvent(c))
 }
 
 // publish is best effort: the push channels are live only, and a NATS
 // outage must not fail an upload.
-func (e *Events) publish(subject string, m proto.Message) {
-	data, err := proto.Marshal(m)
+func (e *Events) publish(body proto.Message) {
+	subject, data, err := push.Marshal(nuid.Next(), body)
 	if err != nil {
 		return
 	}
 	_ = e.nc.Publish(subject, data)
+}
+
+// TransferEvent is the push body (Type 1, Progress) of a transfer event.
+// Scope: the owner user and device; upload and file ids go in nothing the
+// document renders.
+func TransferEvent(p *syv1.UploadProgress) *syv1.TransferProgress {
+	mode := syv1.TransferMode_TRANSFER_MODE_UPLOAD
+	if p.GetTransferMode() == ModeDownload {
+		mode = syv1.TransferMode_TRANSFER_MODE_DOWNLOAD
+	}
+	out := &syv1.TransferProgress{
+		Scope:      scope(p.GetUserId(), p.GetDeviceId()),
+		TransferId: p.GetTransferId(), Mode: mode, Status: transferStatus(p.GetStatus()),
+		StorageType: p.GetStorageType(), Path: p.GetPath(), Bytes: p.GetBytes(), Size: p.GetSize(),
+		Error: p.GetError(), Name: p.GetName(), StorageName: p.GetStorageName(), Speed: p.GetSpeed(),
+	}
+	if ms := p.GetStartTimeUnixMs(); ms > 0 {
+		out.StartTime = timestamppb.New(time.UnixMilli(ms))
+	}
+	if ms := p.GetProgressTimeUnixMs(); ms > 0 {
+		out.ProgressTime = timestamppb.New(time.UnixMilli(ms))
+	}
+	return out
+}
+
+// StateEvent is the push body (/statechange) of a file state change.
+func StateEvent(c *syv1.UploadFileState) *syv1.FileStateChange {
+	return &syv1.FileStateChange{Scope: scope(c.GetUserId(), c.GetDeviceId()), Path: c.GetPath(),
+		StorageName: c.GetStorageName(), State: uint32(c.GetState())}
+}
+
+func scope(user, device string) *syv1.PushScope {
+	return &syv1.PushScope{UserId: user, DeviceId: device}
+}
+
+func transferStatus(s string) syv1.TransferStatus {
+	switch s {
+	case StatusCompleted:
+		return syv1.TransferStatus_TRANSFER_STATUS_COMPLETED
+	case StatusFailed:
+		return syv1.TransferStatus_TRANSFER_STATUS_FAILED
+	case StatusCancelled:
+		return syv1.TransferStatus_TRANSFER_STATUS_CANCELLED
+	}
+	return syv1.TransferStatus_TRANSFER_STATUS_IN_PROGRESS
 }
 
 // EventPath is the Path of a file in events: "<upload id>/<relative path>".

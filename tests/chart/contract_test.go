@@ -67,7 +67,7 @@ var binaryOnlyEnv = map[string]string{
 // JWT and push settings, Redis HA and NATS auth in config.Common, the upload
 // service). TestContractMatchesServiceSources prints them and fails as soon as
 // a binary reads one, so the entry is dropped when the service is wired.
-var pendingEnv = []string{"SY_INTERNAL_LISTEN", "SY_PUSH_REQUIRE_TOKEN",
+var pendingEnv = []string{"SY_INTERNAL_LISTEN",
 	"SY_JWT_HMAC_SECRET", "SY_JWT_HMAC_SECRET_FILE", "SY_JWT_JWKS_URL", "SY_JWT_AUDIENCE", "SY_JWT_ISSUER", "SY_JWT_LEEWAY",
 	"SY_JWT_JWKS_REFRESH", "SY_JWT_JWKS_MIN_REFRESH"}
 

@@ -43,6 +43,7 @@ type hub struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	natsDir  string
+	stopOnce sync.Once
 }
 
 type hubOptions struct {
@@ -116,9 +117,11 @@ func (h *hub) addGateway(ctx context.Context, pod string) {
 }
 
 func (h *hub) stop() {
-	h.cancel()
-	h.wg.Wait()
-	h.st.Stop()
+	h.stopOnce.Do(func() {
+		h.cancel()
+		h.wg.Wait()
+		h.st.Stop()
+	})
 }
 
 func (h *hub) ws(gw int, path string) string {

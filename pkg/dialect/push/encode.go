@@ -277,3 +277,17 @@ func marshal(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
+
+// Marshal wraps body (Wrap) and returns what a publisher sends: the core
+// subject of its kind and the envelope's bytes. One message per event.
+func Marshal(id string, body proto.Message) (subject string, data []byte, err error) {
+	env, err := Wrap(id, body)
+	if err != nil {
+		return "", nil, err
+	}
+	data, err = proto.Marshal(env)
+	if err != nil {
+		return "", nil, fmt.Errorf("push: marshal %s: %w", env.GetType(), err)
+	}
+	return Subject(env.GetType()), data, nil
+}

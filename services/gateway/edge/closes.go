@@ -25,6 +25,7 @@ const (
 	ReasonReplayOverflow CloseReason = "replay_overflow" // 4008: live frames overflowed during a replay
 	ReasonReplaced       CloseReason = "replaced"        // 4009: the same runtime connected again
 	ReasonTooBig         CloseReason = "too_big"         // 1009: frame above the size limit (sent by the ws library)
+	ReasonShutdown       CloseReason = "shutdown"        // 1000: pod draining, for dialects whose document closes normally (push)
 	ReasonPongTimeout    CloseReason = "pong_timeout"    // the peer was silent past the pong wait
 	ReasonPeerClosed     CloseReason = "peer_closed"     // the peer closed or the connection broke
 )
@@ -42,6 +43,7 @@ var closeCode = map[CloseReason]struct {
 	ReasonReplayOverflow: {ws.CloseSlowConsumer, "live frames overflowed during history replay; subscribe again"},
 	ReasonReplaced:       {ws.CloseReplaced, "replaced by a newer connection"},
 	ReasonTooBig:         {ws.CloseTooBig, "message too big"},
+	ReasonShutdown:       {ws.CloseNormal, "server shutting down"},
 }
 
 // Code is the WebSocket close code the hub sends for r (0: none, the

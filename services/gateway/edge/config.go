@@ -32,7 +32,11 @@ type Config struct {
 	// Admin REST and runtime tokens (rest, dialect/amurg).
 	AdminTokens        []string      `flag:"admin-tokens" env:"SY_ADMIN_TOKENS" default:"" usage:"comma list of token=admin_name for admin REST"`
 	TokenRefreshBefore time.Duration `flag:"token-refresh-before" env:"SY_TOKEN_REFRESH_BEFORE" default:"1h" usage:"refresh a runtime's hub-issued token this long before it expires (at 80% of its remaining life when that is shorter)"`
-	MaxFileBytes       int64         `flag:"max-file-bytes" env:"SY_MAX_FILE_BYTES" default:"7340032" usage:"largest file accepted by POST /files and in file.available (file_too_large above); base64 of 7 MiB fits a 10 MiB frame"`
+	// Push channels /notification and /statechange (dialect/push).
+	PushRequireToken   bool     `flag:"push-require-token" env:"SY_PUSH_REQUIRE_TOKEN" default:"false" usage:"push channels refuse readers without a client or admin token (close 1008), except loopback readers when push-loopback-open is set; false: token-less readers see hub-wide events only"`
+	PushLoopbackOpen   bool     `flag:"push-loopback-open" env:"SY_PUSH_LOOPBACK_OPEN" default:"false" usage:"token-less push readers from a loopback address (and no proxy headers) are admins, as in the protocol document; the dev stack sets it, never set it behind a proxy in the same host or pod"`
+	PushAllowedOrigins []string `flag:"push-allowed-origins" env:"SY_PUSH_ALLOWED_ORIGINS" default:"" usage:"comma list of browser origins (scheme://host[:port], or *) allowed to open push channels; an upgrade with another Origin gets 403, one without Origin (not a browser) is admitted"`
+	MaxFileBytes       int64    `flag:"max-file-bytes" env:"SY_MAX_FILE_BYTES" default:"7340032" usage:"largest file accepted by POST /files and in file.available (file_too_large above); base64 of 7 MiB fits a 10 MiB frame"`
 }
 
 // Defaults is the configuration with every setting at its documented

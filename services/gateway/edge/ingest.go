@@ -121,4 +121,7 @@ func (s *Server) announceRuntime(ctx context.Context, rid string, online bool) {
 	if _, err := s.bus.Publish(ctx, bus.InboundSubject(s.cfg.Partitions, "rt-"+rid), env); err != nil {
 		s.log.WarnContext(ctx, "runtime status not announced", "runtime", rid, "online", online, "err", err)
 	}
+	for _, hook := range s.statusHooks {
+		hook(ctx, rid, online)
+	}
 }

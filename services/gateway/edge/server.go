@@ -52,6 +52,8 @@ type Server struct {
 	topics *topics
 
 	mux           *http.ServeMux
+	httpHooks     []HTTPHook
+	statusHooks   []RuntimeStatusHook
 	dialects      []Dialect
 	deliveryHooks map[string]DeliveryHook
 	ingestHooks   map[string]IngestHook
@@ -100,8 +102,11 @@ func (s *Server) Register(d Dialect) {
 	}
 }
 
-// Handle serves an HTTP route (net/http pattern) beside the sockets.
-func (s *Server) Handle(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+// Handle serves an HTTP route (net/http pattern) beside the sockets. Every
+// route runs the AfterHTTP hooks once it has answered.
+func (s *Server) Handle(pattern string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, s.afterHTTP(h))
+}
 
 // OnDeliver runs hook on every directed envelope of kind k before it is
 // rendered for its socket.
@@ -194,7 +199,7 @@ func (s *Server) Ready() error {
 }
 
 // Shutdown drains the pod: readiness fails at once, no new sockets are
-// accepted, every socket is closed with 1001 (going away: reconnect
+// accepted, every socket is closed with 1001 (or its dialect's Drainer reason; going away: reconnect
 // elsewhere) at a random moment within the drain jitter after its queued
 // frames are written, then ownership records are withdrawn.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -220,7 +225,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				case <-ctx.Done():
 				}
 			}
-			c.Close(ReasonDraining, "")
+			c.Close(drainReason(c.d), "")
 			select {
 			case <-c.Done():
 			case <-ctx.Done():
@@ -238,6 +243,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.reg.Withdraw(context.WithoutCancel(ctx))
 	s.log.Info("drained", "err", err)
 	return err
+}
+
+// Drainer is a Dialect whose sockets close with another reason than
+// ReasonDraining (1001) when the pod drains: push channels close with
+// ReasonShutdown (1000), as their document says.
+type Drainer interface {
+	DrainReason() CloseReason
+}
+
+func drainReason(d Dialect) CloseReason {
+	if dr, ok := d.(Drainer); ok {
+		return dr.DrainReason()
+	}
+	return ReasonDraining
 }
 
 func (s *Server) newConnID() string {

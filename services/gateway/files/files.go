@@ -27,8 +27,10 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
+	codec "github.com/switchyard-hub/switchyard/pkg/dialect/push"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
+	"github.com/switchyard-hub/switchyard/pkg/upload"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	"github.com/switchyard-hub/switchyard/services/gateway/rest"
@@ -81,13 +83,16 @@ type FileView struct {
 
 // room is the file room on one gateway.
 type room struct {
-	s *edge.Server
+	s        *edge.Server
+	throttle *codec.Throttle
+	uploads  *upload.Client
 }
 
 // Register serves files on s (an edge.Room).
 func Register(s *edge.Server) error {
-	f := &room{s: s}
+	f := &room{s: s, throttle: codec.NewThrottle(progressPerSecond), uploads: upload.NewClient(s.Bus(), upload.ClientOptions{})}
 	for _, prefix := range rest.Prefixes {
+		s.Handle("DELETE "+prefix+"/files/{id}", rest.Authed(s, f.deleteFileCall))
 		s.Handle("POST "+prefix+"/files", rest.Authed(s, f.uploadFile))
 		s.Handle("GET "+prefix+"/files/{id}", rest.Authed(s, f.downloadFile))
 		s.Handle("GET "+prefix+"/sessions/{id}/files", rest.Authed(s, f.sessionFiles))
@@ -195,7 +200,33 @@ func (s *room) uploadFile(w http.ResponseWriter, r *http.Request, user string) {
 	meta := func() jetstream.ObjectMeta {
 		return fileObjectMeta(fileID, sid, name, mimeType, fileOriginUpload, fileMetaUser, user)
 	}
+	// Push events of the upload (Progress Upload, Uploading → Normal, or
+	// Error when it is refused after its bytes started).
+	var up *countingReader
+	upTransfer := func(rd io.Reader, size int64) io.Reader {
+		path := eventPath(sid, name)
+		s.fileState(user, path, codec.StateUploading)
+		up = &countingReader{r: rd, t: s.startTransfer(syv1.TransferMode_TRANSFER_MODE_UPLOAD, fileID, user, path, name, size)}
+		return up
+	}
+	endTransfer := func(err error) {
+		if up == nil {
+			return
+		}
+		size := up.n
+		if stored != nil {
+			size = int64(stored.Size)
+		}
+		up.t.end(up.n, size, err)
+		if err != nil {
+			s.fileState(user, eventPath(sid, name), codec.StateError)
+		} else {
+			s.fileState(user, eventPath(sid, name), codec.StateNormal)
+		}
+		up = nil
+	}
 	fail := func(status int, code, msg string) {
+		endTransfer(errors.New(msg))
 		if stored != nil {
 			s.deleteFile(obs, fileID)
 		}
@@ -237,7 +268,8 @@ func (s *room) uploadFile(w http.ResponseWriter, r *http.Request, user string) {
 			sid = want
 			span.SetAttributes(attribute.String("sy.session_id", sid))
 			if buffered != nil {
-				if stored, err = obs.Put(ctx, meta(), bytes.NewReader(buffered)); err != nil {
+				if stored, err = obs.Put(ctx, meta(), upTransfer(bytes.NewReader(buffered), int64(len(buffered)))); err != nil {
+					endTransfer(err)
 					fail(http.StatusServiceUnavailable, errcode.Unavailable, "file not stored: "+err.Error())
 					return
 				}
@@ -264,7 +296,8 @@ func (s *room) uploadFile(w http.ResponseWriter, r *http.Request, user string) {
 				}
 				continue
 			}
-			if stored, err = obs.Put(ctx, meta(), br); err != nil {
+			if stored, err = obs.Put(ctx, meta(), upTransfer(br, max(r.ContentLength, 0))); err != nil {
+				endTransfer(err)
 				if lr.err != nil {
 					stored = nil // Put purged what it had written
 					readFailed(lr.err)
@@ -302,6 +335,7 @@ func (s *room) uploadFile(w http.ResponseWriter, r *http.Request, user string) {
 		fail(http.StatusServiceUnavailable, errcode.Unavailable, "the file could not be forwarded to the runtime now; retry")
 		return
 	}
+	endTransfer(nil)
 	rest.WriteJSON(w, http.StatusCreated, FileView{FileID: fileID, Name: name, MimeType: mimeType, Size: md.GetSize(), SessionID: sid})
 }
 
@@ -323,6 +357,10 @@ func (s *room) downloadFile(w http.ResponseWriter, r *http.Request, user string)
 	span.SetAttributes(attribute.String("sy.file_id", id))
 	if !bus.ValidToken(id) {
 		rest.WriteError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
+		return
+	}
+	if _, _, ok := upload.ParseFileID(id); ok {
+		s.serveUploadFile(w, r, id, user)
 		return
 	}
 	obs, err := s.files(ctx)
@@ -361,7 +399,14 @@ func (s *room) downloadFile(w http.ResponseWriter, r *http.Request, user string)
 	if info.Digest != "" {
 		h.Set("ETag", strconv.Quote(info.Digest))
 	}
-	http.ServeContent(w, r, "", info.ModTime, bytes.NewReader(data))
+	name := fileName(info.Metadata[fileMetaName], id)
+	if r.Method != http.MethodGet {
+		http.ServeContent(w, r, "", info.ModTime, bytes.NewReader(data))
+		return
+	}
+	dw := &downloadWriter{ResponseWriter: w, s: s, user: user, path: eventPath(sid, name), name: name}
+	http.ServeContent(dw, r, "", info.ModTime, bytes.NewReader(data))
+	dw.finish()
 }
 
 // attachFile loads the bytes of a file.upload (metadata only on the bus)

@@ -3,13 +3,14 @@ package uploads
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/dialect/push"
 	"github.com/switchyard-hub/switchyard/pkg/testenv"
 	"github.com/switchyard-hub/switchyard/pkg/upload"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
@@ -25,10 +26,10 @@ type recorder struct {
 func record(t *testing.T, url string) *recorder {
 	b := testenv.Bus(t, url, "push-reader")
 	r := &recorder{t: t, transfer: make(chan *nats.Msg, 4096), state: make(chan *nats.Msg, 4096)}
-	if _, err := b.NC.ChanSubscribe(bus.SubjPushTransfer, r.transfer); err != nil {
+	if _, err := b.NC.ChanSubscribe(push.Subject(push.KindProgress), r.transfer); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.NC.ChanSubscribe(bus.SubjPushFileState, r.state); err != nil {
+	if _, err := b.NC.ChanSubscribe(push.Subject(push.KindStateChange), r.state); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.NC.Flush(); err != nil {
@@ -46,10 +47,7 @@ func (r *recorder) progressUntil(match func(*syv1.UploadProgress) bool, final st
 	for {
 		select {
 		case m := <-r.transfer:
-			p := &syv1.UploadProgress{}
-			if err := proto.Unmarshal(m.Data, p); err != nil {
-				r.t.Fatal(err)
-			}
+			p := unpushProgress(r.t, m)
 			if !match(p) {
 				continue
 			}
@@ -71,10 +69,7 @@ func (r *recorder) statesUntil(path string, last syv1.FileState) []syv1.FileStat
 	for {
 		select {
 		case m := <-r.state:
-			c := &syv1.UploadFileState{}
-			if err := proto.Unmarshal(m.Data, c); err != nil {
-				r.t.Fatal(err)
-			}
+			c := unpushState(r.t, m)
 			if c.GetPath() != path {
 				continue
 			}
@@ -89,6 +84,43 @@ func (r *recorder) statesUntil(path string, last syv1.FileState) []syv1.FileStat
 			r.t.Fatalf("no state %v for %s; got %v", last, path, out)
 		}
 	}
+}
+
+// unpushProgress reads a push envelope back into the service's view of
+// the event, checking it renders as a /notification Progress frame.
+func unpushProgress(t *testing.T, m *nats.Msg) *syv1.UploadProgress {
+	t.Helper()
+	env := &syv1.Envelope{}
+	if err := proto.Unmarshal(m.Data, env); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := push.Render(env); err != nil {
+		t.Fatalf("progress event does not render: %v", err)
+	}
+	tp := env.GetTransferProgress()
+	mode := upload.ModeUpload
+	if tp.GetMode() == syv1.TransferMode_TRANSFER_MODE_DOWNLOAD {
+		mode = upload.ModeDownload
+	}
+	return &syv1.UploadProgress{UserId: tp.GetScope().GetUserId(), DeviceId: tp.GetScope().GetDeviceId(),
+		TransferId: tp.GetTransferId(), TransferMode: mode, Status: push.StatusName(tp.GetStatus()),
+		StorageType: tp.GetStorageType(), Path: tp.GetPath(), Bytes: tp.GetBytes(), Size: tp.GetSize(),
+		Error: tp.GetError(), Name: tp.GetName(), StorageName: tp.GetStorageName(), Speed: tp.GetSpeed(),
+		StartTimeUnixMs: tp.GetStartTime().AsTime().UnixMilli(), ProgressTimeUnixMs: tp.GetProgressTime().AsTime().UnixMilli()}
+}
+
+func unpushState(t *testing.T, m *nats.Msg) *syv1.UploadFileState {
+	t.Helper()
+	env := &syv1.Envelope{}
+	if err := proto.Unmarshal(m.Data, env); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := push.Render(env); err != nil {
+		t.Fatalf("state event does not render: %v", err)
+	}
+	c := env.GetFileStateChange()
+	return &syv1.UploadFileState{UserId: c.GetScope().GetUserId(), DeviceId: c.GetScope().GetDeviceId(), Path: c.GetPath(),
+		StorageName: c.GetStorageName(), State: syv1.FileState(c.GetState())}
 }
 
 func equalStates(a, b []syv1.FileState) bool {
@@ -145,7 +177,7 @@ func TestTransferEvents(t *testing.T) {
 		t.Fatalf("download: %d, %d bytes", code, len(body))
 	}
 	dl := rec.progressUntil(func(p *syv1.UploadProgress) bool { return p.GetTransferMode() == upload.ModeDownload }, upload.StatusCompleted)
-	if end := dl[len(dl)-1]; end.GetBytes() != int64(len(a)) || end.GetSize() != int64(len(a)) || end.GetFileId() != fileA || dl[0].GetStatus() != upload.StatusInProgress {
+	if end := dl[len(dl)-1]; end.GetBytes() != int64(len(a)) || end.GetSize() != int64(len(a)) || end.GetPath() != init.UploadID+"/dir/a.bin" || !strings.HasPrefix(end.GetTransferId(), "dl-") || dl[0].GetStatus() != upload.StatusInProgress {
 		t.Fatalf("download events %v", dl)
 	}
 	want = []syv1.FileState{syv1.FileState_FILE_STATE_DOWNLOADING, syv1.FileState_FILE_STATE_NORMAL}
