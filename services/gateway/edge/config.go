@@ -33,6 +33,8 @@ type Config struct {
 	AdminTokens        []string      `flag:"admin-tokens" env:"SY_ADMIN_TOKENS" default:"" usage:"comma list of token=admin_name for admin REST"`
 	TokenRefreshBefore time.Duration `flag:"token-refresh-before" env:"SY_TOKEN_REFRESH_BEFORE" default:"1h" usage:"refresh a runtime's hub-issued token this long before it expires (at 80% of its remaining life when that is shorter)"`
 	MaxFileBytes       int64         `flag:"max-file-bytes" env:"SY_MAX_FILE_BYTES" default:"7340032" usage:"largest file accepted by POST /files and in file.available (file_too_large above); base64 of 7 MiB fits a 10 MiB frame"`
+	// Chat stream room (dialect/chat).
+	Chat ChatConfig
 }
 
 // Defaults is the configuration with every setting at its documented
