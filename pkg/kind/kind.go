@@ -71,6 +71,13 @@ const (
 	ChatDequeue = "chat.dequeue"
 )
 
+// Chat follow-up modes (UserMessage.followup_mode): what the session
+// service does with a chat message sent while a turn runs.
+const (
+	FollowupInject = "inject" // into the running turn (user.message followup:true)
+	FollowupQueue  = "queue"  // held, and run as a new turn after it
+)
+
 // Role is the part a socket plays, whatever dialect it speaks. It is the
 // `dialect` label's companion in metrics and the Route.role on the bus.
 type Role string

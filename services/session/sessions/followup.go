@@ -32,12 +32,6 @@ import (
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
-// Follow-up modes (UserMessage.followup_mode).
-const (
-	FollowupInject = "inject"
-	FollowupQueue  = "queue"
-)
-
 // MaxQueued bounds the chat follow-ups queued on one session; more are
 // refused with queue_full.
 const MaxQueued = 32
@@ -50,7 +44,7 @@ func (s *Service) followup(ctx context.Context, env *syv1.Envelope, info *syv1.S
 	msgID := um.GetMessageId()
 	busy := info.GetTurnMessageId() != "" && info.GetTurnMessageId() != msgID
 	switch um.GetFollowupMode() {
-	case FollowupInject:
+	case kind.FollowupInject:
 		if !busy {
 			return false, nil
 		}
@@ -62,7 +56,7 @@ func (s *Service) followup(ctx context.Context, env *syv1.Envelope, info *syv1.S
 			return true, err
 		}
 		return true, s.toRuntime(ctx, info, env)
-	case FollowupQueue:
+	case kind.FollowupQueue:
 		if !busy && len(info.GetQueued()) == 0 || info.GetTurnMessageId() == msgID {
 			return false, nil
 		}
