@@ -82,10 +82,10 @@ func (c *Config) Validate() error {
 type Stack struct {
 	GatewayURL string // http://host:port
 	// ChatURL is the chat compatibility listener's ws://host:port/ws ("" when off).
-	ChatURL string
-	NATSURL    string
-	RedisURL   string
-	DataDir    string
+	ChatURL  string
+	NATSURL  string
+	RedisURL string
+	DataDir  string
 
 	nats   *embedded.NATS
 	lock   *embedded.DirLock

@@ -18,8 +18,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	codec "github.com/switchyard-hub/switchyard/pkg/dialect/chat"
 	"github.com/switchyard-hub/switchyard/pkg/bus"
+	codec "github.com/switchyard-hub/switchyard/pkg/dialect/chat"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"

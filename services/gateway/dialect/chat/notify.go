@@ -42,7 +42,9 @@ type recent struct {
 	next int
 }
 
-func newRecent(n int) *recent { return &recent{ids: make(map[string]struct{}, n), ring: make([]string, n)} }
+func newRecent(n int) *recent {
+	return &recent{ids: make(map[string]struct{}, n), ring: make([]string, n)}
+}
 
 // add records id; false if it was seen already.
 func (r *recent) add(id string) bool {
