@@ -43,6 +43,8 @@ const (
 	// Integrity and quotas (issue 9).
 	EndpointOwned = "endpoint_owned" // runtime.hello names an endpoint another runtime (or org) owns
 	QuotaExceeded = "quota_exceeded" // the user's message or transcript-byte quota is used up; retry later
+	// Chat stream (document 002).
+	QueueFull = "queue_full" // queue mode: too many follow-ups queued on the session
 )
 
 // All is every code, for documentation checks.
@@ -54,4 +56,5 @@ var All = []string{
 	RuntimeOffline, RuntimeTimeout, RuntimeError,
 	Unavailable, Internal,
 	EndpointOwned, QuotaExceeded,
+	QueueFull,
 }

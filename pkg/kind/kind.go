@@ -38,6 +38,10 @@ const (
 	// RuntimeStatus: gateway → session service when a runtime socket comes
 	// or goes (body RuntimeStatus); also a transcript entry.
 	RuntimeStatus = "runtime.status"
+	// ToolUse and ToolResult: runtime → hub chat extensions, transcript
+	// entries (bodies ToolUse, ToolResult).
+	ToolUse    = "agent.tool_use"
+	ToolResult = "agent.tool_result"
 )
 
 // Internal kinds: they travel between services and never reach a socket.
@@ -62,6 +66,16 @@ const (
 	// every token of a runtime id, or issue a new one.
 	TokensRevoke = "runtime.tokens_revoke"
 	TokensIssue  = "runtime.tokens_issue"
+	// ChatDequeue: session service → its own partition, start the next
+	// queued chat follow-up of a session whose turn ended (no body).
+	ChatDequeue = "chat.dequeue"
+)
+
+// Chat follow-up modes (UserMessage.followup_mode): what the session
+// service does with a chat message sent while a turn runs.
+const (
+	FollowupInject = "inject" // into the running turn (user.message followup:true)
+	FollowupQueue  = "queue"  // held, and run as a new turn after it
 )
 
 // Role is the part a socket plays, whatever dialect it speaks. It is the

@@ -55,7 +55,8 @@ type hubOptions struct {
 
 func startHub(t *testing.T, o hubOptions) *hub {
 	t.Helper()
-	t.Setenv("SY_DRAIN_JITTER", "50ms") // tests tear hubs down often; drain fast
+	t.Setenv("SY_DRAIN_JITTER", "50ms")              // tests tear hubs down often; drain fast
+	t.Setenv("SY_CHAT_COMPAT_LISTEN", "127.0.0.1:0") // never the dev stack's :3000
 	for k, v := range o.env {
 		t.Setenv(k, v)
 	}

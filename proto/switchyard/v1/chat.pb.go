@@ -298,6 +298,61 @@ func (x *TurnOutcome) GetErrors() []string {
 	return nil
 }
 
+// QueuedMessage is a chat follow-up held in queue mode
+// (SessionInfo.queued): its message id and the whole user.message
+// envelope (protobuf), run as a new turn when the turn before it ends.
+type QueuedMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	Envelope      []byte                 `protobuf:"bytes,2,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueuedMessage) Reset() {
+	*x = QueuedMessage{}
+	mi := &file_switchyard_v1_chat_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueuedMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueuedMessage) ProtoMessage() {}
+
+func (x *QueuedMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_v1_chat_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueuedMessage.ProtoReflect.Descriptor instead.
+func (*QueuedMessage) Descriptor() ([]byte, []int) {
+	return file_switchyard_v1_chat_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *QueuedMessage) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *QueuedMessage) GetEnvelope() []byte {
+	if x != nil {
+		return x.Envelope
+	}
+	return nil
+}
+
 var File_switchyard_v1_chat_proto protoreflect.FileDescriptor
 
 const file_switchyard_v1_chat_proto_rawDesc = "" +
@@ -324,7 +379,11 @@ const file_switchyard_v1_chat_proto_rawDesc = "" +
 	"\vTurnOutcome\x12.\n" +
 	"\x05usage\x18\x01 \x01(\v2\x18.switchyard.v1.TurnUsageR\x05usage\x12\x19\n" +
 	"\bis_error\x18\x02 \x01(\bR\aisError\x12\x16\n" +
-	"\x06errors\x18\x03 \x03(\tR\x06errorsB?Z=github.com/switchyard-hub/switchyard/proto/switchyard/v1;syv1b\x06proto3"
+	"\x06errors\x18\x03 \x03(\tR\x06errors\"J\n" +
+	"\rQueuedMessage\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1a\n" +
+	"\benvelope\x18\x02 \x01(\fR\benvelopeB?Z=github.com/switchyard-hub/switchyard/proto/switchyard/v1;syv1b\x06proto3"
 
 var (
 	file_switchyard_v1_chat_proto_rawDescOnce sync.Once
@@ -338,16 +397,17 @@ func file_switchyard_v1_chat_proto_rawDescGZIP() []byte {
 	return file_switchyard_v1_chat_proto_rawDescData
 }
 
-var file_switchyard_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_switchyard_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_switchyard_v1_chat_proto_goTypes = []any{
 	(*ToolUse)(nil),         // 0: switchyard.v1.ToolUse
 	(*ToolResult)(nil),      // 1: switchyard.v1.ToolResult
 	(*TurnUsage)(nil),       // 2: switchyard.v1.TurnUsage
 	(*TurnOutcome)(nil),     // 3: switchyard.v1.TurnOutcome
-	(*structpb.Struct)(nil), // 4: google.protobuf.Struct
+	(*QueuedMessage)(nil),   // 4: switchyard.v1.QueuedMessage
+	(*structpb.Struct)(nil), // 5: google.protobuf.Struct
 }
 var file_switchyard_v1_chat_proto_depIdxs = []int32{
-	4, // 0: switchyard.v1.ToolUse.input:type_name -> google.protobuf.Struct
+	5, // 0: switchyard.v1.ToolUse.input:type_name -> google.protobuf.Struct
 	2, // 1: switchyard.v1.TurnOutcome.usage:type_name -> switchyard.v1.TurnUsage
 	2, // [2:2] is the sub-list for method output_type
 	2, // [2:2] is the sub-list for method input_type
@@ -367,7 +427,7 @@ func file_switchyard_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchyard_v1_chat_proto_rawDesc), len(file_switchyard_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

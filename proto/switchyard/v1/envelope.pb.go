@@ -1319,7 +1319,11 @@ type UserMessage struct {
 	MessageId string                 `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
 	Content   string                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
 	// Chat extension: a follow-up sent while a turn runs (inject mode).
-	Followup      bool `protobuf:"varint,4,opt,name=followup,proto3" json:"followup,omitempty"`
+	Followup bool `protobuf:"varint,4,opt,name=followup,proto3" json:"followup,omitempty"`
+	// Chat extension (internal, set by the chat room): what the session
+	// service does with this message when a turn is running: "inject",
+	// "queue"; empty for other dialects (turn_in_progress).
+	FollowupMode  string `protobuf:"bytes,5,opt,name=followup_mode,json=followupMode,proto3" json:"followup_mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1380,6 +1384,13 @@ func (x *UserMessage) GetFollowup() bool {
 		return x.Followup
 	}
 	return false
+}
+
+func (x *UserMessage) GetFollowupMode() string {
+	if x != nil {
+		return x.FollowupMode
+	}
+	return ""
 }
 
 type AgentOutput struct {
@@ -2671,8 +2682,12 @@ type SessionInfo struct {
 	AlwaysAllowTools []string `protobuf:"bytes,13,rep,name=always_allow_tools,json=alwaysAllowTools,proto3" json:"always_allow_tools,omitempty"`
 	// Whether the session's runtime has a live socket, as last reported.
 	RuntimeOffline bool `protobuf:"varint,14,opt,name=runtime_offline,json=runtimeOffline,proto3" json:"runtime_offline,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Chat (chat.proto): seq of the user.message that started the running
+	// turn (0: unknown), and chat follow-ups queued behind it, in order.
+	TurnSeq       int64            `protobuf:"varint,15,opt,name=turn_seq,json=turnSeq,proto3" json:"turn_seq,omitempty"`
+	Queued        []*QueuedMessage `protobuf:"bytes,16,rep,name=queued,proto3" json:"queued,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionInfo) Reset() {
@@ -2801,6 +2816,20 @@ func (x *SessionInfo) GetRuntimeOffline() bool {
 		return x.RuntimeOffline
 	}
 	return false
+}
+
+func (x *SessionInfo) GetTurnSeq() int64 {
+	if x != nil {
+		return x.TurnSeq
+	}
+	return 0
+}
+
+func (x *SessionInfo) GetQueued() []*QueuedMessage {
+	if x != nil {
+		return x.Queued
+	}
+	return nil
 }
 
 // EndpointRecord is what the endpoints KV bucket keeps per endpoint.
@@ -3211,14 +3240,15 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\fSessionClose\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x81\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xa6\x01\n" +
 	"\vUserMessage\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x02 \x01(\tR\tmessageId\x12\x18\n" +
 	"\acontent\x18\x03 \x01(\tR\acontent\x12\x1a\n" +
-	"\bfollowup\x18\x04 \x01(\bR\bfollowup\"\xa7\x01\n" +
+	"\bfollowup\x18\x04 \x01(\bR\bfollowup\x12#\n" +
+	"\rfollowup_mode\x18\x05 \x01(\tR\ffollowupMode\"\xa7\x01\n" +
 	"\vAgentOutput\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
@@ -3325,7 +3355,7 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\x12CreateSessionReply\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x12*\n" +
 	"\x05error\x18\x02 \x01(\v2\x14.switchyard.v1.ErrorR\x05error\x124\n" +
-	"\asession\x18\x03 \x01(\v2\x1a.switchyard.v1.SessionInfoR\asession\"\xd1\x03\n" +
+	"\asession\x18\x03 \x01(\v2\x1a.switchyard.v1.SessionInfoR\asession\"\xa2\x04\n" +
 	"\vSessionInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vendpoint_id\x18\x02 \x01(\tR\n" +
@@ -3344,7 +3374,9 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\blast_seq\x18\v \x01(\x03R\alastSeq\x12#\n" +
 	"\rlast_activity\x18\f \x01(\tR\flastActivity\x12,\n" +
 	"\x12always_allow_tools\x18\r \x03(\tR\x10alwaysAllowTools\x12'\n" +
-	"\x0fruntime_offline\x18\x0e \x01(\bR\x0eruntimeOffline\"\xac\x02\n" +
+	"\x0fruntime_offline\x18\x0e \x01(\bR\x0eruntimeOffline\x12\x19\n" +
+	"\bturn_seq\x18\x0f \x01(\x03R\aturnSeq\x124\n" +
+	"\x06queued\x18\x10 \x03(\v2\x1c.switchyard.v1.QueuedMessageR\x06queued\"\xac\x02\n" +
 	"\x0eEndpointRecord\x123\n" +
 	"\bendpoint\x18\x01 \x01(\v2\x17.switchyard.v1.EndpointR\bendpoint\x12\x1d\n" +
 	"\n" +
@@ -3442,6 +3474,7 @@ var file_switchyard_v1_envelope_proto_goTypes = []any{
 	(*JobNotification)(nil),      // 50: switchyard.v1.JobNotification
 	(*structpb.Struct)(nil),      // 51: google.protobuf.Struct
 	(*TurnOutcome)(nil),          // 52: switchyard.v1.TurnOutcome
+	(*QueuedMessage)(nil),        // 53: switchyard.v1.QueuedMessage
 }
 var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	0,  // 0: switchyard.v1.Envelope.origin:type_name -> switchyard.v1.Route
@@ -3502,14 +3535,15 @@ var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	0,  // 55: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
 	24, // 56: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
 	29, // 57: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
-	2,  // 58: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
-	18, // 59: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
-	14, // 60: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
-	61, // [61:61] is the sub-list for method output_type
-	61, // [61:61] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	53, // 58: switchyard.v1.SessionInfo.queued:type_name -> switchyard.v1.QueuedMessage
+	2,  // 59: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
+	18, // 60: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
+	14, // 61: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
+	62, // [62:62] is the sub-list for method output_type
+	62, // [62:62] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_switchyard_v1_envelope_proto_init() }

@@ -45,6 +45,9 @@ type Config struct {
 	ClientTokens  []string `flag:"client-tokens" env:"SY_CLIENT_TOKENS" default:"dev-client-token=dev" usage:"token=user_id list"`
 	OTLPEndpoint  string   `flag:"otlp-endpoint" env:"SY_OTLP_ENDPOINT" default:"" usage:"OTLP/HTTP trace endpoint (empty: off)"`
 	LogLevel      string   `flag:"log-level" env:"SY_LOG_LEVEL" default:"info" usage:"debug, info, warn or error"`
+	// ChatCompatListen serves the chat stream at document 002's URL
+	// (ws://127.0.0.1:3000/ws?token=…); a busy port is logged, not fatal.
+	ChatCompatListen string `flag:"chat-compat-listen" env:"SY_CHAT_COMPAT_LISTEN" default:"127.0.0.1:3000" usage:"chat compatibility listener (/ws?token=…); empty: off"`
 	// NATSOnly runs just the embedded NATS server: multi-process clusters
 	// on one machine use it as their (killable, restartable) NATS.
 	NATSOnly bool `flag:"nats-only" env:"SY_DEV_NATS_ONLY" default:"false" usage:"run only the embedded NATS JetStream server"`
@@ -78,9 +81,11 @@ func (c *Config) Validate() error {
 // Stack is a running dev stack.
 type Stack struct {
 	GatewayURL string // http://host:port
-	NATSURL    string
-	RedisURL   string
-	DataDir    string
+	// ChatURL is the chat compatibility listener's ws://host:port/ws ("" when off).
+	ChatURL  string
+	NATSURL  string
+	RedisURL string
+	DataDir  string
 
 	nats   *embedded.NATS
 	lock   *embedded.DirLock
@@ -116,6 +121,9 @@ func Start(ctx context.Context, cfg Config, o process.Options) (*Stack, error) {
 		select {
 		case gw := <-started:
 			st.GatewayURL = "http://" + gw.Addr()
+			if a := gw.ListenAddr(cfg.ChatCompatListen); a != "" {
+				st.ChatURL = "ws://" + a + "/ws"
+			}
 		case <-ready:
 		case err := <-st.errs:
 			st.Stop()
@@ -199,6 +207,7 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 	if _, set := os.LookupEnv("SY_PUSH_LOOPBACK_OPEN"); !set {
 		gcfg.PushLoopbackOpen = true
 	}
+	gcfg.Chat.CompatListen, gcfg.Chat.CompatOptional = cfg.ChatCompatListen, true
 	reg := o.Registry
 	if reg == nil {
 		// The served /metrics: Go and process collectors and the build,
@@ -265,6 +274,11 @@ func (st *Stack) PrintBanner(w io.Writer, cfg Config) {
 	fmt.Fprintf(w, "  gateway   %s  (REST %s/v1/…, health %s/readyz, metrics %s/metrics)\n", st.GatewayURL, st.GatewayURL, st.GatewayURL, st.GatewayURL)
 	fmt.Fprintf(w, "  console   %s/console/  (sign in with a client token)\n", st.GatewayURL)
 	fmt.Fprintf(w, "  runtimes  %s/ws/runtime   clients %s/ws/client?token=…\n", ws, ws)
+	if st.ChatURL != "" {
+		fmt.Fprintf(w, "  chat      %s?token=…  (and %s/ws/chat?token=…)\n", st.ChatURL, ws)
+	} else {
+		fmt.Fprintf(w, "  chat      %s/ws/chat?token=…\n", ws)
+	}
 	if st.nats != nil {
 		fmt.Fprintf(w, "  nats      %s  (embedded JetStream, data in %s)\n", st.NATSURL, st.DataDir)
 	} else {

@@ -99,7 +99,16 @@ func TestTurnStreamsOutputAndExitCode(t *testing.T) {
 	if frames[0].Type != "turn.started" || fakehub.Decode[turnStarted](t, frames[0]).InResponseTo != "m1" {
 		t.Fatalf("first frame = %s %s", frames[0].Type, frames[0].Payload)
 	}
-	outputs := checkOutputs(t, frames[1:len(frames)-1], 1)
+	tools, rest := splitTools(t, frames[1:len(frames)-1])
+	if len(tools) != 2 || tools[0].Type != "agent.tool_use" || tools[1].Type != "agent.tool_result" {
+		t.Fatalf("tool frames = %+v, want one Bash tool_use and its tool_result", tools)
+	}
+	use, res := fakehub.Decode[toolUse](t, tools[0]), fakehub.Decode[toolResult](t, tools[1])
+	if use.Name != "Bash" || use.Input["command"] != "echo hi; echo err >&2; exit 3" || use.ID == "" ||
+		res.ToolUseID != use.ID || res.Content != "exit code 3" || !res.IsError {
+		t.Errorf("tool_use %+v, tool_result %+v", use, res)
+	}
+	outputs := checkOutputs(t, rest, 1)
 	byChannel := map[string]string{}
 	for _, o := range outputs[:len(outputs)-1] {
 		byChannel[o.Channel] += o.Content
@@ -111,14 +120,55 @@ func TestTurnStreamsOutputAndExitCode(t *testing.T) {
 		t.Errorf("last output = %+v, want the final system marker", last)
 	}
 	done := fakehub.Decode[turnCompleted](t, frames[len(frames)-1])
-	if done != (turnCompleted{SessionID: sid, InResponseTo: "m1", ExitCode: 3}) {
-		t.Errorf("turn.completed = %+v", done)
+	if done.SessionID != sid || done.InResponseTo != "m1" || done.ExitCode != 3 || done.Usage == nil ||
+		*done.Usage != (usage{NumTurns: 1, InputTokens: int64(len("echo hi; echo err >&2; exit 3")), OutputTokens: int64(len("hi\nerr\n"))}) {
+		t.Errorf("turn.completed = %+v usage %+v", done, done.Usage)
 	}
 
 	// seq continues across turns.
 	sendMessage(t, c, sid, "m2", "true")
 	frames = c.Until(t, "turn.completed")
-	checkOutputs(t, frames[1:len(frames)-1], outputs[len(outputs)-1].Seq+1)
+	_, rest = splitTools(t, frames[1:len(frames)-1])
+	checkOutputs(t, rest, outputs[len(outputs)-1].Seq+1)
+}
+
+// splitTools separates the Bash tool frames from the agent.output ones.
+func splitTools(t *testing.T, frames []frame.Frame) (tools, rest []frame.Frame) {
+	t.Helper()
+	for _, f := range frames {
+		if strings.HasPrefix(f.Type, "agent.tool_") {
+			tools = append(tools, f)
+		} else {
+			rest = append(rest, f)
+		}
+	}
+	return tools, rest
+}
+
+func TestFollowupRunsInTheRunningTurn(t *testing.T) {
+	hub := fakehub.New(t, "/ws/runtime")
+	startRuntime(t, hub)
+	c, _ := accept(t, hub)
+	createSession(t, c, sid)
+	sendMessage(t, c, sid, "m1", "sleep 1; echo first") // runs well past the follow-up's arrival
+	c.Expect(t, "turn.started")
+	c.Expect(t, "agent.tool_use")
+	c.Send(t, "user.message", sid, 0, map[string]any{"session_id": sid, "message_id": "m2", "content": "echo second", "followup": true})
+	frames := c.Until(t, "turn.completed")
+	for _, f := range frames[:len(frames)-1] {
+		if f.Type == "turn.started" || f.Type == "turn.completed" {
+			t.Fatalf("a follow-up started its own turn: %s", f.Type)
+		}
+	}
+	uses := 0
+	for _, f := range frames {
+		if f.Type == "agent.tool_use" {
+			uses++
+		}
+	}
+	if done := fakehub.Decode[turnCompleted](t, frames[len(frames)-1]); done.InResponseTo != "m1" || done.Usage == nil || done.Usage.NumTurns != 2 || uses != 1 {
+		t.Errorf("turn.completed = %+v (usage %+v), %d more tool_use, want the first message's with 2 commands", done, done.Usage, uses)
+	}
 }
 
 // checkOutputs checks agent.output frames: envelope, fresh message ids and
@@ -191,6 +241,7 @@ func TestSessionCloseKillsAndForgets(t *testing.T) {
 	dir := r.lookup(sid).dir
 	sendMessage(t, c, sid, "m1", "pwd; sleep 30")
 	c.Expect(t, "turn.started")
+	c.Expect(t, "agent.tool_use")
 	if o := fakehub.Decode[agentOutput](t, c.Expect(t, "agent.output")); o.Content != dir+"\n" {
 		t.Errorf("pwd = %q, want the session directory %q", o.Content, dir)
 	}

@@ -57,6 +57,8 @@ type userMessage struct {
 	SessionID string `json:"session_id"`
 	MessageID string `json:"message_id"`
 	Content   string `json:"content"`
+	// Followup (chat extension): a message for the running turn.
+	Followup bool `json:"followup,omitempty"`
 }
 
 type agentOutput struct {
@@ -77,6 +79,32 @@ type turnCompleted struct {
 	SessionID    string `json:"session_id"`
 	InResponseTo string `json:"in_response_to"`
 	ExitCode     int    `json:"exit_code"`
+	Usage        *usage `json:"usage,omitempty"`
+}
+
+// Chat extensions (docs/protocol-notes.md): each command is a Bash tool
+// call, and turn.completed reports usage.
+type toolUse struct {
+	SessionID string         `json:"session_id"`
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	Input     map[string]any `json:"input"`
+}
+
+type toolResult struct {
+	SessionID string `json:"session_id"`
+	ToolUseID string `json:"tool_use_id"`
+	Content   string `json:"content"`
+	IsError   bool   `json:"is_error"`
+}
+
+// usage of a shell turn: commands run, bytes of the commands (input) and of
+// their output (output); a shell costs nothing.
+type usage struct {
+	NumTurns     int64   `json:"num_turns"`
+	CostUSD      float64 `json:"cost_usd"`
+	InputTokens  int64   `json:"input_tokens"`
+	OutputTokens int64   `json:"output_tokens"`
 }
 
 // sessionRef is the payload of stop.request and session.close.

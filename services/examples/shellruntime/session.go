@@ -29,8 +29,11 @@ type session struct {
 	stopTurn context.CancelCauseFunc // non-nil while a turn runs
 	closed   bool
 
-	emitMu sync.Mutex // orders seq assignment with the queueing of frames
-	seq    int64
+	emitMu   sync.Mutex // orders seq assignment with the queueing of frames
+	seq      int64
+	outBytes int64 // output bytes of the running turn (usage)
+
+	followups []userMessage // injected into the running turn (followup.go)
 }
 
 func newSession(parent context.Context, id string, rt *runtime) (*session, error) {
@@ -46,7 +49,7 @@ func newSession(parent context.Context, id string, rt *runtime) (*session, error
 func (s *session) enqueue(m userMessage) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || s.inject(m) {
 		return
 	}
 	s.queue = append(s.queue, m)
@@ -89,12 +92,6 @@ func (s *session) next() (userMessage, bool) {
 func (s *session) beginTurn(stop context.CancelCauseFunc) {
 	s.mu.Lock()
 	s.stopTurn = stop
-	s.mu.Unlock()
-}
-
-func (s *session) endTurn() {
-	s.mu.Lock()
-	s.stopTurn = nil
 	s.mu.Unlock()
 }
 

@@ -29,13 +29,27 @@ func (s *session) runTurn(m userMessage) {
 	log := s.rt.log.With("session", s.id, "message", m.MessageID)
 	log.Debug("turn started", "command", m.Content)
 	s.beginTurn(stop)
-	code := s.execute(ctx, m)
-	s.endTurn() // before turn.completed: a later stop.request finds nothing running
+	first, u := m, &usage{}
+	var code int
+	for started := false; ; started = true {
+		u.NumTurns++
+		u.InputTokens += int64(len(m.Content))
+		tool := frame.NewID()
+		code = s.execute(ctx, m, !started, tool)
+		s.emit(frame.New("agent.tool_result", s.id, toolResult{SessionID: s.id, ToolUseID: tool,
+			Content: fmt.Sprintf("exit code %d", code), IsError: code != 0}))
+		next, ok := s.nextFollowup(ctx) // else ends the turn: a later stop.request finds nothing running
+		if !ok {
+			break
+		}
+		m = next
+	}
 	if ctx.Err() != nil {
 		s.output("system", context.Cause(ctx).Error()+"\n", false)
 	}
 	s.output("system", "", true)
-	s.emit(frame.New("turn.completed", s.id, turnCompleted{SessionID: s.id, InResponseTo: m.MessageID, ExitCode: code}))
+	u.OutputTokens = s.takeOutputBytes()
+	s.emit(frame.New("turn.completed", s.id, turnCompleted{SessionID: s.id, InResponseTo: first.MessageID, ExitCode: code, Usage: u}))
 	log.Info("turn completed", "exit_code", code)
 }
 
@@ -43,7 +57,10 @@ func (s *session) runTurn(m userMessage) {
 // turn.started once it runs (so a stop.request after turn.started always
 // has a process to kill), then streams its output. It returns the exit
 // code: 128+signal when killed, -1 when the command could not start.
-func (s *session) execute(ctx context.Context, m userMessage) int {
+// Each command is reported as a Bash tool call (agent.tool_use with id
+// tool, after turn.started; agent.tool_result after it ends). first: the
+// turn's first command, which sends turn.started.
+func (s *session) execute(ctx context.Context, m userMessage, first bool, tool string) int {
 	started := make(chan struct{}) // holds output back until turn.started is queued
 	stdout := &chunkWriter{s: s, channel: "stdout", ready: started}
 	stderr := &chunkWriter{s: s, channel: "stderr", ready: started}
@@ -54,7 +71,10 @@ func (s *session) execute(ctx context.Context, m userMessage) int {
 	cmd.WaitDelay = waitDelay
 	killProcessGroup(cmd)
 	err := cmd.Start()
-	s.emit(frame.New("turn.started", s.id, turnStarted{SessionID: s.id, InResponseTo: m.MessageID}))
+	if first {
+		s.emit(frame.New("turn.started", s.id, turnStarted{SessionID: s.id, InResponseTo: m.MessageID}))
+	}
+	s.emit(frame.New("agent.tool_use", s.id, toolUse{SessionID: s.id, ID: tool, Name: "Bash", Input: map[string]any{"command": m.Content}}))
 	close(started)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -88,6 +108,7 @@ func (s *session) output(channel, content string, final bool) {
 	s.emitMu.Lock()
 	defer s.emitMu.Unlock()
 	s.seq++
+	s.outBytes += int64(len(content))
 	s.emit(frame.New("agent.output", s.id, agentOutput{
 		SessionID: s.id, MessageID: frame.NewID(), Seq: s.seq,
 		Channel: channel, Content: content, Final: final,

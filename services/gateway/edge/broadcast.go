@@ -23,7 +23,7 @@ func (s *Server) Broadcast(env *syv1.Envelope, match func(*Conn) bool) int {
 			continue
 		}
 		f, ok := r.frame(s, c, env)
-		if ok && c.Send(f) == nil {
+		if ok && len(f.Data) > 0 && c.Send(f) == nil { // an empty rendering: nothing for that dialect
 			n++
 		}
 	}

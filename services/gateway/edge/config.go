@@ -37,6 +37,8 @@ type Config struct {
 	PushLoopbackOpen   bool     `flag:"push-loopback-open" env:"SY_PUSH_LOOPBACK_OPEN" default:"false" usage:"token-less push readers from a loopback address (and no proxy headers) are admins, as in the protocol document; the dev stack sets it, never set it behind a proxy in the same host or pod"`
 	PushAllowedOrigins []string `flag:"push-allowed-origins" env:"SY_PUSH_ALLOWED_ORIGINS" default:"" usage:"comma list of browser origins (scheme://host[:port], or *) allowed to open push channels; an upgrade with another Origin gets 403, one without Origin (not a browser) is admitted"`
 	MaxFileBytes       int64    `flag:"max-file-bytes" env:"SY_MAX_FILE_BYTES" default:"7340032" usage:"largest file accepted by POST /files and in file.available (file_too_large above); base64 of 7 MiB fits a 10 MiB frame"`
+	// Chat stream room (dialect/chat).
+	Chat ChatConfig
 }
 
 // Defaults is the configuration with every setting at its documented

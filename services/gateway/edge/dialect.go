@@ -40,6 +40,15 @@ type Dialect interface {
 	Closed(c *Conn)
 }
 
+// LiveSender is an optional Dialect interface for a dialect that keeps
+// per-socket state over a followed session's events (the chat stream:
+// stream_start before its deltas, stream_end once). The core then hands it
+// each event for each of its sockets, in order, with the shared rendering
+// f, instead of queuing f itself; Live must not block.
+type LiveSender interface {
+	Live(c *Conn, env *syv1.Envelope, f Frame)
+}
+
 // Frame is one WebSocket data frame.
 type Frame struct {
 	Binary bool

@@ -60,6 +60,7 @@ type Server struct {
 
 	httpSrv  *http.Server
 	ln       net.Listener
+	extra    []*extraListener // Listen: more listeners (e.g. the chat compatibility port)
 	podSub   *nats.Subscription
 	draining atomic.Bool
 	hbStop   context.CancelFunc
@@ -100,6 +101,56 @@ func (s *Server) Register(d Dialect) {
 	for _, p := range d.Paths() {
 		s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { s.serve(d, w, r) })
 	}
+}
+
+// Upgrade is the handler of dialect d's WebSocket upgrades, for a dialect
+// that serves them on more paths or listeners than Paths (Listen).
+func (s *Server) Upgrade(d Dialect) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.serve(d, w, r) }
+}
+
+// extraListener is one more address the pod serves (Listen).
+type extraListener struct {
+	addr     string
+	h        http.Handler
+	optional bool
+	srv      *http.Server
+	ln       net.Listener
+}
+
+// Listen serves h on one more address from Start until Shutdown (e.g. a
+// dialect's compatibility port). optional: an address that cannot be
+// bound is logged and skipped instead of failing Start.
+func (s *Server) Listen(addr string, h http.Handler, optional bool) {
+	s.extra = append(s.extra, &extraListener{addr: addr, h: h, optional: optional})
+}
+
+// ListenAddr is the bound address of the listener Listen was given addr
+// for ("" when it is not listening).
+func (s *Server) ListenAddr(addr string) string {
+	for _, x := range s.extra {
+		if x.addr == addr && x.ln != nil {
+			return x.ln.Addr().String()
+		}
+	}
+	return ""
+}
+
+func (s *Server) startExtra() error {
+	for _, x := range s.extra {
+		ln, err := net.Listen("tcp", x.addr)
+		if err != nil {
+			if x.optional {
+				s.log.Warn("optional listener not started", "addr", x.addr, "err", err)
+				continue
+			}
+			return fmt.Errorf("gateway: listen %s: %w", x.addr, err)
+		}
+		x.ln, x.srv = ln, &http.Server{Handler: x.h, ReadHeaderTimeout: readHeaderTimeout}
+		go func() { _ = x.srv.Serve(ln) }()
+		s.log.Info("gateway listening", "addr", ln.Addr().String(), "pod", s.pod)
+	}
+	return nil
 }
 
 // Handle serves an HTTP route (net/http pattern) beside the sockets. Every
@@ -152,7 +203,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}()
 	s.log.Info("gateway listening", "addr", s.Addr(), "pod", s.pod)
-	return nil
+	return s.startExtra()
 }
 
 // Addr is the bound listen address.
@@ -207,6 +258,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	defer cancel()
 	go func() { _ = s.httpSrv.Shutdown(ctx) }()
+	for _, x := range s.extra {
+		if x.srv != nil {
+			go func() { _ = x.srv.Shutdown(ctx) }()
+		}
+	}
 	s.mu.Lock()
 	conns := make([]*Conn, 0, len(s.conns))
 	for _, c := range s.conns {

@@ -62,7 +62,18 @@ type subscription struct {
 
 type pendingFrame struct {
 	seq   int64
+	env   *syv1.Envelope
 	frame Frame
+}
+
+// sendLive queues a followed session's event on c: through the dialect
+// when it keeps per-socket state (LiveSender), else f as it is.
+func (c *Conn) sendLive(env *syv1.Envelope, f Frame) {
+	if ls, ok := c.d.(LiveSender); ok {
+		ls.Live(c, env, f)
+		return
+	}
+	_ = c.Send(f)
 }
 
 func newTopics(s *Server) *topics { return &topics{s: s, m: map[string]*topic{}} }
@@ -132,7 +143,7 @@ func (t *topics) join(ctx context.Context, c *Conn, session string, after int64,
 	defer tp.mu.Unlock()
 	for _, p := range sub.pending {
 		if p.seq > sub.after {
-			_ = c.Send(p.frame)
+			c.sendLive(p.env, p.frame)
 		}
 	}
 	sub.pending, sub.pendingBytes, sub.live = nil, 0, true
@@ -307,23 +318,24 @@ func (t *topics) deliver(ctx context.Context, tp *topic, env *syv1.Envelope) {
 			continue
 		}
 		if sub.live {
-			_ = c.Send(f)
+			c.sendLive(env, f)
 			continue
 		}
-		t.hold(c, sub, seq, f)
+		t.hold(c, sub, env, f)
 	}
 	t.s.m.fanout.Observe(float64(len(tp.subs)))
 }
 
 // hold keeps a live frame for a subscriber still being replayed to, within
 // the socket's send-queue limits. Called with topic.mu held.
-func (t *topics) hold(c *Conn, sub *subscription, seq int64, f Frame) {
+func (t *topics) hold(c *Conn, sub *subscription, env *syv1.Envelope, f Frame) {
+	seq := env.GetSeq()
 	if len(sub.pending) >= t.s.cfg.SendQueueFrames || sub.pendingBytes+len(f.Data) > t.s.cfg.SendQueueBytes {
 		sub.overflowed, sub.pending, sub.pendingBytes = true, nil, 0
 		t.s.log.Warn("live backlog overflowed during replay; dropping the subscriber", "conn", c.id)
 		return
 	}
-	sub.pending = append(sub.pending, pendingFrame{seq: seq, frame: f})
+	sub.pending = append(sub.pending, pendingFrame{seq: seq, env: env, frame: f})
 	sub.pendingBytes += len(f.Data)
 }
 

@@ -43,14 +43,17 @@ func TestDispatchTable(t *testing.T) {
 		{kind.SessionIdle, "sessionIdle", noOwner},
 		{kind.RuntimeStatus, "runtimeStatus", noOwner},
 		{kind.RouteFailed, "routeFailed", noOwner},
+		{kind.ToolUse, "runtimeEvent", ownerCached},
+		{kind.ToolResult, "runtimeEvent", ownerCached},
+		{kind.ChatDequeue, "dequeue", noOwner},
 	} {
 		h, ok := table[tc.kind]
 		if !ok || h.name != tc.name || h.owner != tc.owner || h.run == nil {
 			t.Errorf("%s: handler %q owner %v (found %v), want %q owner %v", tc.kind, h.name, h.owner, ok, tc.name, tc.owner)
 		}
 	}
-	if len(table) != 16 {
-		t.Errorf("the table has %d kinds, the test knows 16: add the new ones here", len(table))
+	if len(table) != 19 {
+		t.Errorf("the table has %d kinds, the test knows 19: add the new ones here", len(table))
 	}
 }
 

@@ -78,6 +78,8 @@ func (s *Service) handlers() map[string]handler {
 		kind.TurnStarted:        event("runtimeEvent", never),
 		kind.AgentOutput:        event("runtimeEvent", never),
 		kind.FileAvailable:      event("runtimeEvent", never),
+		kind.ToolUse:            event("runtimeEvent", never),
+		kind.ToolResult:         event("runtimeEvent", never),
 		kind.TurnCompleted:      event("runtimeEvent+endsTurn", always),
 		kind.StopAck:            event("runtimeEvent+endsTurnIfOk", func(env *syv1.Envelope) bool { return env.GetStopAck().GetOk() }),
 		kind.PermissionRequest:  {name: "permissionRequest", owner: owner, run: s.permissionRequest},
@@ -90,6 +92,7 @@ func (s *Service) handlers() map[string]handler {
 		kind.SessionIdle:        internal("sessionIdle", s.sessionIdle),
 		kind.RuntimeStatus:      internal("runtimeStatus", s.runtimeStatus),
 		kind.RouteFailed:        internal("routeFailed", s.routeFailed),
+		kind.ChatDequeue:        internal("dequeue", s.dequeue),
 	}
 }
 
@@ -171,6 +174,9 @@ func (s *Service) userMessage(ctx context.Context, env *syv1.Envelope, info *syv
 		return s.reject(ctx, env, errcode.SessionClosed, "session "+info.GetId()+" is "+info.GetStatus())
 	}
 	msgID := env.GetUserMessage().GetMessageId()
+	if done, err := s.followup(ctx, env, info); done { // chat follow-ups (followup.go)
+		return err
+	}
 	if info.GetTurnMessageId() != "" && info.GetTurnMessageId() != msgID {
 		return s.reject(ctx, env, errcode.TurnInProgress, "A turn is already in progress for this session")
 	}
@@ -199,10 +205,7 @@ func (s *Service) userMessage(ctx context.Context, env *syv1.Envelope, info *syv
 			return s.reject(ctx, env, errcode.TurnInProgress, "A turn is already in progress for this session")
 		}
 	}
-	if err := s.appendTranscript(ctx, env); err != nil {
-		return err
-	}
-	return s.toRuntime(ctx, info, env)
+	return s.startTurn(ctx, env, info)
 }
 
 // runtimeEvent stores an event a runtime sent; endsTurn clears the turn.
@@ -212,17 +215,21 @@ func (s *Service) runtimeEvent(ctx context.Context, env *syv1.Envelope, info *sy
 	if err := s.appendTranscript(ctx, env); err != nil {
 		return err
 	}
-	var err error
-	if endsTurn {
-		_, err = s.cat.UpdateSession(ctx, info.GetId(), func(si *syv1.SessionInfo) bool {
-			if si.GetTurnMessageId() == "" {
-				return false
-			}
-			si.TurnMessageId, si.LastActivity = "", clock.Stamp(s.clock.Now())
-			return true
-		})
+	if !endsTurn {
+		return nil
 	}
-	return err
+	info, err := s.cat.UpdateSession(ctx, info.GetId(), func(si *syv1.SessionInfo) bool {
+		if si.GetTurnMessageId() == "" {
+			return false
+		}
+		endTurn(si)
+		si.LastActivity = clock.Stamp(s.clock.Now())
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return s.nextQueued(ctx, env.GetId(), info)
 }
 
 func (s *Service) clientCommand(ctx context.Context, env *syv1.Envelope, info *syv1.SessionInfo) error {
@@ -315,15 +322,20 @@ func (s *Service) routeFailed(ctx context.Context, env *syv1.Envelope) error {
 	switch orig.GetType() {
 	case kind.UserMessage:
 		msgID := orig.GetUserMessage().GetMessageId()
-		if _, err := s.cat.UpdateSession(ctx, orig.GetSessionId(), func(si *syv1.SessionInfo) bool {
+		info, err := s.cat.UpdateSession(ctx, orig.GetSessionId(), func(si *syv1.SessionInfo) bool {
 			if si.GetTurnMessageId() != msgID {
 				return false
 			}
-			si.TurnMessageId = ""
+			endTurn(si)
 			return true
-		}); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		})
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 			return err
 		}
+		if err := s.reject(ctx, orig, rf.GetCode(), rf.GetMessage()); err != nil {
+			return err
+		}
+		return s.nextQueued(ctx, env.GetId(), info)
 	case kind.SessionCreate:
 		return s.createFailed(ctx, orig.GetSessionId(), rf.GetCode(), rf.GetMessage())
 	}

@@ -109,14 +109,14 @@ func (s *Service) runtimeStatus(ctx context.Context, env *syv1.Envelope) error {
 		return s.fanRuntimeStatus(ctx, env, st)
 	}
 	changed := false
-	_, err := s.cat.UpdateSession(ctx, env.GetSessionId(), func(si *syv1.SessionInfo) bool {
+	info, err := s.cat.UpdateSession(ctx, env.GetSessionId(), func(si *syv1.SessionInfo) bool {
 		if si.GetStatus() == catalog.StatusClosed || si.GetRuntimeOffline() == !st.GetOnline() {
 			return false
 		}
 		changed = true
 		si.RuntimeOffline = !st.GetOnline()
 		if !st.GetOnline() {
-			si.TurnMessageId = ""
+			endTurn(si)
 		}
 		return true
 	})
@@ -126,7 +126,10 @@ func (s *Service) runtimeStatus(ctx context.Context, env *syv1.Envelope) error {
 	if err != nil || !changed {
 		return err
 	}
-	return s.appendTranscript(ctx, env)
+	if err := s.appendTranscript(ctx, env); err != nil {
+		return err
+	}
+	return s.nextQueued(ctx, env.GetId(), info) // a runtime back online runs what was queued
 }
 
 func (s *Service) fanRuntimeStatus(ctx context.Context, env *syv1.Envelope, st *syv1.RuntimeStatus) error {
