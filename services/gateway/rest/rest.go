@@ -156,6 +156,12 @@ func (a *api) getSession(w http.ResponseWriter, r *http.Request, user string) {
 		return
 	}
 	v := sessionView(info)
+	// Presence as GET /endpoints sees it (the ownership record), so the two
+	// views agree even before the session service has swept a runtime whose
+	// gateway died; the record's flag when Redis cannot say.
+	if online, err := a.s.Owners().RuntimesOnline(ctx, []string{info.GetRuntimeId()}); err == nil && info.GetStatus() != catalog.StatusClosed {
+		v.RuntimeOnline = online[info.GetRuntimeId()]
+	}
 	if end, err := a.s.Transcripts().Last(ctx, info.GetId()); err == nil {
 		v.LastSeq = &end.Seq
 	}

@@ -67,6 +67,7 @@ type Service struct {
 	floors     *floors
 	floorsDone chan struct{}
 	quota      *quotas
+	presence   presenceLookup // presence.go; nil without Redis
 
 	// What the dispatcher needs, as interfaces so unit tests can fake them.
 	clock    clock.Clock
