@@ -135,6 +135,9 @@ const (
 	// SubjRelayRelease (request/reply, relay): an admin releases an
 	// endpoint's owner (kind.EndpointRelease).
 	SubjRelayRelease = "sy.svc.relay.release"
+	// SubjRelayConfigResult (request/reply, relay): a runtime's ack of a
+	// config override re-sent after its hello (no admin waits for it).
+	SubjRelayConfigResult = "sy.svc.relay.config_result"
 
 	prefixLive = "sy.live."
 )

@@ -329,6 +329,9 @@ func decodeBody2(f *Frame, env *syv1.Envelope) *Error {
 		env.Body = &syv1.Envelope_Unsubscribe{Unsubscribe: &syv1.Unsubscribe{SessionId: p.SessionID}}
 		return sessionOf(env, p.SessionID, true)
 	}
+	if handled, err := decodeAgents(f, env); handled {
+		return err
+	}
 	if handled, err := decodeDevice(f, env); handled {
 		return err
 	}
@@ -343,10 +346,10 @@ func decodeHello(f *Frame, env *syv1.Envelope) *Error {
 	if !bus.ValidToken(p.RuntimeID) {
 		return errorf(errcode.InvalidMessage, "runtime_id must be 1-128 letters, digits, '-' or '_'")
 	}
-	h := &syv1.RuntimeHello{RuntimeId: p.RuntimeID, Token: p.Token, OrgId: p.OrgID}
-	for i, e := range p.Endpoints {
+	h := &syv1.RuntimeHello{RuntimeId: p.RuntimeID, Token: p.Token, OrgId: p.OrgID, Revision: helloRevision(&p)}
+	for i, e := range append(p.Endpoints, p.Agents...) {
 		if !bus.ValidToken(e.ID) {
-			return errorf(errcode.InvalidMessage, "endpoints[%d].id must be 1-128 letters, digits, '-' or '_'", i)
+			return errorf(errcode.InvalidMessage, "%s must be 1-128 letters, digits, '-' or '_'", helloListItem(&p, i))
 		}
 		ep := &syv1.Endpoint{Id: e.ID, Profile: e.Profile, Name: e.Name, Tags: e.Tags}
 		var err *Error

@@ -47,7 +47,7 @@ func payloadOf(env *syv1.Envelope, role Role) (any, error) {
 	case nil:
 		return nil, nil
 	case *syv1.Envelope_HelloAck:
-		return helloAckJSON{OK: b.HelloAck.GetOk(), Error: b.HelloAck.GetError()}, nil
+		return helloAckJSON{OK: b.HelloAck.GetOk(), Error: b.HelloAck.GetError(), Warnings: b.HelloAck.GetWarnings()}, nil
 	case *syv1.Envelope_SessionCreate:
 		m := b.SessionCreate
 		return sessionCreateJSON{SessionID: m.GetSessionId(), EndpointID: m.GetEndpointId(), UserID: m.GetUserId()}, nil

@@ -44,11 +44,15 @@ type runtimeHelloJSON struct {
 	Token     string         `json:"token"`
 	OrgID     string         `json:"org_id,omitempty"`
 	Endpoints []endpointJSON `json:"endpoints"`
+	// Agents is the later revision's name of the list (revision.go).
+	Agents []endpointJSON `json:"agents"`
 }
 
 type helloAckJSON struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	// Warnings is Switchyard's: what the hub accepted but doubts.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type sessionCreateJSON struct {

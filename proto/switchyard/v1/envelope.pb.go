@@ -984,11 +984,14 @@ func (x *Endpoint) GetSecurity() *structpb.Struct {
 }
 
 type RuntimeHello struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RuntimeId     string                 `protobuf:"bytes,1,opt,name=runtime_id,json=runtimeId,proto3" json:"runtime_id,omitempty"`
-	Token         string                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
-	OrgId         string                 `protobuf:"bytes,3,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
-	Endpoints     []*Endpoint            `protobuf:"bytes,4,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RuntimeId string                 `protobuf:"bytes,1,opt,name=runtime_id,json=runtimeId,proto3" json:"runtime_id,omitempty"`
+	Token     string                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	OrgId     string                 `protobuf:"bytes,3,opt,name=org_id,json=orgId,proto3" json:"org_id,omitempty"`
+	Endpoints []*Endpoint            `protobuf:"bytes,4,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	// Internal (codec → relay): the protocol revision the runtime spoke,
+	// "endpoints" (document 003) or "agents" (the later revision).
+	Revision      string `protobuf:"bytes,50,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1051,6 +1054,13 @@ func (x *RuntimeHello) GetEndpoints() []*Endpoint {
 	return nil
 }
 
+func (x *RuntimeHello) GetRevision() string {
+	if x != nil {
+		return x.Revision
+	}
+	return ""
+}
+
 type HelloAck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Ok    bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
@@ -1062,7 +1072,10 @@ type HelloAck struct {
 	TokenExpiresAt string                  `protobuf:"bytes,4,opt,name=token_expires_at,json=tokenExpiresAt,proto3" json:"token_expires_at,omitempty"`
 	// The reason of a refusal as an error code (pkg/errcode), so the gateway
 	// never parses the human text: unavailable, auth_failed, endpoint_owned, …
-	Code          string `protobuf:"bytes,5,opt,name=code,proto3" json:"code,omitempty"`
+	Code string `protobuf:"bytes,5,opt,name=code,proto3" json:"code,omitempty"`
+	// Rendered as hello.ack "warnings": what the hub accepted but doubts
+	// (a hello that registers no endpoint).
+	Warnings      []string `protobuf:"bytes,50,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1130,6 +1143,13 @@ func (x *HelloAck) GetCode() string {
 		return x.Code
 	}
 	return ""
+}
+
+func (x *HelloAck) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
 }
 
 type SessionCreate struct {
@@ -2684,10 +2704,13 @@ type SessionInfo struct {
 	RuntimeOffline bool `protobuf:"varint,14,opt,name=runtime_offline,json=runtimeOffline,proto3" json:"runtime_offline,omitempty"`
 	// Chat (chat.proto): seq of the user.message that started the running
 	// turn (0: unknown), and chat follow-ups queued behind it, in order.
-	TurnSeq       int64            `protobuf:"varint,15,opt,name=turn_seq,json=turnSeq,proto3" json:"turn_seq,omitempty"`
-	Queued        []*QueuedMessage `protobuf:"bytes,16,rep,name=queued,proto3" json:"queued,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TurnSeq int64            `protobuf:"varint,15,opt,name=turn_seq,json=turnSeq,proto3" json:"turn_seq,omitempty"`
+	Queued  []*QueuedMessage `protobuf:"bytes,16,rep,name=queued,proto3" json:"queued,omitempty"`
+	// Message id of the turn that ended last: a second turn.completed for it
+	// (real runtimes send one after a stop) is stale and ignored.
+	LastTurnMessageId string `protobuf:"bytes,17,opt,name=last_turn_message_id,json=lastTurnMessageId,proto3" json:"last_turn_message_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SessionInfo) Reset() {
@@ -2832,6 +2855,13 @@ func (x *SessionInfo) GetQueued() []*QueuedMessage {
 	return nil
 }
 
+func (x *SessionInfo) GetLastTurnMessageId() string {
+	if x != nil {
+		return x.LastTurnMessageId
+	}
+	return ""
+}
+
 // EndpointRecord is what the endpoints KV bucket keeps per endpoint.
 type EndpointRecord struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -2846,8 +2876,18 @@ type EndpointRecord struct {
 	// the endpoint (the next claim by any runtime wins).
 	OwnerOfflineAt string `protobuf:"bytes,6,opt,name=owner_offline_at,json=ownerOfflineAt,proto3" json:"owner_offline_at,omitempty"`
 	ReleasedAt     string `protobuf:"bytes,7,opt,name=released_at,json=releasedAt,proto3" json:"released_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Config overrides (relay, config.go): override above is the last one the
+	// runtime accepted; pending_override was stored while the runtime could
+	// not answer and is sent after its next hello; refused_override is the
+	// last one the runtime refused, with its error and time.
+	PendingOverride *EndpointConfigUpdate `protobuf:"bytes,50,opt,name=pending_override,json=pendingOverride,proto3" json:"pending_override,omitempty"`
+	RefusedOverride *EndpointConfigUpdate `protobuf:"bytes,51,opt,name=refused_override,json=refusedOverride,proto3" json:"refused_override,omitempty"`
+	RefusedError    string                `protobuf:"bytes,52,opt,name=refused_error,json=refusedError,proto3" json:"refused_error,omitempty"`
+	RefusedAt       string                `protobuf:"bytes,53,opt,name=refused_at,json=refusedAt,proto3" json:"refused_at,omitempty"`
+	// The protocol revision of the owner's last hello ("endpoints", "agents").
+	Revision      string `protobuf:"bytes,54,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EndpointRecord) Reset() {
@@ -2925,6 +2965,41 @@ func (x *EndpointRecord) GetOwnerOfflineAt() string {
 func (x *EndpointRecord) GetReleasedAt() string {
 	if x != nil {
 		return x.ReleasedAt
+	}
+	return ""
+}
+
+func (x *EndpointRecord) GetPendingOverride() *EndpointConfigUpdate {
+	if x != nil {
+		return x.PendingOverride
+	}
+	return nil
+}
+
+func (x *EndpointRecord) GetRefusedOverride() *EndpointConfigUpdate {
+	if x != nil {
+		return x.RefusedOverride
+	}
+	return nil
+}
+
+func (x *EndpointRecord) GetRefusedError() string {
+	if x != nil {
+		return x.RefusedError
+	}
+	return ""
+}
+
+func (x *EndpointRecord) GetRefusedAt() string {
+	if x != nil {
+		return x.RefusedAt
+	}
+	return ""
+}
+
+func (x *EndpointRecord) GetRevision() string {
+	if x != nil {
+		return x.Revision
 	}
 	return ""
 }
@@ -3212,19 +3287,21 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\bsecurity\x18\x06 \x01(\v2\x17.google.protobuf.StructR\bsecurity\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x91\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xad\x01\n" +
 	"\fRuntimeHello\x12\x1d\n" +
 	"\n" +
 	"runtime_id\x18\x01 \x01(\tR\truntimeId\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\x15\n" +
 	"\x06org_id\x18\x03 \x01(\tR\x05orgId\x125\n" +
-	"\tendpoints\x18\x04 \x03(\v2\x17.switchyard.v1.EndpointR\tendpoints\"\xad\x01\n" +
+	"\tendpoints\x18\x04 \x03(\v2\x17.switchyard.v1.EndpointR\tendpoints\x12\x1a\n" +
+	"\brevision\x182 \x01(\tR\brevision\"\xc9\x01\n" +
 	"\bHelloAck\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12=\n" +
 	"\aconfigs\x18\x03 \x03(\v2#.switchyard.v1.EndpointConfigUpdateR\aconfigs\x12(\n" +
 	"\x10token_expires_at\x18\x04 \x01(\tR\x0etokenExpiresAt\x12\x12\n" +
-	"\x04code\x18\x05 \x01(\tR\x04code\"h\n" +
+	"\x04code\x18\x05 \x01(\tR\x04code\x12\x1a\n" +
+	"\bwarnings\x182 \x03(\tR\bwarnings\"h\n" +
 	"\rSessionCreate\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1f\n" +
@@ -3355,7 +3432,7 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\x12CreateSessionReply\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x12*\n" +
 	"\x05error\x18\x02 \x01(\v2\x14.switchyard.v1.ErrorR\x05error\x124\n" +
-	"\asession\x18\x03 \x01(\v2\x1a.switchyard.v1.SessionInfoR\asession\"\xa2\x04\n" +
+	"\asession\x18\x03 \x01(\v2\x1a.switchyard.v1.SessionInfoR\asession\"\xd3\x04\n" +
 	"\vSessionInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vendpoint_id\x18\x02 \x01(\tR\n" +
@@ -3376,7 +3453,8 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\x12always_allow_tools\x18\r \x03(\tR\x10alwaysAllowTools\x12'\n" +
 	"\x0fruntime_offline\x18\x0e \x01(\bR\x0eruntimeOffline\x12\x19\n" +
 	"\bturn_seq\x18\x0f \x01(\x03R\aturnSeq\x124\n" +
-	"\x06queued\x18\x10 \x03(\v2\x1c.switchyard.v1.QueuedMessageR\x06queued\"\xac\x02\n" +
+	"\x06queued\x18\x10 \x03(\v2\x1c.switchyard.v1.QueuedMessageR\x06queued\x12/\n" +
+	"\x14last_turn_message_id\x18\x11 \x01(\tR\x11lastTurnMessageId\"\xac\x04\n" +
 	"\x0eEndpointRecord\x123\n" +
 	"\bendpoint\x18\x01 \x01(\v2\x17.switchyard.v1.EndpointR\bendpoint\x12\x1d\n" +
 	"\n" +
@@ -3386,7 +3464,13 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\boverride\x18\x05 \x01(\v2#.switchyard.v1.EndpointConfigUpdateR\boverride\x12(\n" +
 	"\x10owner_offline_at\x18\x06 \x01(\tR\x0eownerOfflineAt\x12\x1f\n" +
 	"\vreleased_at\x18\a \x01(\tR\n" +
-	"releasedAt\"\xf4\x01\n" +
+	"releasedAt\x12N\n" +
+	"\x10pending_override\x182 \x01(\v2#.switchyard.v1.EndpointConfigUpdateR\x0fpendingOverride\x12N\n" +
+	"\x10refused_override\x183 \x01(\v2#.switchyard.v1.EndpointConfigUpdateR\x0frefusedOverride\x12#\n" +
+	"\rrefused_error\x184 \x01(\tR\frefusedError\x12\x1d\n" +
+	"\n" +
+	"refused_at\x185 \x01(\tR\trefusedAt\x12\x1a\n" +
+	"\brevision\x186 \x01(\tR\brevision\"\xf4\x01\n" +
 	"\x10PermissionRecord\x12:\n" +
 	"\arequest\x18\x01 \x01(\v2 .switchyard.v1.PermissionRequestR\arequest\x12\x1a\n" +
 	"\bdeadline\x18\x02 \x01(\tR\bdeadline\x12\x1a\n" +
@@ -3538,12 +3622,14 @@ var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	53, // 58: switchyard.v1.SessionInfo.queued:type_name -> switchyard.v1.QueuedMessage
 	2,  // 59: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
 	18, // 60: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
-	14, // 61: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
-	62, // [62:62] is the sub-list for method output_type
-	62, // [62:62] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	18, // 61: switchyard.v1.EndpointRecord.pending_override:type_name -> switchyard.v1.EndpointConfigUpdate
+	18, // 62: switchyard.v1.EndpointRecord.refused_override:type_name -> switchyard.v1.EndpointConfigUpdate
+	14, // 63: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
+	64, // [64:64] is the sub-list for method output_type
+	64, // [64:64] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_switchyard_v1_envelope_proto_init() }

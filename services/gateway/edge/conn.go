@@ -99,7 +99,11 @@ func (c *Conn) Send(f Frame) error {
 
 // SendEnvelope renders env in the socket's dialect and queues it.
 func (c *Conn) SendEnvelope(env *syv1.Envelope) error {
-	f, err := c.d.Render(env, c.role)
+	render := func() (Frame, error) { return c.d.Render(env, c.role) }
+	if cr, ok := c.d.(ConnRenderer); ok {
+		render = func() (Frame, error) { return cr.RenderConn(c, env) }
+	}
+	f, err := render()
 	if err != nil {
 		return err
 	}

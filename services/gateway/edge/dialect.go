@@ -104,3 +104,11 @@ type IngestHook func(ctx context.Context, c *Conn, env *syv1.Envelope) bool
 // Room is a part of the gateway registered on the core before it starts:
 // a dialect, the REST API, files.
 type Room func(*Server) error
+
+// ConnRenderer is a Dialect that renders what is sent to one socket
+// (Conn.SendEnvelope: directed frames, replies, errors) in that socket's
+// own variant of the protocol (e.g. the revision a runtime spoke in its
+// hello). Fan-out and broadcasts still use Render, shared per role.
+type ConnRenderer interface {
+	RenderConn(c *Conn, env *syv1.Envelope) (Frame, error)
+}

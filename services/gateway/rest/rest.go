@@ -96,6 +96,11 @@ type EndpointView struct {
 	Caps      map[string]any    `json:"caps,omitempty"`
 	Security  map[string]any    `json:"security,omitempty"`
 	Online    bool              `json:"online"`
+	// Protocol is the revision of the runtime's last hello ("endpoints",
+	// "agents"); the config fields are the admin override's state
+	// (overrides.go).
+	Protocol string `json:"protocol,omitempty"`
+	endpointConfigView
 }
 
 func (a *api) createSession(w http.ResponseWriter, r *http.Request, user string) {
@@ -157,6 +162,12 @@ func (a *api) getSession(w http.ResponseWriter, r *http.Request, user string) {
 		return
 	}
 	v := sessionView(info)
+	// Presence as GET /endpoints sees it (the ownership record), so the two
+	// views agree even before the session service has swept a runtime whose
+	// gateway died; the record's flag when Redis cannot say.
+	if online, err := a.s.Owners().RuntimesOnline(ctx, []string{info.GetRuntimeId()}); err == nil && info.GetStatus() != catalog.StatusClosed {
+		v.RuntimeOnline = online[info.GetRuntimeId()]
+	}
 	if end, err := a.s.Transcripts().Last(ctx, info.GetId()); err == nil {
 		v.LastSeq = &end.Seq
 	}
@@ -191,7 +202,7 @@ func (a *api) listEndpoints(w http.ResponseWriter, r *http.Request, _ string) {
 		ep := rec.GetEndpoint()
 		out = append(out, EndpointView{ID: ep.GetId(), RuntimeID: rec.GetRuntimeId(), OrgID: rec.GetOrgId(), Name: ep.GetName(),
 			Profile: ep.GetProfile(), Tags: ep.GetTags(), Caps: ep.GetCaps().AsMap(), Security: ep.GetSecurity().AsMap(),
-			Online: online[rec.GetRuntimeId()]})
+			Online: online[rec.GetRuntimeId()], Protocol: rec.GetRevision(), endpointConfigView: configViewOf(rec)})
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
 	WriteJSON(w, http.StatusOK, out)

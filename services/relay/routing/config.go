@@ -55,8 +55,9 @@ func (s *Service) config1(ctx context.Context, upd *syv1.EndpointConfigUpdate) *
 		return errorEnvelope(errcode.InvalidMessage, "a config update needs security or limits")
 	}
 	override := &syv1.EndpointConfigUpdate{EndpointId: id, Security: upd.GetSecurity(), Limits: upd.GetLimits()}
-	// Compare-and-set, so a concurrent hello's claim is never undone.
-	rec, err := s.reg.update(ctx, id, func(rec *syv1.EndpointRecord) { rec.Override = override })
+	// Compare-and-set, so a concurrent hello's claim is never undone. It is
+	// pending until the runtime accepts it (overrides.go).
+	rec, err := s.reg.update(ctx, id, func(rec *syv1.EndpointRecord) { rec.PendingOverride = override })
 	if errors.Is(err, catalog.ErrNotFound) {
 		return errorEnvelope(errcode.EndpointUnknown, "no endpoint "+id)
 	}
@@ -108,8 +109,10 @@ func (s *Service) config1(ctx context.Context, upd *syv1.EndpointConfigUpdate) *
 			if e == "" {
 				e = "the runtime refused the config update"
 			}
-			return errorEnvelope(errcode.RuntimeError, e)
+			s.applyConfigAck(ctx, id, override, ack)
+			return errorEnvelope(errcode.RuntimeError, e+refusedNote)
 		}
+		s.applyConfigAck(ctx, id, override, ack)
 		s.log.InfoContext(ctx, "endpoint config applied", "endpoint", id, "runtime_id", rid)
 		return &syv1.Envelope{Type: kind.EndpointConfigAck, EndpointId: id, RuntimeId: rid,
 			Body: &syv1.Envelope_EndpointConfigAck{EndpointConfigAck: &syv1.EndpointConfigAck{EndpointId: id, Ok: true}}}

@@ -143,11 +143,10 @@ func (r *registrar) claimOnce(ctx context.Context, h *syv1.RuntimeHello, eps []*
 	}
 	var configs []*syv1.EndpointConfigUpdate
 	for _, e := range read {
-		rec := &syv1.EndpointRecord{Endpoint: e.ep, RuntimeId: rid, OrgId: org, RegisteredAt: clock.Stamp(now)}
+		rec := &syv1.EndpointRecord{Endpoint: e.ep, RuntimeId: rid, OrgId: org, RegisteredAt: clock.Stamp(now), Revision: revisionOf(h)}
 		// An admin's override outlives re-registration (and a takeover);
-		// it is re-sent after hello.ack.
-		if o := e.old.GetOverride(); o != nil {
-			rec.Override = o
+		// it is re-sent after hello.ack (overrides.go).
+		if o := keepOverrides(e.old, rec); o != nil {
 			configs = append(configs, o)
 		}
 		if err := r.eps.PutEndpointRev(ctx, rec, e.rev); err != nil {

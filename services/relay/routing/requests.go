@@ -46,6 +46,7 @@ func (s *Service) requests() []request {
 		{subject: bus.SubjRelayRefresh, span: "relay.token_refresh", attrs: runtimeAttr, call: s.refreshRequest},
 		{subject: bus.SubjRelayTokens, attrs: runtimeAttr, call: s.tokensRequest},
 		{subject: bus.SubjRelayRelease, span: "relay.endpoint_release", attrs: endpointAttr, call: s.releaseRequest},
+		{subject: bus.SubjRelayConfigResult, span: "relay.config_result", attrs: endpointAttr, call: s.configResultRequest},
 	}
 }
 

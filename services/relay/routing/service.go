@@ -142,12 +142,15 @@ func (s *Service) hello1(ctx context.Context, h *syv1.RuntimeHello) *syv1.HelloA
 	if refusal != nil {
 		return refusal
 	}
-	ack := &syv1.HelloAck{Ok: true, Configs: configs}
+	ack := &syv1.HelloAck{Ok: true, Configs: configs, Warnings: helloWarnings(h)}
 	if !chk.preShared {
 		ack.TokenExpiresAt = clock.Stamp(chk.expiresAt)
 	}
+	for _, w := range ack.Warnings {
+		s.log.WarnContext(ctx, "runtime hello: "+w, "runtime_id", h.GetRuntimeId(), "revision", revisionOf(h))
+	}
 	s.log.InfoContext(ctx, "runtime registered", "runtime_id", h.GetRuntimeId(), "endpoints", len(h.GetEndpoints()),
-		"hub_token", !chk.preShared, "config_overrides", len(ack.Configs))
+		"hub_token", !chk.preShared, "config_overrides", len(ack.Configs), "revision", revisionOf(h))
 	return ack
 }
 

@@ -20,9 +20,12 @@ import (
 type recordCache struct {
 	mu   sync.RWMutex
 	recs map[string]*syv1.SessionInfo
+	revs map[string]uint64 // KV revision of each record (presence.go)
 }
 
-func newRecordCache() *recordCache { return &recordCache{recs: map[string]*syv1.SessionInfo{}} }
+func newRecordCache() *recordCache {
+	return &recordCache{recs: map[string]*syv1.SessionInfo{}, revs: map[string]uint64{}}
+}
 
 func (c *recordCache) get(id string) *syv1.SessionInfo {
 	c.mu.RLock()
@@ -73,10 +76,11 @@ func (c *recordCache) apply(e jetstream.KeyValueEntry) {
 	defer c.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(c.recs, e.Key())
+		delete(c.revs, e.Key())
 		return
 	}
 	info := &syv1.SessionInfo{}
 	if proto.Unmarshal(e.Value(), info) == nil {
-		c.recs[e.Key()] = info
+		c.recs[e.Key()], c.revs[e.Key()] = info, e.Revision()
 	}
 }

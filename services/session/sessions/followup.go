@@ -117,6 +117,9 @@ func endTurn(si *syv1.SessionInfo) {
 	if q := si.GetQueued(); len(q) > 0 && q[0].GetMessageId() == si.GetTurnMessageId() {
 		si.Queued = q[1:]
 	}
+	if si.GetTurnMessageId() != "" {
+		si.LastTurnMessageId = si.GetTurnMessageId()
+	}
 	si.TurnMessageId, si.TurnSeq = "", 0
 }
 

@@ -72,7 +72,6 @@ func (s *Service) handlers() map[string]handler {
 		}}
 	}
 	never := func(*syv1.Envelope) bool { return false }
-	always := func(*syv1.Envelope) bool { return true }
 	return map[string]handler{
 		kind.UserMessage:        {name: "userMessage", owner: owner, run: s.userMessage},
 		kind.TurnStarted:        event("runtimeEvent", never),
@@ -80,7 +79,7 @@ func (s *Service) handlers() map[string]handler {
 		kind.FileAvailable:      event("runtimeEvent", never),
 		kind.ToolUse:            event("runtimeEvent", never),
 		kind.ToolResult:         event("runtimeEvent", never),
-		kind.TurnCompleted:      event("runtimeEvent+endsTurn", always),
+		kind.TurnCompleted:      {name: "runtimeEvent+endsTurn", owner: ownerCached, run: s.turnCompleted},
 		kind.StopAck:            event("runtimeEvent+endsTurnIfOk", func(env *syv1.Envelope) bool { return env.GetStopAck().GetOk() }),
 		kind.PermissionRequest:  {name: "permissionRequest", owner: owner, run: s.permissionRequest},
 		kind.PermissionResponse: {name: "permissionResponse", owner: owner, run: s.permissionResponse},

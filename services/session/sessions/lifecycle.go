@@ -20,6 +20,7 @@ func (s *Service) sweep(ctx context.Context) {
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
 	lastIdle := time.Now()
+	presence := &presenceState{missingSince: map[string]time.Time{}}
 	for {
 		select {
 		case <-ctx.Done():
@@ -28,6 +29,9 @@ func (s *Service) sweep(ctx context.Context) {
 		}
 		if err := s.sweepPermissions(ctx); err != nil && ctx.Err() == nil {
 			s.log.Debug("permission sweep failed", "err", err)
+		}
+		if err := s.sweepPresence(ctx, presence); err != nil && ctx.Err() == nil {
+			s.log.Debug("presence sweep failed", "err", err)
 		}
 		if s.cfg.SessionIdle > 0 && time.Since(lastIdle) >= max(s.cfg.SweepInterval, s.cfg.SessionIdle/20) {
 			lastIdle = time.Now()
@@ -107,6 +111,9 @@ func (s *Service) runtimeStatus(ctx context.Context, env *syv1.Envelope) error {
 	st := env.GetRuntimeStatus()
 	if env.GetSessionId() == "" {
 		return s.fanRuntimeStatus(ctx, env, st)
+	}
+	if stale, err := s.sweptStale(ctx, env); stale || err != nil {
+		return err
 	}
 	changed := false
 	info, err := s.cat.UpdateSession(ctx, env.GetSessionId(), func(si *syv1.SessionInfo) bool {

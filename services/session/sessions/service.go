@@ -70,7 +70,8 @@ type Service struct {
 	floors     *floors
 	floorsDone chan struct{}
 	quota      *quotas
-	stopJobs   func() // stops the jobs scheduler (jobrunner.go)
+	stopJobs   func()         // stops the jobs scheduler (jobrunner.go)
+	presence   presenceLookup // presence.go; nil without Redis
 
 	// What the dispatcher needs, as interfaces so unit tests can fake them.
 	clock    clock.Clock
@@ -174,6 +175,8 @@ type metrics struct {
 	creates  *prometheus.CounterVec
 
 	quotaRefused prometheus.Counter
+	// turns.go: turn.completed frames naming a turn that was not running.
+	staleCompletions prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -185,6 +188,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		creates:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_session_creates_total", Help: "Session create requests, by HTTP status answered."}, []string{"status"}),
 		quotaRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_session_quota_refusals_total", Help: "user.message frames refused with quota_exceeded."}),
 	}
-	reg.MustRegister(m.handled, m.failed, m.latency, m.appended, m.creates, m.quotaRefused)
+	m.staleCompletions = prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_session_stale_turn_completions_total", Help: "turn.completed frames ignored because in_response_to named a turn that was not running."})
+	reg.MustRegister(m.handled, m.failed, m.latency, m.appended, m.creates, m.quotaRefused, m.staleCompletions)
 	return m
 }

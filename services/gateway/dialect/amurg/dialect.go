@@ -8,6 +8,7 @@ package amurg
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
@@ -40,6 +41,12 @@ func Register(s *edge.Server) error {
 // state is one socket's dialect state.
 type state struct {
 	authOK bool // client: the token was known
+
+	mu       sync.Mutex
+	revision string // runtime: the protocol revision of its hello (codec.Revision*)
+	// runtime: endpoints whose stored config override was sent after the
+	// hello and not acked yet (config.go)
+	helloConfigs map[string]bool
 }
 
 // Name implements edge.Dialect.
@@ -81,6 +88,17 @@ func (d *Dialect) Frame(c *edge.Conn, f edge.Frame) {
 // Render implements edge.Dialect.
 func (d *Dialect) Render(env *syv1.Envelope, role kind.Role) (edge.Frame, error) {
 	b, err := codec.Encode(env, role)
+	return edge.Text(b), err
+}
+
+// RenderConn implements edge.ConnRenderer: a runtime is answered in the
+// protocol revision of its hello.
+func (d *Dialect) RenderConn(c *edge.Conn, env *syv1.Envelope) (edge.Frame, error) {
+	st := stateOf(c)
+	st.mu.Lock()
+	rev := st.revision
+	st.mu.Unlock()
+	b, err := codec.EncodeRevision(env, c.Role(), rev)
 	return edge.Text(b), err
 }
 

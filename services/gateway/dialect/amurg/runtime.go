@@ -87,7 +87,13 @@ func (d *Dialect) hello(ctx context.Context, c *edge.Conn, env *syv1.Envelope) {
 		refuse(c, &syv1.HelloAck{Ok: false, Code: errcode.Unavailable, Error: "unavailable: ownership store unreachable; reconnect later"})
 		return
 	}
-	d.s.Log().InfoContext(ctx, "runtime online", "runtime", rid, "conn", c.ID(), "endpoints", len(env.GetRuntimeHello().GetEndpoints()))
+	rev := env.GetRuntimeHello().GetRevision()
+	st := stateOf(c)
+	st.mu.Lock()
+	st.revision = rev
+	st.mu.Unlock()
+	d.s.Log().InfoContext(ctx, "runtime online", "runtime", rid, "conn", c.ID(), "endpoints", len(env.GetRuntimeHello().GetEndpoints()),
+		"revision", revisionName(rev), "warnings", ack.GetWarnings())
 	sendHelloAck(c, ack)
 	c.AnnounceRuntime(ctx, true)
 	// Stored config overrides, then the hub-issued token and its refreshes.
@@ -138,8 +144,20 @@ func (d *Dialect) configAck(ctx context.Context, c *edge.Conn, env *syv1.Envelop
 	}
 	env.RuntimeId, env.EndpointId = c.Principal(), id
 	env.Origin = c.Route()
+	if takeHelloConfig(c, id) {
+		d.helloConfigResult(ctx, c, env)
+		return
+	}
 	if err := d.s.Bus().Send(ctx, bus.ConfigAckSubject(id), env); err != nil {
 		d.s.Log().WarnContext(ctx, "config ack not forwarded", "endpoint", id, "err", err)
 		c.SendError("", errcode.Unavailable, "the hub could not accept this endpoint.config_ack; retry")
 	}
+}
+
+// revisionName names a hello's protocol revision ("" is the document's).
+func revisionName(rev string) string {
+	if rev == "" {
+		return codec.RevisionEndpoints
+	}
+	return rev
 }

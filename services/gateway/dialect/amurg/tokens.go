@@ -25,10 +25,8 @@ import (
 // hub-issued token on the socket (issuing one at once when the runtime
 // used a pre-shared token) and refreshes it before it expires.
 func (d *Dialect) afterHello(c *edge.Conn, rid, token string, ack *syv1.HelloAck) {
-	now := codec.Timestamp(time.Now())
 	for _, cfg := range ack.GetConfigs() {
-		send(c, &syv1.Envelope{Type: codec.TypeEndpointConfigUpdate, Ts: now, EndpointId: cfg.GetEndpointId(),
-			Body: &syv1.Envelope_EndpointConfigUpdate{EndpointConfigUpdate: cfg}})
+		sendHelloConfig(c, cfg)
 	}
 	var expires time.Time // zero: a pre-shared token, replace it now
 	if e := ack.GetTokenExpiresAt(); e != "" {
