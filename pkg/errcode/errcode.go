@@ -43,6 +43,9 @@ const (
 	// Integrity and quotas (issue 9).
 	EndpointOwned = "endpoint_owned" // runtime.hello names an endpoint another runtime (or org) owns
 	QuotaExceeded = "quota_exceeded" // the user's message or transcript-byte quota is used up; retry later
+
+	// Device pairing (admin REST, dialect/device).
+	PairingNotFound = "pairing_not_found" // DELETE /v1/devices/{id}/pairings/{hub_id}: nothing was paired
 )
 
 // All is every code, for documentation checks.
@@ -54,4 +57,5 @@ var All = []string{
 	RuntimeOffline, RuntimeTimeout, RuntimeError,
 	Unavailable, Internal,
 	EndpointOwned, QuotaExceeded,
+	PairingNotFound,
 }

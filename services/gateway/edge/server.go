@@ -53,6 +53,7 @@ type Server struct {
 
 	mux           *http.ServeMux
 	dialects      []Dialect
+	extra         []*extraListener
 	deliveryHooks map[string]DeliveryHook
 	ingestHooks   map[string]IngestHook
 
@@ -100,6 +101,50 @@ func (s *Server) Register(d Dialect) {
 	}
 }
 
+// DialectHandler serves WebSocket upgrades of d (registered or not) on
+// any path or listener, e.g. a room's own listener (Listener).
+func (s *Server) DialectHandler(d Dialect) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.serve(d, w, r) }
+}
+
+// Listener serves h on another address beside the main listener: bound
+// by Start, shut down when the pod drains. The returned func is the bound
+// address once started ("" before).
+func (s *Server) Listener(addr string, h http.Handler) func() string {
+	x := &extraListener{addr: addr, srv: &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout}}
+	s.extra = append(s.extra, x)
+	return func() string {
+		if x.ln == nil {
+			return ""
+		}
+		return x.ln.Addr().String()
+	}
+}
+
+// extraListener is a listener a room added (Listener).
+type extraListener struct {
+	addr string
+	srv  *http.Server
+	ln   net.Listener
+}
+
+func (s *Server) startExtra() error {
+	for _, x := range s.extra {
+		ln, err := net.Listen("tcp", x.addr)
+		if err != nil {
+			return fmt.Errorf("gateway: listen %s: %w", x.addr, err)
+		}
+		x.ln = ln
+		go func() {
+			if err := x.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("gateway extra listener stopped", "addr", x.addr, "err", err)
+			}
+		}()
+		s.log.Info("gateway listening", "addr", ln.Addr().String(), "pod", s.pod)
+	}
+	return nil
+}
+
 // Handle serves an HTTP route (net/http pattern) beside the sockets.
 func (s *Server) Handle(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
 
@@ -138,6 +183,10 @@ func (s *Server) Start(ctx context.Context) error {
 	}()
 	if s.ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
 		return fmt.Errorf("gateway: listen %s: %w", s.cfg.Listen, err)
+	}
+	if err := s.startExtra(); err != nil {
+		_ = s.ln.Close()
+		return err
 	}
 	health.Handlers(s.mux, s.Ready, s.tel.MetricsHandler())
 	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: readHeaderTimeout}
@@ -202,6 +251,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	defer cancel()
 	go func() { _ = s.httpSrv.Shutdown(ctx) }()
+	for _, x := range s.extra {
+		go func() { _ = x.srv.Shutdown(ctx) }()
+	}
 	s.mu.Lock()
 	conns := make([]*Conn, 0, len(s.conns))
 	for _, c := range s.conns {

@@ -10,6 +10,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/services/gateway/console"
 	"github.com/switchyard-hub/switchyard/services/gateway/dialect/amurg"
+	"github.com/switchyard-hub/switchyard/services/gateway/dialect/device"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	"github.com/switchyard-hub/switchyard/services/gateway/files"
 	"github.com/switchyard-hub/switchyard/services/gateway/rest"
@@ -17,7 +18,7 @@ import (
 
 // Rooms are the parts registered on the core, in order.
 func Rooms() []edge.Room {
-	return []edge.Room{amurg.Register, rest.Register, files.Register, serveConsole}
+	return []edge.Room{amurg.Register, device.Register, rest.Register, files.Register, serveConsole}
 }
 
 // serveConsole serves the web console's static files at /console/.
