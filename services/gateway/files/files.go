@@ -29,6 +29,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
+	"github.com/switchyard-hub/switchyard/pkg/upload"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	"github.com/switchyard-hub/switchyard/services/gateway/rest"
@@ -81,12 +82,31 @@ type FileView struct {
 
 // room is the file room on one gateway.
 type room struct {
-	s *edge.Server
+	s  *edge.Server
+	up *upload.Client // files of device uploads (services/upload)
+}
+
+// uploadedFile serves a file of a completed device upload by the same
+// rule as every file: its owner may read it.
+func (s *room) uploadedFile(w http.ResponseWriter, r *http.Request, user, id string) {
+	fi, err := s.up.Stat(r.Context(), id)
+	switch {
+	case upload.IsReason(err, upload.ReasonUnknownFile), upload.IsReason(err, upload.ReasonUnknownUpload):
+		rest.WriteError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
+		return
+	case err != nil:
+		rest.WriteError(w, http.StatusServiceUnavailable, errcode.Unavailable, err.Error())
+		return
+	case fi.OwnerUserID != user:
+		rest.WriteError(w, http.StatusForbidden, errcode.Forbidden, "file belongs to another user's upload")
+		return
+	}
+	s.up.Serve(w, r, fi, syv1.FileState_FILE_STATE_READING)
 }
 
 // Register serves files on s (an edge.Room).
 func Register(s *edge.Server) error {
-	f := &room{s: s}
+	f := &room{s: s, up: upload.NewClient(s.Bus(), upload.ClientOptions{})}
 	for _, prefix := range rest.Prefixes {
 		s.Handle("POST "+prefix+"/files", rest.Authed(s, f.uploadFile))
 		s.Handle("GET "+prefix+"/files/{id}", rest.Authed(s, f.downloadFile))
@@ -323,6 +343,10 @@ func (s *room) downloadFile(w http.ResponseWriter, r *http.Request, user string)
 	span.SetAttributes(attribute.String("sy.file_id", id))
 	if !bus.ValidToken(id) {
 		rest.WriteError(w, http.StatusNotFound, errcode.FileNotFound, "no file "+id)
+		return
+	}
+	if _, _, ok := upload.ParseFileID(id); ok {
+		s.uploadedFile(w, r, user, id)
 		return
 	}
 	obs, err := s.files(ctx)

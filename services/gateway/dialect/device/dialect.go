@@ -81,6 +81,7 @@ func Register(s *edge.Server) error {
 	s.Register(d)
 	s.OnDeliver(codec.TypeDeviceRequest, d.toDevice)
 	s.OnDeliver(codec.TypeDeviceUploadReady, d.toDevice)
+	s.OnDeliver(codec.TypeDeviceCancel, d.cancelToDevice)
 	s.OnDeliver(codec.TypeDeviceResponse, d.responseToController)
 	s.OnDeliver(codec.TypeDeviceEvent, d.eventToController)
 	s.OnDeliver(kindProbe, probeHook)

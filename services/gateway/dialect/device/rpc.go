@@ -162,6 +162,15 @@ func (d *Dialect) toDevice(_ context.Context, c *edge.Conn, env *syv1.Envelope) 
 	return nil
 }
 
+// cancelToDevice (delivery hook, device's pod): a cancelled request is
+// answered no more; a late answer from the device is refused.
+func (d *Dialect) cancelToDevice(_ context.Context, c *edge.Conn, env *syv1.Envelope) error {
+	if rid := env.GetDeviceCancel().GetRequestId(); rid != "" {
+		d.routes.take(rid, c.ID())
+	}
+	return nil
+}
+
 // fromDeviceResponse (ingest hook, device's pod) sends a device's answer
 // to the controller's pod instead of SY_IN.
 func (d *Dialect) fromDeviceResponse(ctx context.Context, c *edge.Conn, env *syv1.Envelope) bool {
