@@ -307,7 +307,9 @@ const (
 	probeAlive = "device controller alive"
 )
 
-func probeHook(context.Context, *edge.Conn, *syv1.Envelope) error { return edge.DeliveryError(probeAlive) }
+func probeHook(context.Context, *edge.Conn, *syv1.Envelope) error {
+	return edge.DeliveryError(probeAlive)
+}
 
 // alive reports whether the socket "<pod> <conn>" still exists.
 func (d *Dialect) alive(ctx context.Context, holder string) bool {

@@ -67,8 +67,8 @@ func digestKey(s string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-func codeKey(device, hub string) string  { return "c." + device + "." + digestKey(hub) }
-func tokenKey(device, hub string) string { return "t." + device + "." + digestKey(hub) }
+func codeKey(device, hub string) string   { return "c." + device + "." + digestKey(hub) }
+func tokenKey(device, hub string) string  { return "t." + device + "." + digestKey(hub) }
 func devAttemptsKey(device string) string { return "w.d." + device }
 func blockKey(device string) string       { return "x." + device }
 
