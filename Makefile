@@ -63,6 +63,11 @@ include tilt/images.mk
 bench:
 	bash scripts/bench.sh
 
+## bench-upload: device upload MiB/s and RSS through the dev stack (BENCH_UPLOAD_SIZE, default 1GiB)
+.PHONY: bench-upload
+bench-upload:
+	bash scripts/bench-upload.sh
+
 ## bench-go: Go micro-benchmarks (Benchmark* functions) of pkg/ and services/
 .PHONY: bench-go
 bench-go:

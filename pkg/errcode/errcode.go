@@ -45,6 +45,9 @@ const (
 	QuotaExceeded = "quota_exceeded" // the user's message or transcript-byte quota is used up; retry later
 	// Chat stream (document 002).
 	QueueFull = "queue_full" // queue mode: too many follow-ups queued on the session
+
+	// Device pairing (admin REST, dialect/device).
+	PairingNotFound = "pairing_not_found" // DELETE /v1/devices/{id}/pairings/{hub_id}: nothing was paired
 )
 
 // All is every code, for documentation checks.
@@ -57,4 +60,5 @@ var All = []string{
 	Unavailable, Internal,
 	EndpointOwned, QuotaExceeded,
 	QueueFull,
+	PairingNotFound,
 }

@@ -5,6 +5,7 @@
 // 10k frames/s and drops.
 //
 //	sy-loadgen [run] -gateways http://127.0.0.1:8080 [flags]   a bounded load run
+//	sy-loadgen upload -gateway http://127.0.0.1:8080 -size 1GiB -chunk 1MiB -parallel 8   device upload MiB/s and RSS
 //	sy-loadgen idle-worker [flags]                             child process holding idle sockets (started by run -procs)
 //	sy-loadgen plot -out latency.png FILE.json[+MORE.json][=label] ...  latency percentiles vs offered load, as a PNG
 //	sy-loadgen table FILE.json[=label] ...                     results as a Markdown table
@@ -29,6 +30,8 @@ func main() {
 	switch cmd {
 	case "run":
 		err = runMain(args)
+	case "upload":
+		err = uploadMain(args)
 	case "idle-worker":
 		err = idleWorkerMain(args)
 	case "plot":
@@ -36,7 +39,7 @@ func main() {
 	case "table":
 		err = tableMain(args)
 	default:
-		err = fmt.Errorf("unknown command %q (run, idle-worker, plot, table)", cmd)
+		err = fmt.Errorf("unknown command %q (run, upload, idle-worker, plot, table)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sy-loadgen:", err)

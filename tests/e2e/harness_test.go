@@ -75,6 +75,7 @@ func startHub(t *testing.T, o hubOptions) *hub {
 	cfg.RuntimeTokens = []string{runtimeToken + "=*"}
 	cfg.ClientTokens = []string{clientToken + "=alice", bobToken + "=bob"}
 	cfg.LogLevel = "warn"
+	cfg.DeviceCompat = "127.0.0.1:0" // never the shared default port
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	st, err := stack.Start(ctx, cfg, process.Options{Exporter: h.spans})

@@ -26,6 +26,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/embedded"
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
+	"github.com/switchyard-hub/switchyard/services/gateway/dialect/device"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	"github.com/switchyard-hub/switchyard/services/gateway/pod"
 	"github.com/switchyard-hub/switchyard/services/relay/routing"
@@ -53,7 +54,11 @@ type Config struct {
 	NATSOnly bool `flag:"nats-only" env:"SY_DEV_NATS_ONLY" default:"false" usage:"run only the embedded NATS JetStream server"`
 	// NATSSync is the embedded JetStream file store's fsync policy
 	// (docs/configuration.md, "Durability").
-	NATSSync string `flag:"nats-sync" env:"SY_DEV_NATS_SYNC" default:"2m" usage:"embedded JetStream fsync: a duration (sync that often; JetStream's default 2m) or always (fsync every write)"`
+	// DeviceCompat is the gateway's device compatibility listener
+	// (document 001's ws://host:9999/ws); a busy port turns it off with a
+	// warning.
+	DeviceCompat string `flag:"device-compat" env:"SY_DEV_DEVICE_COMPAT" default:"127.0.0.1:9999" usage:"device compatibility listener for controllers that dial ws://host:port/ws (empty: off)"`
+	NATSSync     string `flag:"nats-sync" env:"SY_DEV_NATS_SYNC" default:"2m" usage:"embedded JetStream fsync: a duration (sync that often; JetStream's default 2m) or always (fsync every write)"`
 }
 
 // Validate checks the dev stack's settings, naming each bad one.
@@ -82,10 +87,13 @@ func (c *Config) Validate() error {
 type Stack struct {
 	GatewayURL string // http://host:port
 	// ChatURL is the chat compatibility listener's ws://host:port/ws ("" when off).
-	ChatURL  string
-	NATSURL  string
-	RedisURL string
-	DataDir  string
+	ChatURL string
+	// DeviceURL is the device compatibility listener (ws://host:port/ws),
+	// "" when off.
+	DeviceURL string
+	NATSURL   string
+	RedisURL  string
+	DataDir   string
 
 	nats   *embedded.NATS
 	lock   *embedded.DirLock
@@ -123,6 +131,9 @@ func Start(ctx context.Context, cfg Config, o process.Options) (*Stack, error) {
 			st.GatewayURL = "http://" + gw.Addr()
 			if a := gw.ListenAddr(cfg.ChatCompatListen); a != "" {
 				st.ChatURL = "ws://" + a + "/ws"
+			}
+			if a := device.CompatAddr(gw); a != "" {
+				st.DeviceURL = "ws://" + a + device.PathCompat
 			}
 		case <-ready:
 		case err := <-st.errs:
@@ -208,6 +219,7 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 		gcfg.PushLoopbackOpen = true
 	}
 	gcfg.Chat.CompatListen, gcfg.Chat.CompatOptional = cfg.ChatCompatListen, true
+	gcfg.DeviceCompatListen = compatListen(cfg.DeviceCompat)
 	reg := o.Registry
 	if reg == nil {
 		// The served /metrics: Go and process collectors and the build,
@@ -239,6 +251,21 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 		return pod.Run(ctx, gcfg, so, func(s *edge.Server) { started <- s })
 	})
 	return nil
+}
+
+// compatListen is the device compatibility address if it can be bound
+// (a second dev stack, or a test run beside one, goes without).
+func compatListen(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "devstack: device compatibility listener off: %v\n", err)
+		return ""
+	}
+	_ = ln.Close()
+	return addr
 }
 
 // Err reports a service that stopped on its own.
@@ -279,6 +306,11 @@ func (st *Stack) PrintBanner(w io.Writer, cfg Config) {
 	} else {
 		fmt.Fprintf(w, "  chat      %s/ws/chat?token=…\n", ws)
 	}
+	if st.DeviceURL != "" {
+		fmt.Fprintf(w, "  devices   controllers %s (document 001's URL) or %s/ws/device/{device_id}\n", st.DeviceURL, ws)
+	} else {
+		fmt.Fprintf(w, "  devices   controllers %s/ws/device/{device_id} (compatibility listener off)\n", ws)
+	}
 	if st.nats != nil {
 		fmt.Fprintf(w, "  nats      %s  (embedded JetStream, data in %s)\n", st.NATSURL, st.DataDir)
 	} else {
@@ -293,6 +325,7 @@ func (st *Stack) PrintBanner(w io.Writer, cfg Config) {
 	fmt.Fprintf(w, "Next, in another terminal:\n")
 	fmt.Fprintf(w, "  go run ./services/examples/shellruntime -hub %s/ws/runtime\n", ws)
 	fmt.Fprintf(w, "  go run ./services/examples/termclient -hub %s\n", st.GatewayURL)
+	fmt.Fprintf(w, "  go run ./services/examples/deviceagent -hub %s/ws/runtime -id deck   # then: go run ./services/examples/devicectl -hub %s/ws/device/deck pair\n", ws, ws)
 }
 
 func splitHostPort(addr string) (string, int, error) {

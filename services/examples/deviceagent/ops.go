@@ -91,8 +91,12 @@ func (a *agent) createShortcut(r deviceRequest) (any, error) {
 	if err := decode(r, &p); err != nil {
 		return nil, err
 	}
+	if p.UserID.IsZero() && len(a.cfg.steamUsers) > 0 {
+		// complete_upload's shortcut names no user: the device's first.
+		p.UserID = device.StringUserID(a.cfg.steamUsers[0].id)
+	}
 	if p.UserID.IsZero() || p.Shortcut.Name == "" || p.Shortcut.Exe == "" {
-		return nil, fail(device.CodeBadRequest, "create_shortcut needs userId, shortcut.name and shortcut.exe")
+		return nil, fail(device.CodeBadRequest, "create_shortcut needs userId (or a -steam-users entry), shortcut.name and shortcut.exe")
 	}
 	sc := device.Shortcut{AppID: appID(p.Shortcut.Exe, p.Shortcut.Name), Name: p.Shortcut.Name, Exe: p.Shortcut.Exe, StartDir: p.Shortcut.StartDir, Artwork: p.Shortcut.Artwork}
 	if err := a.shortcuts.put(p.UserID.Digits, sc); err != nil {

@@ -39,6 +39,18 @@ type Config struct {
 	MaxFileBytes       int64    `flag:"max-file-bytes" env:"SY_MAX_FILE_BYTES" default:"7340032" usage:"largest file accepted by POST /files and in file.available (file_too_large above); base64 of 7 MiB fits a 10 MiB frame"`
 	// Chat stream room (dialect/chat).
 	Chat ChatConfig
+	// Device controllers (dialect/device, document 001).
+	DeviceCompatListen   string        `flag:"device-compat-listen" env:"SY_DEVICE_COMPAT_LISTEN" default:"" usage:"address of the device compatibility listener serving ws://host:port/ws (document 001's URL; empty: off)"`
+	DeviceCompatDevice   string        `flag:"device-compat-device" env:"SY_DEVICE_COMPAT_DEVICE" default:"" usage:"device the compatibility listener serves (empty: the only device online)"`
+	DeviceRequestTimeout time.Duration `flag:"device-request-timeout" env:"SY_DEVICE_REQUEST_TIMEOUT" default:"30s" usage:"a device request unanswered this long is answered with error 500 (document 001's request timeout)"`
+	DeviceInstallTimeout time.Duration `flag:"device-install-timeout" env:"SY_DEVICE_INSTALL_TIMEOUT" default:"30m" usage:"complete_upload waits this long for the device to fetch and install the files"`
+	DevicePairingCodeTTL time.Duration `flag:"device-pairing-code-ttl" env:"SY_DEVICE_PAIRING_CODE_TTL" default:"60s" usage:"lifetime of a 6-digit pairing code (expiresIn)"`
+	DevicePairingWindow  time.Duration `flag:"device-pairing-window" env:"SY_DEVICE_PAIRING_WINDOW" default:"5m" usage:"window of the wrong pairing attempt limits"`
+	DevicePairingPerDev  int           `flag:"device-pairing-per-device" env:"SY_DEVICE_PAIRING_PER_DEVICE" default:"5" usage:"wrong pairing codes accepted per device per window; above it pair_confirm fails until the window ends"`
+	DevicePairingPerAddr int           `flag:"device-pairing-per-addr" env:"SY_DEVICE_PAIRING_PER_ADDR" default:"10" usage:"wrong pairing codes accepted per source address per window"`
+	DeviceShowCode       bool          `flag:"device-show-code" env:"SY_DEVICE_SHOW_CODE" default:"false" usage:"also put the pairing code in pairing_required (document 001's example does; off: the code is only shown on the device)"`
+	DeviceProgressEvery  time.Duration `flag:"device-progress-every" env:"SY_DEVICE_PROGRESS_EVERY" default:"250ms" usage:"at most one upload_progress per upload and socket this often (the last chunk always reports)"`
+	DeviceDownloadBase   string        `flag:"device-download-base" env:"SY_DEVICE_DOWNLOAD_BASE" default:"" usage:"base URL of download links in device.upload_ready (empty: relative, the device resolves it against its hub URL)"`
 }
 
 // Defaults is the configuration with every setting at its documented
@@ -65,6 +77,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMessageBytes < 1 || c.HistoryPage < 1 || c.MaxFileBytes < 1 {
 		errs = append(errs, errors.New("max-message-bytes, history-page and max-file-bytes must be positive"))
+	}
+	if c.DeviceRequestTimeout <= 0 || c.DeviceInstallTimeout <= 0 || c.DevicePairingCodeTTL < time.Second || c.DevicePairingWindow <= 0 {
+		errs = append(errs, errors.New("device-request-timeout, device-install-timeout, device-pairing-window must be positive and device-pairing-code-ttl at least 1s"))
+	}
+	if c.DevicePairingPerDev < 1 || c.DevicePairingPerAddr < 1 {
+		errs = append(errs, errors.New("device-pairing-per-device and device-pairing-per-addr must be at least 1"))
 	}
 	return errors.Join(errs...)
 }

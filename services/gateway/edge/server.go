@@ -136,6 +136,17 @@ func (s *Server) ListenAddr(addr string) string {
 	return ""
 }
 
+// DialectHandler serves WebSocket upgrades of d on any path or listener
+// (the same as Upgrade).
+func (s *Server) DialectHandler(d Dialect) http.HandlerFunc { return s.Upgrade(d) }
+
+// Listener serves h on another address beside the main listener (Listen,
+// not optional); the returned func is the bound address once started.
+func (s *Server) Listener(addr string, h http.Handler) func() string {
+	s.Listen(addr, h, false)
+	return func() string { return s.ListenAddr(addr) }
+}
+
 func (s *Server) startExtra() error {
 	for _, x := range s.extra {
 		ln, err := net.Listen("tcp", x.addr)
@@ -194,6 +205,10 @@ func (s *Server) Start(ctx context.Context) error {
 	}()
 	if s.ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
 		return fmt.Errorf("gateway: listen %s: %w", s.cfg.Listen, err)
+	}
+	if err := s.startExtra(); err != nil {
+		_ = s.ln.Close()
+		return err
 	}
 	health.Handlers(s.mux, s.Ready, s.tel.MetricsHandler())
 	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: readHeaderTimeout}

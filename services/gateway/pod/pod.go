@@ -12,6 +12,7 @@ import (
 	"github.com/switchyard-hub/switchyard/services/gateway/dialect/amurg"
 	"github.com/switchyard-hub/switchyard/services/gateway/dialect/chat"
 	"github.com/switchyard-hub/switchyard/services/gateway/dialect/push"
+	"github.com/switchyard-hub/switchyard/services/gateway/dialect/device"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	"github.com/switchyard-hub/switchyard/services/gateway/files"
 	"github.com/switchyard-hub/switchyard/services/gateway/rest"
@@ -19,7 +20,7 @@ import (
 
 // Rooms are the parts registered on the core, in order.
 func Rooms() []edge.Room {
-	return []edge.Room{amurg.Register, rest.Register, files.Register, push.Register, chat.Register, serveConsole}
+	return []edge.Room{amurg.Register, device.Register, rest.Register, files.Register, push.Register, chat.Register, serveConsole}
 }
 
 // serveConsole serves the web console's static files at /console/.
