@@ -1,9 +1,7 @@
 package browser
 
 import (
-	"bytes"
 	"encoding/json"
-	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
@@ -120,15 +118,7 @@ func TestConsoleDevices(t *testing.T) {
 		}()
 		rt.acceptSession()
 		sid := <-created
-		var body bytes.Buffer
-		mw := multipart.NewWriter(&body)
-		_ = mw.WriteField("session_id", sid)
-		fw, _ := mw.CreateFormFile("file", "firmware.bin")
-		_, _ = fw.Write(bytes.Repeat([]byte("x"), 64<<10))
-		_ = mw.Close()
-		if st, raw := rest(t, "POST", base+"/v1/files", clientToken, &body, mw.FormDataContentType()); st != http.StatusCreated {
-			t.Fatalf("upload: %d %s", st, raw)
-		}
+		uploadFile(t, base, sid, "firmware.bin", 64<<10)
 		until(t, ctx, "the upload listed, completed",
 			`[...document.querySelectorAll('#upload-list li.upload-item')].some(li => li.textContent.includes('firmware.bin') &&
 			  li.dataset.status === 'Completed' && li.querySelector('progress').value === 100)`)

@@ -106,7 +106,10 @@ function route() {
   const hash = location.hash || '#/sessions';
   for (const a of nav.querySelectorAll('a')) {
     const here = hash === a.getAttribute('href') || hash.startsWith(a.getAttribute('href') + '/');
-    if (here) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+    if (here) {
+      a.setAttribute('aria-current', 'page');
+      a.scrollIntoView({ block: 'nearest', inline: 'nearest' }); // the nav scrolls on a phone
+    } else a.removeAttribute('aria-current');
   }
   for (const [re, view] of routes) {
     const m = hash.match(re);

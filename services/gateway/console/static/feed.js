@@ -122,8 +122,10 @@ export function describe(type, d) {
       const text = parts.filter(Boolean).join(' ');
       return text || JSON.stringify(d);
     }
-    case 4:
-      return `${d.HttpMethod || ''} ${d.EndpointAddress || ''}` + (d.Operation ? ` · ${d.Operation}` : '') + (d.Origin ? ` · origin ${d.Origin}` : '');
+    case 4: {
+      const call = `${d.HttpMethod || ''} ${d.EndpointAddress || ''}`;
+      return call + (d.Operation && d.Operation !== call ? ` · ${d.Operation}` : '') + (d.Origin ? ` · origin ${d.Origin}` : '');
+    }
     default:
       return JSON.stringify(d).slice(0, 300);
   }
