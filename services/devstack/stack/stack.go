@@ -26,6 +26,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/embedded"
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
+	"github.com/switchyard-hub/switchyard/services/gateway/dialect/chat"
 	"github.com/switchyard-hub/switchyard/services/gateway/dialect/device"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	"github.com/switchyard-hub/switchyard/services/gateway/pod"
@@ -129,7 +130,7 @@ func Start(ctx context.Context, cfg Config, o process.Options) (*Stack, error) {
 		select {
 		case gw := <-started:
 			st.GatewayURL = "http://" + gw.Addr()
-			if a := gw.ListenAddr(cfg.ChatCompatListen); a != "" {
+			if a := gw.ListenAddr(chat.ListenerName); a != "" {
 				st.ChatURL = "ws://" + a + "/ws"
 			}
 			if a := device.CompatAddr(gw); a != "" {

@@ -111,6 +111,7 @@ func (s *Server) Upgrade(d Dialect) http.HandlerFunc {
 
 // extraListener is one more address the pod serves (Listen).
 type extraListener struct {
+	name     string
 	addr     string
 	h        http.Handler
 	optional bool
@@ -119,32 +120,22 @@ type extraListener struct {
 }
 
 // Listen serves h on one more address from Start until Shutdown (e.g. a
-// dialect's compatibility port). optional: an address that cannot be
-// bound is logged and skipped instead of failing Start.
-func (s *Server) Listen(addr string, h http.Handler, optional bool) {
-	s.extra = append(s.extra, &extraListener{addr: addr, h: h, optional: optional})
+// dialect's compatibility port), under a name ListenAddr looks it up by.
+// optional: an address that cannot be bound is logged and skipped instead
+// of failing Start (the dev stack's fixed compatibility ports).
+func (s *Server) Listen(name, addr string, h http.Handler, optional bool) {
+	s.extra = append(s.extra, &extraListener{name: name, addr: addr, h: h, optional: optional})
 }
 
-// ListenAddr is the bound address of the listener Listen was given addr
-// for ("" when it is not listening).
-func (s *Server) ListenAddr(addr string) string {
+// ListenAddr is the bound address of the listener named name ("" when it
+// is not listening).
+func (s *Server) ListenAddr(name string) string {
 	for _, x := range s.extra {
-		if x.addr == addr && x.ln != nil {
+		if x.name == name && x.ln != nil {
 			return x.ln.Addr().String()
 		}
 	}
 	return ""
-}
-
-// DialectHandler serves WebSocket upgrades of d on any path or listener
-// (the same as Upgrade).
-func (s *Server) DialectHandler(d Dialect) http.HandlerFunc { return s.Upgrade(d) }
-
-// Listener serves h on another address beside the main listener (Listen,
-// not optional); the returned func is the bound address once started.
-func (s *Server) Listener(addr string, h http.Handler) func() string {
-	s.Listen(addr, h, false)
-	return func() string { return s.ListenAddr(addr) }
 }
 
 func (s *Server) startExtra() error {
