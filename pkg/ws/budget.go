@@ -3,7 +3,7 @@ package ws
 import (
 	"context"
 	"errors"
-		"io"
+	"io"
 	"sync/atomic"
 	"time"
 
