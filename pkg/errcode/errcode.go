@@ -43,6 +43,10 @@ const (
 	// Integrity and quotas (issue 9).
 	EndpointOwned = "endpoint_owned" // runtime.hello names an endpoint another runtime (or org) owns
 	QuotaExceeded = "quota_exceeded" // the user's message or transcript-byte quota is used up; retry later
+
+	// Edge limits (issue 9).
+	TooManySockets  = "too_many_sockets"  // the source address or principal holds the most sockets allowed
+	MessageTooLarge = "message_too_large" // the frame is larger than the bus (NATS max_payload) carries
 )
 
 // All is every code, for documentation checks.
@@ -54,4 +58,5 @@ var All = []string{
 	RuntimeOffline, RuntimeTimeout, RuntimeError,
 	Unavailable, Internal,
 	EndpointOwned, QuotaExceeded,
+	TooManySockets, MessageTooLarge,
 }

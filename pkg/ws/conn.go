@@ -30,6 +30,8 @@ const (
 	CloseTryAgain     = websocket.CloseTryAgainLater     // 1013: the hub cannot serve now
 	CloseSlowConsumer = 4008                             // send queue overflow: the peer reads too slowly
 	CloseReplaced     = 4009                             // the same runtime connected again elsewhere
+	// CloseTooManySockets: the principal holds SY_MAX_SOCKETS_PER_PRINCIPAL sockets.
+	CloseTooManySockets = 4029
 	closeGrace        = time.Second                      // how long to wait for the peer's close reply
 )
 

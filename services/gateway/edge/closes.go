@@ -14,8 +14,8 @@ import (
 // switchyard_gateway_closes_total{dialect,reason}.
 type CloseReason string
 
-// Close reasons. The hub closes with the first six; the rest name ends the
-// peer or the network caused.
+// Close reasons: those with a code in closeCode are the hub's; the others
+// (pong_timeout, peer_closed) name ends the peer or the network caused.
 const (
 	ReasonDraining       CloseReason = "draining"        // 1001: pod draining, reconnect elsewhere
 	ReasonAuthFailed     CloseReason = "auth_failed"     // 1008: refused credentials (or revoked)
@@ -25,6 +25,9 @@ const (
 	ReasonReplayOverflow CloseReason = "replay_overflow" // 4008: live frames overflowed during a replay
 	ReasonReplaced       CloseReason = "replaced"        // 4009: the same runtime connected again
 	ReasonTooBig         CloseReason = "too_big"         // 1009: frame above the size limit (sent by the ws library)
+	ReasonAuthTimeout    CloseReason = "auth_timeout"    // 1008: no principal within SY_AUTH_TIMEOUT
+	ReasonTooManySockets CloseReason = "too_many_sockets" // 4029: the principal's socket cap (HTTP 429 at an upgrade)
+	ReasonReadBudget     CloseReason = "read_budget"     // 1013: no read budget for a large frame in time (sent by the ws library)
 	ReasonPongTimeout    CloseReason = "pong_timeout"    // the peer was silent past the pong wait
 	ReasonPeerClosed     CloseReason = "peer_closed"     // the peer closed or the connection broke
 )
@@ -42,6 +45,9 @@ var closeCode = map[CloseReason]struct {
 	ReasonReplayOverflow: {ws.CloseSlowConsumer, "live frames overflowed during history replay; subscribe again"},
 	ReasonReplaced:       {ws.CloseReplaced, "replaced by a newer connection"},
 	ReasonTooBig:         {ws.CloseTooBig, "message too big"},
+	ReasonAuthTimeout:    {ws.ClosePolicy, "auth_timeout: not authenticated in time"},
+	ReasonTooManySockets: {ws.CloseTooManySockets, "too_many_sockets"},
+	ReasonReadBudget:     {ws.CloseTryAgain, "gateway read budget exhausted; try again later"},
 }
 
 // Code is the WebSocket close code the hub sends for r (0: none, the
@@ -55,8 +61,10 @@ func (r CloseReason) Text() string { return closeCode[r].text }
 func endReason(err error) CloseReason {
 	var ne net.Error
 	switch {
-	case errors.Is(err, websocket.ErrReadLimit):
+	case errors.Is(err, websocket.ErrReadLimit), errors.Is(err, ws.ErrPreAuthTooBig):
 		return ReasonTooBig
+	case errors.Is(err, ws.ErrBudget):
+		return ReasonReadBudget
 	case errors.As(err, &ne) && ne.Timeout():
 		return ReasonPongTimeout
 	}
