@@ -17,9 +17,9 @@ func TestExceeds(t *testing.T) {
 		{`{}`, 1, false},
 		{`{"a":[1,{"b":2}]}`, 3, false},
 		{`{"a":[1,{"b":2}]}`, 2, true},
-		{`{"s":"[[[[{{{{"}`, 1, false},          // brackets in strings do not count
-		{`{"s":"\"[[[[{{{{"}`, 1, false},        // nor after an escaped quote
-		{`{"s":"\\"}`, 1, false},                // an escaped backslash ends the escape
+		{`{"s":"[[[[{{{{"}`, 1, false},   // brackets in strings do not count
+		{`{"s":"\"[[[[{{{{"}`, 1, false}, // nor after an escaped quote
+		{`{"s":"\\"}`, 1, false},         // an escaped backslash ends the escape
 		{nested(64), 64, false},
 		{nested(65), 64, true},
 		{nested(5000), 64, true},

@@ -32,7 +32,7 @@ const (
 	CloseReplaced     = 4009                             // the same runtime connected again elsewhere
 	// CloseTooManySockets: the principal holds SY_MAX_SOCKETS_PER_PRINCIPAL sockets.
 	CloseTooManySockets = 4029
-	closeGrace        = time.Second                      // how long to wait for the peer's close reply
+	closeGrace          = time.Second // how long to wait for the peer's close reply
 )
 
 // Options are a socket's limits and timings.

@@ -17,19 +17,19 @@ type CloseReason string
 // Close reasons: those with a code in closeCode are the hub's; the others
 // (pong_timeout, peer_closed) name ends the peer or the network caused.
 const (
-	ReasonDraining       CloseReason = "draining"        // 1001: pod draining, reconnect elsewhere
-	ReasonAuthFailed     CloseReason = "auth_failed"     // 1008: refused credentials (or revoked)
-	ReasonUnavailable    CloseReason = "unavailable"     // 1013: the hub cannot serve now, retry
-	ReasonBacklog        CloseReason = "backlog"         // 1013: the socket queued more work than allowed
-	ReasonSlowConsumer   CloseReason = "slow_consumer"   // 4008: send queue overflow
-	ReasonReplayOverflow CloseReason = "replay_overflow" // 4008: live frames overflowed during a replay
-	ReasonReplaced       CloseReason = "replaced"        // 4009: the same runtime connected again
-	ReasonTooBig         CloseReason = "too_big"         // 1009: frame above the size limit (sent by the ws library)
-	ReasonAuthTimeout    CloseReason = "auth_timeout"    // 1008: no principal within SY_AUTH_TIMEOUT
+	ReasonDraining       CloseReason = "draining"         // 1001: pod draining, reconnect elsewhere
+	ReasonAuthFailed     CloseReason = "auth_failed"      // 1008: refused credentials (or revoked)
+	ReasonUnavailable    CloseReason = "unavailable"      // 1013: the hub cannot serve now, retry
+	ReasonBacklog        CloseReason = "backlog"          // 1013: the socket queued more work than allowed
+	ReasonSlowConsumer   CloseReason = "slow_consumer"    // 4008: send queue overflow
+	ReasonReplayOverflow CloseReason = "replay_overflow"  // 4008: live frames overflowed during a replay
+	ReasonReplaced       CloseReason = "replaced"         // 4009: the same runtime connected again
+	ReasonTooBig         CloseReason = "too_big"          // 1009: frame above the size limit (sent by the ws library)
+	ReasonAuthTimeout    CloseReason = "auth_timeout"     // 1008: no principal within SY_AUTH_TIMEOUT
 	ReasonTooManySockets CloseReason = "too_many_sockets" // 4029: the principal's socket cap (HTTP 429 at an upgrade)
-	ReasonReadBudget     CloseReason = "read_budget"     // 1013: no read budget for a large frame in time (sent by the ws library)
-	ReasonPongTimeout    CloseReason = "pong_timeout"    // the peer was silent past the pong wait
-	ReasonPeerClosed     CloseReason = "peer_closed"     // the peer closed or the connection broke
+	ReasonReadBudget     CloseReason = "read_budget"      // 1013: no read budget for a large frame in time (sent by the ws library)
+	ReasonPongTimeout    CloseReason = "pong_timeout"     // the peer was silent past the pong wait
+	ReasonPeerClosed     CloseReason = "peer_closed"      // the peer closed or the connection broke
 )
 
 // closeCode is the one table of close codes and texts.

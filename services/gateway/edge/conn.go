@@ -58,9 +58,9 @@ type Conn struct {
 	mu           sync.Mutex
 	principalKey string // role/principal counted against SY_MAX_SOCKETS_PER_PRINCIPAL
 	principal    string
-	runtime   string // runtime id this socket claimed (ClaimRuntime)
-	reason    CloseReason
-	subs      map[string]*subscription // session id → subscription
+	runtime      string // runtime id this socket claimed (ClaimRuntime)
+	reason       CloseReason
+	subs         map[string]*subscription // session id → subscription
 }
 
 // ID is the socket's conn id (<pod>-<boot>-<n>).
