@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/kind"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	"github.com/switchyard-hub/switchyard/pkg/testenv"
+	"github.com/switchyard-hub/switchyard/pkg/transcript"
 	"github.com/switchyard-hub/switchyard/pkg/ws"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
@@ -59,6 +61,13 @@ func (gate) Frame(c *Conn, f Frame) {
 			c.Ingest(&syv1.Envelope{Id: parts[1], Type: kind.AgentOutput, SessionId: "s1",
 				Body: &syv1.Envelope_AgentOutput{AgentOutput: &syv1.AgentOutput{SessionId: "s1", Content: strings.Repeat("x", n)}}})
 			_ = c.Send(Text([]byte("ingested:" + parts[1])))
+		})
+	case strings.HasPrefix(text, "follow:"):
+		session := strings.TrimPrefix(text, "follow:")
+		c.Do(func(ctx context.Context) {
+			_ = c.Follow(ctx, session, 0, func(_ context.Context, p Page) error {
+				return c.Send(Text([]byte(fmt.Sprintf("page:first=%d:trimmed=%v:n=%d:last=%d", p.FirstSeq, p.Trimmed, len(p.Messages), p.Last))))
+			})
 		})
 	default:
 		_ = c.Send(Text([]byte("got:" + strconv.Itoa(len(f.Data)))))
@@ -385,5 +394,31 @@ func TestMessageTooLargeForNATS(t *testing.T) {
 	}
 	if !strings.Contains(maxPayloadText("this agent.output", 1100000, 1<<20), "max_payload is 1048576") {
 		t.Fatal("the refusal does not name the limit")
+	}
+}
+
+// TestReplayPageSaysTrimmed: the core hands a dialect's PageFunc the
+// transcript's first stored seq and whether retention trimmed the range,
+// so history.response can show first_seq / trimmed.
+func TestReplayPageSaysTrimmed(t *testing.T) {
+	s := startGate(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := s.Bus().EnsureStreams(ctx, bus.Limits{TranscriptMaxMsgsPerSession: 3}); err != nil {
+		t.Fatal(err)
+	}
+	w := transcript.NewWriter(s.Transcripts())
+	for i := range 8 {
+		if _, err := w.Append(ctx, &syv1.Envelope{Id: "m" + strconv.Itoa(i), Type: kind.AgentOutput, SessionId: "loud",
+			Body: &syv1.Envelope_AgentOutput{AgentOutput: &syv1.AgentOutput{SessionId: "loud"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := dialGate(t, s)
+	send(t, c, []byte("auth:rt-1"))
+	next(t, c)
+	send(t, c, []byte("follow:loud"))
+	if got := next(t, c); got != "page:first=6:trimmed=true:n=3:last=8" {
+		t.Fatalf("replay of a trimmed session: %q", got)
 	}
 }
