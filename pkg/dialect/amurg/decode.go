@@ -159,8 +159,10 @@ func Decode(data []byte, role Role, now time.Time) (*syv1.Envelope, *Error) {
 // runtime.hello's caps become protobuf Structs, two levels a level).
 const MaxDepth = 64
 
-// validMessageID applies the identifier rule to a message_id; empty is
-// allowed (the hub assigns one).
+// validMessageID applies the identifier rule to a user.message's
+// message_id, the idempotency key that becomes a NATS dedupe header; empty
+// is allowed (the hub assigns one). agent.output's message_id is the
+// runtime's own label, carried as data, and is not checked.
 func validMessageID(id string) *Error {
 	if id != "" && !bus.ValidToken(id) {
 		return errorf(errcode.InvalidMessage, "message_id must be 1-128 letters, digits, '-' or '_'")
@@ -254,9 +256,6 @@ func decodeBody(f *Frame, env *syv1.Envelope) *Error {
 	case TypeAgentOutput:
 		var p agentOutputJSON
 		if err := unmarshalPayload(f, &p); err != nil {
-			return err
-		}
-		if err := validMessageID(p.MessageID); err != nil {
 			return err
 		}
 		env.Body = &syv1.Envelope_AgentOutput{AgentOutput: &syv1.AgentOutput{SessionId: p.SessionID, MessageId: p.MessageID, Seq: p.Seq, Channel: p.Channel, Content: p.Content, Final: p.Final}}

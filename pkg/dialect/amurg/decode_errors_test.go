@@ -81,7 +81,6 @@ func TestDecodeErrors(t *testing.T) {
 		{"message_id path", cl, `{"type":"user.message","session_id":"s","payload":{"message_id":"../../etc/passwd:x","content":"c"}}`, errcode.InvalidMessage, "user.message", "s"},
 		{"message_id 200k", cl, `{"type":"user.message","session_id":"s","payload":{"message_id":"` + strings.Repeat("m", 200000) + `","content":"c"}}`, errcode.InvalidMessage, "user.message", "s"},
 		{"message_id 129", cl, `{"type":"user.message","session_id":"s","payload":{"message_id":"` + strings.Repeat("m", 129) + `","content":"c"}}`, errcode.InvalidMessage, "user.message", "s"},
-		{"agent.output message_id", rt, `{"type":"agent.output","session_id":"s","payload":{"message_id":"a/b","content":"c"}}`, errcode.InvalidMessage, "agent.output", "s"},
 		{"envelope id with space", cl, `{"type":"user.message","id":"a b","session_id":"s","payload":{"message_id":"m","content":"c"}}`, errcode.InvalidMessage, "user.message", "s"},
 		{"hello caps 5000 deep", rt, `{"type":"runtime.hello","payload":{"runtime_id":"r","endpoints":[{"id":"e","caps":` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000) + `}]}}`, errcode.InvalidMessage, "", ""},
 		{"frame 65 deep", cl, `{"type":"ping","payload":` + strings.Repeat("[", 64) + strings.Repeat("]", 64) + `}`, errcode.InvalidMessage, "", ""},

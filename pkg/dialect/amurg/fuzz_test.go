@@ -170,7 +170,7 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 			env.Body = &syv1.Envelope_UserMessage{UserMessage: &syv1.UserMessage{SessionId: session, MessageId: id, Content: b}}
 		case 1:
 			role, env.Type = RoleRuntime, TypeAgentOutput
-			env.Body = &syv1.Envelope_AgentOutput{AgentOutput: &syv1.AgentOutput{SessionId: session, MessageId: id, Seq: n, Channel: c, Content: b, Final: flag}}
+			env.Body = &syv1.Envelope_AgentOutput{AgentOutput: &syv1.AgentOutput{SessionId: session, MessageId: a, Seq: n, Channel: c, Content: b, Final: flag}}
 		case 2:
 			role, env.Type = RoleRuntime, TypeTurnCompleted
 			tc := &syv1.TurnCompleted{SessionId: session, InResponseTo: a}
