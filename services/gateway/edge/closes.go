@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/switchyard-hub/switchyard/pkg/auth/jwtauth"
 	"github.com/switchyard-hub/switchyard/pkg/ws"
 )
 
@@ -14,7 +15,7 @@ import (
 // switchyard_gateway_closes_total{dialect,reason}.
 type CloseReason string
 
-// Close reasons. The hub closes with the first six; the rest name ends the
+// Close reasons. The hub closes with the first eight; the rest name ends the
 // peer or the network caused.
 const (
 	ReasonDraining       CloseReason = "draining"        // 1001: pod draining, reconnect elsewhere
@@ -24,6 +25,7 @@ const (
 	ReasonSlowConsumer   CloseReason = "slow_consumer"   // 4008: send queue overflow
 	ReasonReplayOverflow CloseReason = "replay_overflow" // 4008: live frames overflowed during a replay
 	ReasonReplaced       CloseReason = "replaced"        // 4009: the same runtime connected again
+	ReasonTokenExpired   CloseReason = "token_expired"   // 4001: the client's JWT expired while the socket was open
 	ReasonTooBig         CloseReason = "too_big"         // 1009: frame above the size limit (sent by the ws library)
 	ReasonPongTimeout    CloseReason = "pong_timeout"    // the peer was silent past the pong wait
 	ReasonPeerClosed     CloseReason = "peer_closed"     // the peer closed or the connection broke
@@ -41,6 +43,7 @@ var closeCode = map[CloseReason]struct {
 	ReasonSlowConsumer:   {ws.CloseSlowConsumer, "send queue overflow"},
 	ReasonReplayOverflow: {ws.CloseSlowConsumer, "live frames overflowed during history replay; subscribe again"},
 	ReasonReplaced:       {ws.CloseReplaced, "replaced by a newer connection"},
+	ReasonTokenExpired:   {jwtauth.CloseTokenExpired, jwtauth.CloseReasonTokenExpired},
 	ReasonTooBig:         {ws.CloseTooBig, "message too big"},
 }
 

@@ -230,13 +230,16 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
-	wc, err := ws.Upgrader().Upgrade(w, r, nil)
+	up := ws.Upgrader()
+	up.CheckOrigin = s.checkOrigin
+	wc, err := up.Upgrade(w, r, nil)
 	if err != nil {
-		return // the upgrader has answered (400 for a non-upgrade request)
+		return // the upgrader has answered (400 for a non-upgrade request, 403 for a foreign Origin)
 	}
 	c := s.newConn(d, adm, ws.New(wc, s.cfg.WSOptions()))
 	s.register(r.Context(), c)
 	defer s.release(c)
+	defer expireAt(c, adm.Expires)()
 	d.Open(c)
 	err = c.ws.ReadLoop(func(binary bool, data []byte) {
 		if c.limitedFrame() {
