@@ -3,6 +3,7 @@ package edge
 import (
 	"errors"
 	"net"
+	"strconv"
 
 	"github.com/gorilla/websocket"
 
@@ -64,4 +65,25 @@ func endReason(err error) CloseReason {
 		return ReasonPongTimeout
 	}
 	return ReasonPeerClosed
+}
+
+// peerCloseCode is the close code in the peer's close frame (0: none).
+func peerCloseCode(err error) int {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return 0
+}
+
+// closeCodeLabel is the code label of switchyard_gateway_closes_total: the
+// hub's close code for reason, else the peer's, else "none".
+func closeCodeLabel(r CloseReason, peer int) string {
+	switch {
+	case r.Code() != 0:
+		return strconv.Itoa(r.Code())
+	case peer != 0:
+		return strconv.Itoa(peer)
+	}
+	return "none"
 }

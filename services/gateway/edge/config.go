@@ -3,6 +3,7 @@ package edge
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/switchyard-hub/switchyard/pkg/auth/jwtauth"
@@ -92,7 +93,7 @@ func (c *Config) Validate() error {
 	if c.TraceOutputRatio < 0 || c.TraceOutputRatio > 1 {
 		bad("TraceOutputRatio", c.TraceOutputRatio, "want a share 0..1")
 	}
-	if c.InternalListen != "" && c.InternalListen == c.Listen {
+	if c.InternalListen != "" && c.InternalListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 		bad("InternalListen", c.InternalListen, fmt.Sprintf("must differ from %s: the internal listener is off the public one", config.Name(c, "Listen")))
 	}
 	for _, o := range c.AllowedOrigins {

@@ -48,6 +48,9 @@ type Conn struct {
 	work       *serial // frame work off the read loop (Do, Serial)
 	deliveries *serial // directed envelopes for this socket, in order
 
+	// peerCode is the close code the peer sent (0: none), set when the read loop ends.
+	peerCode int
+
 	mu        sync.Mutex
 	principal string
 	runtime   string // runtime id this socket claimed (ClaimRuntime)
@@ -248,6 +251,7 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 		d.Frame(c, Frame{Binary: binary, Data: data})
 	})
 	c.setReason(endReason(err))
+	c.peerCode = peerCloseCode(err)
 	s.log.Debug("socket ended", "conn", c.id, "dialect", d.Name(), "principal", c.Principal(), "err", err)
 }
 
@@ -311,7 +315,7 @@ func (s *Server) release(c *Conn) {
 	c.mu.Lock()
 	reason := c.reason
 	c.mu.Unlock()
-	s.m.closes.WithLabelValues(c.label, string(reason)).Inc()
+	s.m.closes.WithLabelValues(c.label, string(reason), closeCodeLabel(reason, c.peerCode)).Inc()
 	s.topics.leaveAll(c)
 	if c.acks != nil {
 		close(c.acks) // nothing ingests any more: the read loop and the work have ended

@@ -62,12 +62,12 @@ type Server struct {
 	internalLn  net.Listener
 	jwt         *jwtauth.Verifier // nil: JWTs not configured
 	jwtStop     context.CancelFunc
-	podSub   *nats.Subscription
-	draining atomic.Bool
-	hbStop   context.CancelFunc
-	hbDone   chan struct{}
-	connSeq  atomic.Uint64
-	boot     string // random per process start, so conn ids never repeat
+	podSub      *nats.Subscription
+	draining    atomic.Bool
+	hbStop      context.CancelFunc
+	hbDone      chan struct{}
+	connSeq     atomic.Uint64
+	boot        string // random per process start, so conn ids never repeat
 
 	mu    sync.Mutex
 	conns map[string]*Conn
