@@ -29,7 +29,7 @@ func natsMetrics(reg prometheus.Registerer, nc *nats.Conn) {
 // outcome) and switchyard_redis_reconnects_total (probes that succeeded
 // after a failed one), and returns the prober: one PING every
 // redisProbeEvery until ctx ends.
-func redisHealth(reg prometheus.Registerer, rdb redis.UniversalClient) func(ctx context.Context) {
+func redisHealth(reg prometheus.Registerer, rdb redis.UniversalClient, every time.Duration) func(ctx context.Context) {
 	var up atomic.Bool
 	reconnects := prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_redis_reconnects_total", Help: "Times Redis answered again after a failed probe (outage ended, failover)."})
 	reg.MustRegister(
@@ -48,7 +48,7 @@ func redisHealth(reg prometheus.Registerer, rdb redis.UniversalClient) func(ctx 
 	}
 	return func(ctx context.Context) {
 		probe(ctx)
-		t := time.NewTicker(redisProbeEvery)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {

@@ -88,7 +88,7 @@ func Connect(ctx context.Context, service string, c *config.Common, o Options) (
 		wctx, cancel := context.WithCancel(ctx)
 		d.stopWatch = cancel
 		go func() { _ = WatchRedis(wctx, d.Redis, RedisTarget(c), tel.Log) }()
-		go redisHealth(tel.Registry, d.Redis)(wctx)
+		go redisHealth(tel.Registry, d.Redis, redisProbeEvery)(wctx)
 	}
 	return d, nil
 }
