@@ -16,7 +16,7 @@ import (
 func attrs(kvs []attribute.KeyValue) map[string]string {
 	m := map[string]string{}
 	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
@@ -62,4 +62,3 @@ func TestSpansFollowSemanticConventions(t *testing.T) {
 		t.Errorf("service.version %q, want %q", v, buildinfo.Get().Version)
 	}
 }
-
