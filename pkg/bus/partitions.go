@@ -93,6 +93,7 @@ func (b *Bus) consumePartition(ctx context.Context, stream jetstream.Stream, o P
 
 func (b *Bus) handle(ctx context.Context, log *slog.Logger, m jetstream.Msg, handler Handler) {
 	mctx, env, err := Decode(ctx, m.Data(), m.Headers())
+	mctx = context.WithValue(mctx, subjectKey{}, m.Subject())
 	if err == nil {
 		err = handler(mctx, env)
 	}
@@ -134,4 +135,13 @@ func ConsumerReady(b *Bus, p *Partitions) error {
 		return errors.New("not consuming yet")
 	}
 	return nil
+}
+
+type subjectKey struct{}
+
+// Subject is the subject of the stream message a partition handler is
+// processing ("" outside one): its spans' messaging.destination.name.
+func Subject(ctx context.Context) string {
+	s, _ := ctx.Value(subjectKey{}).(string)
+	return s
 }

@@ -5,9 +5,11 @@ package process
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -32,6 +34,8 @@ type Options struct {
 	NoRedis bool
 	// Started, when set, is called once the service serves.
 	Started func()
+	// LogOutput receives the service's logs; os.Stderr when nil (tests).
+	LogOutput io.Writer
 }
 
 // NotifyStarted calls o.Started if set.
@@ -47,6 +51,7 @@ type Deps struct {
 	Bus   *bus.Bus
 	Redis redis.UniversalClient
 
+	service   string // "switchyard-session", …
 	stopWatch context.CancelFunc
 }
 
@@ -63,7 +68,7 @@ func Connect(ctx context.Context, service string, c *config.Common, o Options) (
 	c.Pod = pod
 	tel, err := telemetry.Setup(ctx, telemetry.Options{
 		Service: service, Pod: pod, OTLPEndpoint: c.OTLPEndpoint, Exporter: o.Exporter,
-		LogLevel: c.LogLevel, LogFormat: c.LogFormat, Registry: o.Registry,
+		LogLevel: c.LogLevel, LogFormat: c.LogFormat, Registry: o.Registry, LogOutput: o.LogOutput,
 	})
 	if err != nil {
 		return nil, err
@@ -73,7 +78,8 @@ func Connect(ctx context.Context, service string, c *config.Common, o Options) (
 	if err != nil {
 		return nil, err
 	}
-	d := &Deps{Tel: tel, Bus: b, stopWatch: func() {}}
+	d := &Deps{Tel: tel, Bus: b, service: service, stopWatch: func() {}}
+	natsMetrics(tel.Registry, b.NC)
 	if !o.NoRedis {
 		if d.Redis, err = Redis(c); err != nil {
 			b.Close()
@@ -82,6 +88,7 @@ func Connect(ctx context.Context, service string, c *config.Common, o Options) (
 		wctx, cancel := context.WithCancel(ctx)
 		d.stopWatch = cancel
 		go func() { _ = WatchRedis(wctx, d.Redis, RedisTarget(c), tel.Log) }()
+		go redisHealth(tel.Registry, d.Redis, redisProbeEvery)(wctx)
 	}
 	return d, nil
 }
@@ -141,6 +148,10 @@ func Serve(ctx context.Context, d *Deps, w Worker, healthAddr string, o Options)
 		return err
 	}
 	started.Store(true)
+	// The service's partition consumers (session-p*, relay-p*): pending and
+	// redelivered, polled (docs/metrics.md).
+	d.Bus.WatchConsumers(ctx, d.Tel.Registry, d.Tel.Log, bus.ConsumerStatsEvery,
+		strings.TrimPrefix(d.service, "switchyard-")+"-p", bus.StreamInbound, bus.StreamRuntime)
 	d.Tel.Log.Info("ready", "health", ln.Addr().String())
 	o.NotifyStarted()
 	<-ctx.Done()

@@ -23,16 +23,21 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/switchyard-hub/switchyard/pkg/buildinfo"
 )
 
 // Options configures Setup.
 type Options struct {
 	Service string // service.name: "switchyard-gateway", ...
 	Pod     string
-	// OTLPEndpoint is an OTLP/HTTP base URL (http://host:4318). With it
-	// and Exporter both empty, tracing is off: the tracer is a no-op one, so
-	// no span is recorded and no traceparent is started per frame (an
-	// incoming traceparent is still passed on).
+	// OTLPEndpoint is an OTLP/HTTP base URL (http://host:4318). With it,
+	// Exporter and the standard OTEL_EXPORTER_OTLP_ENDPOINT /
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT all empty, tracing is off: the
+	// tracer is a no-op one, so no span is recorded and no traceparent is
+	// started per frame (an incoming traceparent is still passed on).
+	// OTLPEndpoint wins over the OTEL_* variables, which otherwise configure
+	// the exporter as the OpenTelemetry SDK documents (headers, timeout, …).
 	OTLPEndpoint string
 	// Exporter, when set, receives spans as well (tests use an in-memory one).
 	Exporter  sdktrace.SpanExporter
@@ -49,6 +54,7 @@ type Telemetry struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry
 	tp       *sdktrace.TracerProvider // nil: tracing off (no-op tracer)
+	sampler  *frameSampler            // nil: tracing off
 }
 
 // Setup builds a service's telemetry. It also installs the W3C trace
@@ -56,7 +62,7 @@ type Telemetry struct {
 func Setup(ctx context.Context, o Options) (*Telemetry, error) {
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
-		semconv.ServiceName(o.Service), semconv.ServiceInstanceID(o.Pod)))
+		semconv.ServiceName(o.Service), semconv.ServiceInstanceID(o.Pod), semconv.ServiceVersion(buildinfo.Get().Version)))
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}
@@ -69,11 +75,17 @@ func Setup(ctx context.Context, o Options) (*Telemetry, error) {
 		out = os.Stderr
 	}
 	log := NewLogger(out, o.LogLevel, o.LogFormat).With("service", o.Service, "pod", o.Pod)
-	if o.OTLPEndpoint == "" && o.Exporter == nil {
+	fromEnv := o.OTLPEndpoint == "" && (os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "")
+	if o.OTLPEndpoint == "" && o.Exporter == nil && !fromEnv {
 		return &Telemetry{Tracer: noop.NewTracerProvider().Tracer("switchyard/" + o.Service), Log: log, Registry: reg}, nil
 	}
-	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	if o.OTLPEndpoint != "" {
+	base, err := SamplerFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	sampler := newFrameSampler(base)
+	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
+	if o.OTLPEndpoint != "" || fromEnv {
 		exp, err := otlptracehttp.New(ctx, endpointOption(o.OTLPEndpoint)...)
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: otlp exporter %s: %w", o.OTLPEndpoint, err)
@@ -84,10 +96,24 @@ func Setup(ctx context.Context, o Options) (*Telemetry, error) {
 		tpOpts = append(tpOpts, sdktrace.WithSyncer(o.Exporter))
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
-	return &Telemetry{Tracer: tp.Tracer("switchyard/" + o.Service), Log: log, Registry: reg, tp: tp}, nil
+	return &Telemetry{Tracer: tp.Tracer("switchyard/" + o.Service), Log: log, Registry: reg, tp: tp, sampler: sampler}, nil
 }
 
+// TracerProvider is the SDK provider (nil when tracing is off), for
+// instrumentation libraries such as otelhttp.
+func (t *Telemetry) TracerProvider() trace.TracerProvider {
+	if t.tp == nil {
+		return noop.NewTracerProvider()
+	}
+	return t.tp
+}
+
+// endpointOption: "" leaves the exporter to the OTEL_EXPORTER_OTLP_*
+// variables.
 func endpointOption(endpoint string) []otlptracehttp.Option {
+	if endpoint == "" {
+		return nil
+	}
 	if strings.HasPrefix(endpoint, "http://") || strings.HasPrefix(endpoint, "https://") {
 		return []otlptracehttp.Option{otlptracehttp.WithEndpointURL(strings.TrimSuffix(endpoint, "/") + "/v1/traces")}
 	}
@@ -102,10 +128,11 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	return t.tp.Shutdown(ctx)
 }
 
-// NewRegistry is a Prometheus registry with the Go and process collectors.
+// NewRegistry is a Prometheus registry with the Go and process collectors
+// and switchyard_build_info.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildinfo.Collector())
 	return reg
 }
 

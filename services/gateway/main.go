@@ -2,12 +2,14 @@
 //
 //	sy-gateway [flags]              serve (the core with the rooms of package pod)
 //	sy-gateway probe -url WS_URL    connect, ping, expect pong (helm test)
+//	sy-gateway version              print the build
 package main
 
 import (
 	"fmt"
 	"os"
 
+	"github.com/switchyard-hub/switchyard/pkg/buildinfo"
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
@@ -15,13 +17,14 @@ import (
 )
 
 func main() {
+	if buildinfo.MaybeVersionCommand(os.Args) {
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "probe" {
 		os.Exit(probe(os.Args[2:]))
 	}
 	var cfg edge.Config
-	if err := config.Load(&cfg, "sy-gateway", os.Args[1:]); err != nil {
-		os.Exit(2)
-	}
+	config.LoadOrExit(&cfg, "sy-gateway", os.Args[1:])
 	ctx, stop := process.SignalContext()
 	defer stop()
 	// The dialects, REST and files are registered on the core here.

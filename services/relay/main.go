@@ -5,16 +5,18 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/switchyard-hub/switchyard/pkg/buildinfo"
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/services/relay/routing"
 )
 
 func main() {
-	var cfg routing.Config
-	if err := config.Load(&cfg, "sy-relay", os.Args[1:]); err != nil {
-		os.Exit(2)
+	if buildinfo.MaybeVersionCommand(os.Args) {
+		return
 	}
+	var cfg routing.Config
+	config.LoadOrExit(&cfg, "sy-relay", os.Args[1:])
 	ctx, stop := process.SignalContext()
 	defer stop()
 	if err := routing.Run(ctx, cfg, process.Options{}); err != nil {

@@ -5,16 +5,18 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/switchyard-hub/switchyard/pkg/buildinfo"
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/services/session/sessions"
 )
 
 func main() {
-	var cfg sessions.Config
-	if err := config.Load(&cfg, "sy-session", os.Args[1:]); err != nil {
-		os.Exit(2)
+	if buildinfo.MaybeVersionCommand(os.Args) {
+		return
 	}
+	var cfg sessions.Config
+	config.LoadOrExit(&cfg, "sy-session", os.Args[1:])
 	ctx, stop := process.SignalContext()
 	defer stop()
 	if err := sessions.Run(ctx, cfg, process.Options{}); err != nil {

@@ -5,16 +5,18 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/switchyard-hub/switchyard/pkg/buildinfo"
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/services/upload/uploads"
 )
 
 func main() {
-	var cfg uploads.Config
-	if err := config.Load(&cfg, "sy-upload", os.Args[1:]); err != nil {
-		os.Exit(2)
+	if buildinfo.MaybeVersionCommand(os.Args) {
+		return
 	}
+	var cfg uploads.Config
+	config.LoadOrExit(&cfg, "sy-upload", os.Args[1:])
 	ctx, stop := process.SignalContext()
 	defer stop()
 	if err := uploads.Run(ctx, cfg, process.Options{}); err != nil {

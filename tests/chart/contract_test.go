@@ -67,9 +67,7 @@ var binaryOnlyEnv = map[string]string{
 // JWT and push settings, Redis HA and NATS auth in config.Common, the upload
 // service). TestContractMatchesServiceSources prints them and fails as soon as
 // a binary reads one, so the entry is dropped when the service is wired.
-var pendingEnv = []string{"SY_INTERNAL_LISTEN",
-	"SY_JWT_HMAC_SECRET", "SY_JWT_HMAC_SECRET_FILE", "SY_JWT_JWKS_URL", "SY_JWT_AUDIENCE", "SY_JWT_ISSUER", "SY_JWT_LEEWAY",
-	"SY_JWT_JWKS_REFRESH", "SY_JWT_JWKS_MIN_REFRESH"}
+var pendingEnv = []string{}
 
 var contract = map[string]serviceContract{
 	"gateway": {
@@ -77,20 +75,21 @@ var contract = map[string]serviceContract{
 		ExtraEnv: []string{"SY_DRAIN_TIMEOUT", "SY_DRAIN_JITTER", "SY_PING_PERIOD", "SY_PONG_WAIT", "SY_WRITE_WAIT",
 			"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES", "SY_HISTORY_PAGE", "SY_CLIENT_TOKENS",
 			"SY_ADMIN_TOKENS", "SY_TOKEN_REFRESH_BEFORE", "SY_MAX_FILE_BYTES", "SY_RATE_LIMIT", "SY_RATE_BURST",
-			"SY_RUNTIME_RATE_LIMIT", "SY_RUNTIME_RATE_BURST", "SY_PUSH_REQUIRE_TOKEN"},
-		OptionalEnv: []string{"SY_JWT_HMAC_SECRET_FILE", "SY_JWT_JWKS_URL", "SY_JWT_AUDIENCE", "SY_JWT_ISSUER", "SY_JWT_LEEWAY",
+			"SY_RUNTIME_RATE_LIMIT", "SY_RUNTIME_RATE_BURST", "SY_PUSH_REQUIRE_TOKEN", "SY_TRACE_OUTPUT_RATIO"},
+		OptionalEnv: []string{"SY_ALLOWED_ORIGINS", "SY_JWT_HMAC_SECRET_FILE", "SY_JWT_JWKS_URL", "SY_JWT_AUDIENCE", "SY_JWT_ISSUER", "SY_JWT_LEEWAY",
 			"SY_JWT_JWKS_REFRESH", "SY_JWT_JWKS_MIN_REFRESH"},
 		Secrets: []string{"SY_CLIENT_TOKENS", "SY_ADMIN_TOKENS"},
 	},
 	"session": {
 		InternalPort: 9090, InternalListenEnv: "SY_HTTP_LISTEN",
 		ExtraEnv: []string{"SY_ACK_WAIT", "SY_TRANSCRIPT_MAX_AGE", "SY_TRANSCRIPT_MAX_BYTES",
-			"SY_PERMISSION_TIMEOUT", "SY_SESSION_IDLE", "SY_SWEEP_INTERVAL"},
+			"SY_PERMISSION_TIMEOUT", "SY_SESSION_IDLE", "SY_SWEEP_INTERVAL", "SY_SEQ_FLOOR_INTERVAL",
+			"SY_TRANSCRIPT_MAX_MSGS_PER_SESSION", "SY_USER_MESSAGES_PER_MINUTE", "SY_USER_BYTES_PER_HOUR"},
 	},
 	// The relay binary defaults to 127.0.0.1:9091; the chart uses 9090 like session.
 	"relay": {
 		InternalPort: 9090, InternalListenEnv: "SY_HTTP_LISTEN",
-		ExtraEnv: []string{"SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_RUNTIME_TOKENS", "SY_RUNTIME_TOKEN_TTL", "SY_RUNTIME_TOKEN_GRACE"},
+		ExtraEnv: []string{"SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_RUNTIME_TOKENS", "SY_RUNTIME_TOKEN_TTL", "SY_RUNTIME_TOKEN_GRACE", "SY_ENDPOINT_OWNER_GRACE"},
 		Secrets:  []string{"SY_RUNTIME_TOKENS"},
 	},
 	// The upload binary defaults to 127.0.0.1:9092; the chart uses 9090 like session.

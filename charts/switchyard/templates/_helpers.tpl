@@ -37,6 +37,7 @@ gateway:
     runtimeRateBurst: SY_RUNTIME_RATE_BURST
     tokenRefreshBefore: SY_TOKEN_REFRESH_BEFORE
     maxFileBytes: SY_MAX_FILE_BYTES
+    traceOutputRatio: SY_TRACE_OUTPUT_RATIO
 session:
   internalListenEnv: SY_HTTP_LISTEN
   public: false
@@ -48,6 +49,10 @@ session:
     permissionTimeout: SY_PERMISSION_TIMEOUT
     sessionIdle: SY_SESSION_IDLE
     sweepInterval: SY_SWEEP_INTERVAL
+    seqFloorInterval: SY_SEQ_FLOOR_INTERVAL
+    transcriptMaxMsgsPerSession: SY_TRANSCRIPT_MAX_MSGS_PER_SESSION
+    userMessagesPerMinute: SY_USER_MESSAGES_PER_MINUTE
+    userBytesPerHour: SY_USER_BYTES_PER_HOUR
   zeroDurationOK: [sessionIdle]
 relay:
   internalListenEnv: SY_HTTP_LISTEN
@@ -58,6 +63,8 @@ relay:
     deliveryWait: SY_DELIVERY_WAIT
     runtimeTokenTTL: SY_RUNTIME_TOKEN_TTL
     runtimeTokenGrace: SY_RUNTIME_TOKEN_GRACE
+    endpointOwnerGrace: SY_ENDPOINT_OWNER_GRACE
+  zeroDurationOK: [endpointOwnerGrace]
 upload:
   internalListenEnv: SY_HTTP_LISTEN
   public: false

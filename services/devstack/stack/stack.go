@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/switchyard-hub/switchyard/pkg/buildinfo"
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/embedded"
 	"github.com/switchyard-hub/switchyard/pkg/process"
@@ -221,12 +220,14 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 	}
 	gcfg.Chat.CompatListen, gcfg.Chat.CompatOptional = cfg.ChatCompatListen, true
 	gcfg.DeviceCompatListen = compatListen(cfg.DeviceCompat)
+	if len(gcfg.AllowedOrigins) == 0 {
+		gcfg.AllowedOrigins = edge.LoopbackOrigins // pages on this machine (SY_ALLOWED_ORIGINS replaces them)
+	}
 	reg := o.Registry
 	if reg == nil {
 		// The served /metrics: Go and process collectors and the build,
 		// like every service's (docs/metrics.md).
 		reg = telemetry.NewRegistry()
-		reg.MustRegister(buildinfo.Collector())
 	}
 	// Each service registers its own metrics; one registry would reject
 	// the process collectors registered three times.

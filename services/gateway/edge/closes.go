@@ -3,9 +3,11 @@ package edge
 import (
 	"errors"
 	"net"
+	"strconv"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/switchyard-hub/switchyard/pkg/auth/jwtauth"
 	"github.com/switchyard-hub/switchyard/pkg/ws"
 )
 
@@ -24,6 +26,7 @@ const (
 	ReasonSlowConsumer   CloseReason = "slow_consumer"    // 4008: send queue overflow
 	ReasonReplayOverflow CloseReason = "replay_overflow"  // 4008: live frames overflowed during a replay
 	ReasonReplaced       CloseReason = "replaced"         // 4009: the same runtime connected again
+	ReasonTokenExpired   CloseReason = "token_expired"    // 4001: the client's JWT expired while the socket was open
 	ReasonTooBig         CloseReason = "too_big"          // 1009: frame above the size limit (sent by the ws library)
 	ReasonAuthTimeout    CloseReason = "auth_timeout"     // 1008: no principal within SY_AUTH_TIMEOUT
 	ReasonTooManySockets CloseReason = "too_many_sockets" // 4029: the principal's socket cap (HTTP 429 at an upgrade)
@@ -45,6 +48,7 @@ var closeCode = map[CloseReason]struct {
 	ReasonSlowConsumer:   {ws.CloseSlowConsumer, "send queue overflow"},
 	ReasonReplayOverflow: {ws.CloseSlowConsumer, "live frames overflowed during history replay; subscribe again"},
 	ReasonReplaced:       {ws.CloseReplaced, "replaced by a newer connection"},
+	ReasonTokenExpired:   {jwtauth.CloseTokenExpired, jwtauth.CloseReasonTokenExpired},
 	ReasonTooBig:         {ws.CloseTooBig, "message too big"},
 	ReasonShutdown:       {ws.CloseNormal, "server shutting down"},
 	ReasonAuthTimeout:    {ws.ClosePolicy, "auth_timeout: not authenticated in time"},
@@ -71,4 +75,25 @@ func endReason(err error) CloseReason {
 		return ReasonPongTimeout
 	}
 	return ReasonPeerClosed
+}
+
+// peerCloseCode is the close code in the peer's close frame (0: none).
+func peerCloseCode(err error) int {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return 0
+}
+
+// closeCodeLabel is the code label of switchyard_gateway_closes_total: the
+// hub's close code for reason, else the peer's, else "none".
+func closeCodeLabel(r CloseReason, peer int) string {
+	switch {
+	case r.Code() != 0:
+		return strconv.Itoa(r.Code())
+	case peer != 0:
+		return strconv.Itoa(peer)
+	}
+	return "none"
 }

@@ -3,8 +3,10 @@ package edge
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/switchyard-hub/switchyard/pkg/auth/jwtauth"
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/ws"
 )
@@ -14,7 +16,12 @@ import (
 // every flag, SY_* variable and default (docs/configuration.md).
 type Config struct {
 	config.Common
-	Listen           string        `flag:"listen" env:"SY_LISTEN" default:"127.0.0.1:8080" usage:"address of WebSocket, REST, health and metrics"`
+	// Client JWTs (SY_JWT_*), beside the static SY_CLIENT_TOKENS.
+	jwtauth.Config
+	Listen           string        `flag:"listen" env:"SY_LISTEN" default:"127.0.0.1:8080" usage:"address of WebSocket and REST (and of health, metrics when -internal-listen is empty)"`
+	InternalListen   string        `flag:"internal-listen" env:"SY_INTERNAL_LISTEN" default:"" usage:"address of /metrics, /healthz, /readyz and /debug/pprof/, off the public listener (empty: health and metrics on -listen, no pprof)"`
+	AllowedOrigins   []string      `flag:"allowed-origins" env:"SY_ALLOWED_ORIGINS" default:"" usage:"comma list of browser Origins allowed to open sockets (patterns: https://app.example.com, https://*.example.com, http://localhost:*, *); the gateway's own origin is always allowed; requests without Origin are not browsers and are allowed"`
+	TraceOutputRatio float64       `flag:"trace-output-ratio" env:"SY_TRACE_OUTPUT_RATIO" default:"1" usage:"share (0..1) of agent.output traces kept, on top of OTEL_TRACES_SAMPLER: output chunks may be sampled below control frames"`
 	PingPeriod       time.Duration `flag:"ping-period" env:"SY_PING_PERIOD" default:"5s" usage:"WebSocket ping period"`
 	PongWait         time.Duration `flag:"pong-wait" env:"SY_PONG_WAIT" default:"15s" usage:"a socket silent for this long is closed"`
 	WriteWait        time.Duration `flag:"write-wait" env:"SY_WRITE_WAIT" default:"10s" usage:"time limit of one socket write"`
@@ -70,21 +77,55 @@ func Defaults() Config {
 	return c
 }
 
-// Validate checks the gateway settings.
+// Validate checks the gateway settings; every error names the setting,
+// its value and what is wanted (config.Invalid).
 func (c *Config) Validate() error {
 	var errs []error
+	bad := func(field string, got any, want string) { errs = append(errs, config.Invalid(c, field, got, want)) }
 	errs = append(errs, c.Common.Validate())
+	if c.Config.Enabled() {
+		errs = append(errs, c.Config.Validate())
+	}
+	if c.PingPeriod <= 0 {
+		bad("PingPeriod", c.PingPeriod, "want a positive duration")
+	}
 	if c.PongWait <= c.PingPeriod {
-		errs = append(errs, fmt.Errorf("pong-wait (%s) must exceed ping-period (%s)", c.PongWait, c.PingPeriod))
+		bad("PongWait", c.PongWait, fmt.Sprintf("must exceed %s (%s)", config.Name(c, "PingPeriod"), c.PingPeriod))
 	}
-	if c.SendQueueFrames < 1 || c.SendQueueBytes < 1 {
-		errs = append(errs, errors.New("send queue limits must be positive"))
+	if c.WriteWait <= 0 {
+		bad("WriteWait", c.WriteWait, "want a positive duration")
 	}
-	if c.DrainJitter > c.DrainTimeout {
-		errs = append(errs, errors.New("drain-jitter must not exceed drain-timeout"))
+	for _, f := range []struct {
+		field string
+		v     int64
+	}{{"SendQueueFrames", int64(c.SendQueueFrames)}, {"SendQueueBytes", int64(c.SendQueueBytes)},
+		{"MaxMessageBytes", c.MaxMessageBytes}, {"HistoryPage", int64(c.HistoryPage)}, {"MaxFileBytes", c.MaxFileBytes}} {
+		if f.v < 1 {
+			bad(f.field, f.v, "want a positive number")
+		}
 	}
-	if c.MaxMessageBytes < 1 || c.HistoryPage < 1 || c.MaxFileBytes < 1 {
-		errs = append(errs, errors.New("max-message-bytes, history-page and max-file-bytes must be positive"))
+	if c.DrainTimeout <= 0 {
+		bad("DrainTimeout", c.DrainTimeout, "want a positive duration")
+	}
+	if c.DrainJitter < 0 || c.DrainJitter > c.DrainTimeout {
+		bad("DrainJitter", c.DrainJitter, fmt.Sprintf("want 0..%s (%s)", config.Name(c, "DrainTimeout"), c.DrainTimeout))
+	}
+	if c.RateLimit < 0 {
+		bad("RateLimit", c.RateLimit, "want frames per second >= 0 (0: no limit)")
+	}
+	if c.RuntimeRateLimit < 0 {
+		bad("RuntimeRateLimit", c.RuntimeRateLimit, "want frames per second >= 0 (0: no limit)")
+	}
+	if c.TraceOutputRatio < 0 || c.TraceOutputRatio > 1 {
+		bad("TraceOutputRatio", c.TraceOutputRatio, "want a share 0..1")
+	}
+	if c.InternalListen != "" && c.InternalListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+		bad("InternalListen", c.InternalListen, fmt.Sprintf("must differ from %s: the internal listener is off the public one", config.Name(c, "Listen")))
+	}
+	for _, o := range c.AllowedOrigins {
+		if err := checkOriginPattern(o); err != nil {
+			bad("AllowedOrigins", o, err.Error())
+		}
 	}
 	if c.DeviceRequestTimeout <= 0 || c.DeviceInstallTimeout <= 0 || c.DevicePairingCodeTTL < time.Second || c.DevicePairingWindow <= 0 {
 		errs = append(errs, errors.New("device-request-timeout, device-install-timeout, device-pairing-window must be positive and device-pairing-code-ttl at least 1s"))

@@ -54,6 +54,8 @@ type Conn struct {
 	authed    atomic.Bool // the principal is known (Authenticate) or the socket is anonymous
 	authTimer *time.Timer // the auth deadline (nil: none)
 	authBy    time.Time   // when it fires
+	// peerCode is the close code the peer sent (0: none), set when the read loop ends.
+	peerCode int
 
 	mu           sync.Mutex
 	principalKey string // role/principal counted against SY_MAX_SOCKETS_PER_PRINCIPAL
@@ -277,6 +279,7 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	up := ws.Upgrader()
+	up.CheckOrigin = s.checkOrigin
 	if adm.Role == kind.RoleRuntime {
 		up.ReadBufferSize = ws.StreamReadBufferBytes // runtimes stream frames in
 	}
@@ -285,7 +288,7 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 		if key != "" {
 			s.dropPrincipal(key)
 		}
-		return // the upgrader has answered (400 for a non-upgrade request)
+		return // the upgrader has answered (400 for a non-upgrade request, 403 for a foreign Origin)
 	}
 	c := s.newConn(d, adm, wc)
 	c.principalKey = key
@@ -299,12 +302,13 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 	// The handler returns and the socket is read on a goroutine of its own,
 	// so net/http's per-connection state (two 4 KiB buffers, the request)
 	// and its serving goroutine's grown stack are not kept per socket.
-	go s.read(d, c)
+	go s.read(d, c, adm.Expires)
 }
 
 // read runs a socket's read loop until the socket ends, then releases it.
-func (s *Server) read(d Dialect, c *Conn) {
+func (s *Server) read(d Dialect, c *Conn, expires time.Time) {
 	defer s.release(c)
+	defer expireAt(c, expires)()
 	d.Open(c)
 	err := c.ws.ReadLoop(func(binary bool, data []byte) {
 		if c.limitedFrame() {
@@ -317,6 +321,7 @@ func (s *Server) read(d Dialect, c *Conn) {
 		d.Frame(c, Frame{Binary: binary, Data: data})
 	})
 	c.setReason(endReason(err))
+	c.peerCode = peerCloseCode(err)
 	s.log.Debug("socket ended", "conn", c.id, "dialect", d.Name(), "principal", c.Principal(), "err", err)
 }
 
@@ -389,7 +394,7 @@ func (s *Server) release(c *Conn) {
 	if key != "" {
 		s.dropPrincipal(key)
 	}
-	s.m.closes.WithLabelValues(c.label, string(reason)).Inc()
+	s.m.closes.WithLabelValues(c.label, string(reason), closeCodeLabel(reason, c.peerCode)).Inc()
 	s.topics.leaveAll(c)
 	if c.acks != nil {
 		close(c.acks) // nothing ingests any more: the read loop and the work have ended

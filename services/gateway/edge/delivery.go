@@ -10,6 +10,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
+	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -26,7 +27,8 @@ func (s *Server) onDirected(m *nats.Msg) {
 		return
 	}
 	ctx, span := s.tracer.Start(ctx, "gateway.deliver "+env.GetType(), trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.conn", env.GetTarget().GetConnId())))
+		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.conn", env.GetTarget().GetConnId())),
+		telemetry.Messaging(telemetry.OpProcess, m.Subject))
 	c := s.Conn(env.GetTarget().GetConnId())
 	if c == nil {
 		s.confirm(ctx, span, m, env, deliveryError("socket "+env.GetTarget().GetConnId()+" is not on pod "+s.pod))

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
@@ -66,6 +67,9 @@ type Admission struct {
 	// public feed): no auth deadline, no pre-authentication frame limit,
 	// no per-principal cap (the per-address cap still holds).
 	Anonymous bool
+	// Expires, when set, is when the credential lapses (a JWT's exp): the
+	// core closes the socket then with 4001 "token expired".
+	Expires time.Time
 	// Label is the socket's dialect label in the per-socket metrics
 	// (connections, frames, drops, closes); "" means the dialect's Name.
 	Label string

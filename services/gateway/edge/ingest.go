@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
+	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -31,8 +32,10 @@ func (c *Conn) Ingest(env *syv1.Envelope) {
 	if hook := s.ingestHooks[env.GetType()]; hook != nil && !hook(c.ctx, c, env) {
 		return
 	}
+	subject := bus.InboundSubject(s.cfg.Partitions, env.GetSessionId())
 	ctx, span := s.tracer.Start(context.Background(), "gateway.ingest "+env.GetType(), trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.conn", c.id)))
+		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.conn", c.id)),
+		telemetry.Messaging(telemetry.OpSend, subject))
 	env.Origin = c.Route()
 	if c.role == kind.RoleRuntime {
 		env.RuntimeId = c.Principal()
@@ -46,7 +49,6 @@ func (c *Conn) Ingest(env *syv1.Envelope) {
 		c.SendErrorRef(ref, env.GetSessionId(), errcode.MessageTooLarge, maxPayloadText("this "+env.GetType(), size, limit))
 		return
 	}
-	subject := bus.InboundSubject(s.cfg.Partitions, env.GetSessionId())
 	if c.acks != nil {
 		fut, err := s.bus.PublishAsync(ctx, subject, env)
 		if err != nil {

@@ -33,7 +33,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		duplicates:     prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_gateway_duplicate_events_total", Help: "Live transcript events dropped as already delivered."}),
 		gaps:           prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_gateway_gap_repairs_total", Help: "Gaps in live transcript events repaired from the stream."}),
 		replayed:       prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_gateway_replayed_messages_total", Help: "Transcript messages sent in history.response frames."}),
-		closes:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_closes_total", Help: "Sockets ended, by dialect label and close reason (edge.CloseReason)."}, []string{"dialect", "reason"}),
+		closes:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_closes_total", Help: "Sockets ended, by dialect label, close reason (edge.CloseReason) and WebSocket close code (the hub's, or the peer's when the peer closed; none: no close frame)."}, []string{"dialect", "reason", "code"}),
 		refused:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_refused_sockets_total", Help: "Upgrades and authentications the core refused, by reason (draining, too_many_sockets)."}, []string{"reason"}),
 	}
 	budgetUsed := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_gateway_read_budget_bytes", Help: "Read budget (SY_READ_BUDGET_BYTES) held by frames being read and handled."}, func() float64 {

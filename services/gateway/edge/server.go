@@ -27,9 +27,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard-hub/switchyard/pkg/auth"
+	"github.com/switchyard-hub/switchyard/pkg/auth/jwtauth"
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
-	"github.com/switchyard-hub/switchyard/pkg/health"
 	"github.com/switchyard-hub/switchyard/pkg/ownership"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	"github.com/switchyard-hub/switchyard/pkg/transcript"
@@ -60,15 +60,19 @@ type Server struct {
 	deliveryHooks map[string]DeliveryHook
 	ingestHooks   map[string]IngestHook
 
-	httpSrv  *http.Server
-	ln       net.Listener
-	extra    []*extraListener // Listen: more listeners (e.g. the chat compatibility port)
-	podSub   *nats.Subscription
-	draining atomic.Bool
-	hbStop   context.CancelFunc
-	hbDone   chan struct{}
-	connSeq  atomic.Uint64
-	boot     string // random per process start, so conn ids never repeat
+	httpSrv     *http.Server
+	ln          net.Listener
+	internalSrv *http.Server
+	internalLn  net.Listener
+	extra       []*extraListener  // Listen: more listeners (e.g. the chat compatibility port)
+	jwt         *jwtauth.Verifier // nil: JWTs not configured
+	jwtStop     context.CancelFunc
+	podSub      *nats.Subscription
+	draining    atomic.Bool
+	hbStop      context.CancelFunc
+	hbDone      chan struct{}
+	connSeq     atomic.Uint64
+	boot        string // random per process start, so conn ids never repeat
 
 	budget  *ws.Budget     // read budget of every socket (SY_READ_BUDGET_BYTES)
 	proxies []netip.Prefix // SY_TRUSTED_PROXIES
@@ -107,6 +111,12 @@ func New(cfg Config, b *bus.Bus, rdb redis.UniversalClient, tel *telemetry.Telem
 	}
 	s.m = newMetrics(tel.Registry, s)
 	s.topics = newTopics(s)
+	var jctx context.Context
+	jctx, s.jwtStop = context.WithCancel(context.Background())
+	if s.jwt, err = newVerifier(jctx, cfg, s); err != nil {
+		s.jwtStop()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -183,9 +193,16 @@ func (s *Server) OnDeliver(k string, hook DeliveryHook) { s.deliveryHooks[k] = h
 // OnIngest runs hook on every envelope of kind k a socket ingests.
 func (s *Server) OnIngest(k string, hook IngestHook) { s.ingestHooks[k] = hook }
 
-// Start binds the listener, subscribes to this pod's delivery subject and
-// starts the ownership heartbeat.
+// Start binds the listeners (unless UseListeners gave them), subscribes to
+// this pod's delivery subject, starts the ownership heartbeat and serves.
 func (s *Server) Start(ctx context.Context) error {
+	if s.ln == nil {
+		l, err := Bind(&s.cfg)
+		if err != nil {
+			return err
+		}
+		s.UseListeners(l)
+	}
 	if err := s.bus.EnsureStreams(ctx, bus.Limits{Replicas: s.cfg.StreamReplicas}); err != nil {
 		return err
 	}
@@ -210,22 +227,12 @@ func (s *Server) Start(ctx context.Context) error {
 		defer close(s.hbDone)
 		s.reg.Run(hbCtx, s.cfg.Heartbeat)
 	}()
-	if s.ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
-		return fmt.Errorf("gateway: listen %s: %w", s.cfg.Listen, err)
-	}
 	if err := s.startExtra(); err != nil {
-		_ = s.ln.Close()
 		return err
 	}
-	health.Handlers(s.mux, s.Ready, s.tel.MetricsHandler())
-	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: readHeaderTimeout}
-	go func() {
-		if err := s.httpSrv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("gateway http server stopped", "err", err)
-		}
-	}()
-	s.log.Info("gateway listening", "addr", s.Addr(), "pod", s.pod)
-	return s.startExtra()
+	s.serveHTTP()
+	s.log.Info("gateway listening", "addr", s.Addr(), "internal", s.InternalAddr(), "pod", s.pod)
+	return nil
 }
 
 // Addr is the bound listen address.
@@ -321,6 +328,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.hbStop()
 	<-s.hbDone
 	err := s.reg.Withdraw(context.WithoutCancel(ctx))
+	s.jwtStop()
+	s.shutdownInternal(ctx)
 	s.log.Info("drained", "err", err)
 	return err
 }

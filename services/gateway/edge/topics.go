@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -306,7 +307,8 @@ func (t *topics) deliver(ctx context.Context, tp *topic, env *syv1.Envelope) {
 		return
 	}
 	_, span := t.s.tracer.Start(ctx, "gateway.fanout "+env.GetType(), trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.String("sy.session_id", tp.session), attribute.Int64("sy.seq", seq), attribute.Int("sy.subscribers", len(tp.subs))))
+		trace.WithAttributes(attribute.String("sy.session_id", tp.session), attribute.Int64("sy.seq", seq), attribute.Int("sy.subscribers", len(tp.subs))),
+		telemetry.Messaging(telemetry.OpProcess, bus.LiveSubject(tp.session)))
 	defer span.End()
 	tp.last = seq
 	var r renders

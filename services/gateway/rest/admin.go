@@ -46,7 +46,7 @@ func Admin(s *edge.Server) func(Handler) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			tok := edge.Bearer(r)
 			name, ok := admins.Lookup(tok)
-			_, client := s.Clients().Lookup(tok)
+			_, client := s.Authenticate(r)
 			switch {
 			case ok:
 				h(w, r, name)

@@ -48,15 +48,16 @@ func Register(s *edge.Server) error {
 // Handler is a REST handler of an authenticated user.
 type Handler func(w http.ResponseWriter, r *http.Request, user string)
 
-// Authed checks the client token of a REST call.
+// Authed checks the client token of a REST call (static or JWT:
+// edge.Server.Authenticate).
 func Authed(s *edge.Server, h Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		user, ok := s.Clients().Lookup(edge.Bearer(r))
+		p, ok := s.Authenticate(r)
 		if !ok {
-			WriteError(w, http.StatusUnauthorized, errcode.AuthFailed, "missing or unknown client token")
+			WriteError(w, http.StatusUnauthorized, errcode.AuthFailed, "missing, unknown or expired client token")
 			return
 		}
-		h(w, r, user)
+		h(w, r, p.User)
 	}
 }
 

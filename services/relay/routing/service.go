@@ -158,7 +158,8 @@ func (s *Service) hello1(ctx context.Context, h *syv1.RuntimeHello) *syv1.HelloA
 // session service that it could not.
 func (s *Service) route(ctx context.Context, env *syv1.Envelope) error {
 	ctx, span := s.tracer.Start(ctx, "relay.route "+env.GetType(), trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.runtime_id", env.GetRuntimeId())))
+		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.runtime_id", env.GetRuntimeId())),
+		telemetry.Messaging(telemetry.OpProcess, bus.Subject(ctx)))
 	defer span.End()
 	code, msg, err := s.deliver(ctx, env)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/clock"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
+	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -24,7 +25,8 @@ import (
 // record updates), so a redelivery after a crash repeats nothing.
 func (s *Service) handle(ctx context.Context, env *syv1.Envelope) error {
 	ctx, span := s.tracer.Start(ctx, "session.handle "+env.GetType(), trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.type", env.GetType())))
+		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.type", env.GetType())),
+		telemetry.Messaging(telemetry.OpProcess, bus.Subject(ctx)))
 	defer span.End()
 	start := time.Now()
 	err := s.dispatch(ctx, env)

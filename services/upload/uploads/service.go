@@ -40,9 +40,9 @@ type Config struct {
 	Workers       int           `flag:"upload-workers" env:"SY_UPLOAD_WORKERS" default:"8" usage:"requests one replica handles at once"`
 }
 
-// Validate checks the upload settings.
+// Validate checks the upload settings (and the shared ones).
 func (c *Config) Validate() error {
-	var errs []error
+	errs := []error{c.Common.Validate()}
 	if c.ChunkSize <= 0 || c.MaxChunk < c.ChunkSize {
 		errs = append(errs, fmt.Errorf("upload-chunk-size (%d) must be positive and at most upload-max-chunk (%d)", c.ChunkSize, c.MaxChunk))
 	}

@@ -56,7 +56,8 @@ func (d *Dialect) Name() string { return Name }
 func (d *Dialect) Paths() []string { return []string{PathRuntime, PathClient} }
 
 // Accept implements edge.Dialect. A runtime is anonymous until its hello;
-// a client's token comes from "Authorization: Bearer" or ?token=. A bad
+// a client's token (static or JWT: edge.Server.Authenticate) comes from
+// "Authorization: Bearer" or ?token=. A bad
 // client token is answered after the upgrade (Open) with
 // error{auth_failed} and close 1008, so every kind of client can read why.
 // Metrics label the dialect's sockets by role (runtime, client).
@@ -64,8 +65,8 @@ func (d *Dialect) Accept(r *http.Request) (edge.Admission, error) {
 	if r.URL.Path == PathRuntime {
 		return edge.Admission{Role: kind.RoleRuntime, Label: kind.RoleRuntime.String(), State: &state{}}, nil
 	}
-	user, ok := d.s.Clients().Lookup(edge.Bearer(r))
-	return edge.Admission{Role: kind.RoleClient, Principal: user, Label: kind.RoleClient.String(), State: &state{authOK: ok}}, nil
+	p, ok := d.s.Authenticate(r)
+	return edge.Admission{Role: kind.RoleClient, Principal: p.User, Expires: p.Expires, Label: kind.RoleClient.String(), State: &state{authOK: ok}}, nil
 }
 
 // Open implements edge.Dialect.

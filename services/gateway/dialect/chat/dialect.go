@@ -98,14 +98,15 @@ func (d *Dialect) Name() string { return Name }
 func (d *Dialect) Paths() []string { return []string{PathChat} }
 
 // Accept implements edge.Dialect. The token is the client dialect's
-// (SY_CLIENT_TOKENS), from ?token= or "Authorization: Bearer". A bad one
+// (SY_CLIENT_TOKENS, or a JWT), from ?token= or "Authorization: Bearer". A bad one
 // is answered after the upgrade (Open): a browser cannot read the status
 // of a refused upgrade, but it reads an error frame and the close code.
 func (d *Dialect) Accept(r *http.Request) (edge.Admission, error) {
-	user, ok := d.s.Clients().Lookup(edge.Bearer(r))
+	p, ok := d.s.Authenticate(r) // static client tokens or a JWT
+	user := p.User
 	st := &state{authOK: ok, resumeKey: r.URL.Query().Get("channel_session_key"),
 		channels: map[string]string{}, keys: map[string]string{}, streams: map[string]*stream{}}
-	return edge.Admission{Role: kind.RoleClient, Principal: user, Label: Name, State: st}, nil
+	return edge.Admission{Role: kind.RoleClient, Principal: user, Expires: p.Expires, Label: Name, State: st}, nil
 }
 
 // Open implements edge.Dialect: a bad token gets {"type":"error"} and close

@@ -111,7 +111,8 @@ func (d *Dialect) Paths() []string { return []string{PathDevice, PathDeviceQuery
 // the only device online; a socket whose device cannot be chosen is
 // answered with an error frame and closed (Open).
 func (d *Dialect) Accept(r *http.Request) (edge.Admission, error) {
-	user, _ := d.s.Clients().Lookup(edge.Bearer(r))
+	p, _ := d.s.Authenticate(r) // optional: a controller may also name a client user
+	user := p.User
 	st := &state{user: user, pending: map[string]*pending{}, uploads: map[string]*upInfo{},
 		sem: make(chan struct{}, chunksInFlight)}
 	switch {
@@ -127,7 +128,7 @@ func (d *Dialect) Accept(r *http.Request) (edge.Admission, error) {
 	if st.refuse == nil && !validID(st.deviceID) {
 		st.refuse = &refusal{dev.CodeNotFound, fmt.Sprintf("no device %q: connect to /ws/device/{device_id} (or ?device_id=)", st.deviceID)}
 	}
-	return edge.Admission{Role: kind.RoleClient, Principal: user, Label: Name, State: st}, nil
+	return edge.Admission{Role: kind.RoleClient, Principal: user, Expires: p.Expires, Label: Name, State: st}, nil
 }
 
 // Open implements edge.Dialect: a socket whose device could not be chosen

@@ -29,8 +29,8 @@ func (d *Dialect) admit(r *http.Request) (codec.Reader, string) {
 		if name, ok := d.admins.Lookup(tok); ok {
 			return codec.Reader{UserID: name, Admin: true}, ""
 		}
-		if user, ok := d.s.Clients().Lookup(tok); ok {
-			return codec.Reader{UserID: user}, ""
+		if p, ok := d.s.Authenticate(r); ok {
+			return codec.Reader{UserID: p.User, Org: p.Org}, ""
 		}
 		return codec.Reader{}, "auth_failed: unknown token"
 	}

@@ -70,8 +70,8 @@ func (src *sources) appNotification(r *http.Request, _ int) {
 		return
 	}
 	scope := &syv1.PushScope{}
-	if user, ok := src.s.Clients().Lookup(edge.Bearer(r)); ok {
-		scope.UserId = user
+	if p, ok := src.s.Authenticate(r); ok {
+		scope.UserId = p.User
 	}
 	op := r.Pattern
 	if op == "" {
