@@ -122,7 +122,7 @@ func TestSchemaIsClosed(t *testing.T) {
 	closed("top level", sch)
 	props := sch["properties"].(map[string]any)
 	for _, k := range []string{"image", "log", "nats", "redis", "otlp", "shared", "tokens", "tests", "services",
-		"jwt", "push", "goMemLimit", "networkPolicy", "metrics"} {
+		"jwt", "push", "chat", "device", "goMemLimit", "networkPolicy", "metrics"} {
 		closed(k, props[k])
 	}
 	defs := sch["definitions"].(map[string]any)
@@ -242,6 +242,41 @@ var badCases = []badValues{
 	{"upload store below -1", "services: {upload: {settings: {storeMaxBytes: -2}}}", nil, "'/services/upload/settings/storeMaxBytes'", true},
 	{"upload token ttl format", "services: {upload: {settings: {tokenTTL: 1 hour}}}", nil, "'/services/upload/settings/tokenTTL'", true},
 	{"unknown upload setting", "services: {upload: {settings: {chunk: 1}}}", nil, "additional properties 'chunk' not allowed", true},
+	// Settings of this wave: push, chat, device (gateway), session quotas and jobs, relay endpoint grace.
+	{"push loopbackOpen type", "push: {loopbackOpen: sometimes}", []string{"--set", "push.loopbackOpen=sometimes"}, "'/push/loopbackOpen'", true},
+	{"push allowed origin without scheme", `push: {allowedOrigins: ["app.example.com"]}`, nil, "'/push/allowedOrigins/0'", true},
+	{"chat compat port type", "chat: {compatPort: '3000'}", nil, "'/chat/compatPort'", true},
+	{"chat compat port range", "chat: {compatPort: 70000}", []string{"--set", "chat.compatPort=70000"}, "'/chat/compatPort'", true},
+	{"chat endpoints scope", `chat: {endpoints: ["team:T1=ep"]}`, nil, "'/chat/endpoints/0'", true},
+	{"chat followup mode enum", "chat: {followupMode: merge}", []string{"--set", "chat.followupMode=merge"}, "'/chat/followupMode'", true},
+	{"chat followup modes entry", `chat: {followupModes: ["ep-a=later"]}`, nil, "'/chat/followupModes/0'", true},
+	{"chat attachments enabled type", "chat: {attachmentsEnabled: maybe}", nil, "'/chat/attachmentsEnabled'", true},
+	{"chat attachment extension with comma", `chat: {attachmentsAllowedExtensions: ["png,jpg"]}`, nil, "'/chat/attachmentsAllowedExtensions/0'", true},
+	{"chat attachments max bytes minimum", "chat: {attachmentsMaxBytes: 0}", nil, "'/chat/attachmentsMaxBytes'", true},
+	{"chat attachments max bytes type", "chat: {attachmentsMaxBytes: 7MiB}", nil, "'/chat/attachmentsMaxBytes'", true},
+	{"chat attachments max files negative", "chat: {attachmentsMaxFiles: -1}", []string{"--set", "chat.attachmentsMaxFiles=-1"}, "'/chat/attachmentsMaxFiles'", true},
+	{"unknown chat key", "chat: {compatListen: ':3000'}", nil, "additional properties 'compatListen' not allowed", true},
+	{"device compat port range", "device: {compatPort: -1}", nil, "'/device/compatPort'", true},
+	{"device request timeout format", "device: {requestTimeout: 30}", nil, "'/device/requestTimeout'", true},
+	{"device install timeout format", "device: {installTimeout: half an hour}", nil, "'/device/installTimeout'", true},
+	{"device pairing code ttl format", "device: {pairingCodeTTL: 1 minute}", nil, "'/device/pairingCodeTTL'", true},
+	{"device pairing window format", "device: {pairingWindow: '5'}", nil, "'/device/pairingWindow'", true},
+	{"device pairing per device minimum", "device: {pairingPerDevice: 0}", []string{"--set", "device.pairingPerDevice=0"}, "'/device/pairingPerDevice'", true},
+	{"device pairing per addr type", "device: {pairingPerAddr: ten}", nil, "'/device/pairingPerAddr'", true},
+	{"device show code type", "device: {showCode: yes please}", nil, "'/device/showCode'", true},
+	{"device progress every format", "device: {progressEvery: fast}", nil, "'/device/progressEvery'", true},
+	{"device download base scheme", "device: {downloadBase: 'ftp://dl.example'}", nil, "'/device/downloadBase'", true},
+	{"unknown device key", "device: {pairingTTL: 1m}", nil, "additional properties 'pairingTTL' not allowed", true},
+	{"transcript msgs per session below -1", "services: {session: {settings: {transcriptMaxMsgsPerSession: -2}}}", nil, "'/services/session/settings/transcriptMaxMsgsPerSession'", true},
+	{"seq floor interval format", "services: {session: {settings: {seqFloorInterval: 1 second}}}", nil, "'/services/session/settings/seqFloorInterval'", true},
+	{"user messages per minute negative", "services: {session: {settings: {userMessagesPerMinute: -1}}}", nil, "'/services/session/settings/userMessagesPerMinute'", true},
+	{"user bytes per hour type", "services: {session: {settings: {userBytesPerHour: 256MiB}}}", nil, "'/services/session/settings/userBytesPerHour'", true},
+	{"job run timeout format", "services: {session: {settings: {jobRunTimeout: 10 minutes}}}", nil, "'/services/session/settings/jobRunTimeout'", true},
+	{"job lease format", "services: {session: {settings: {jobLease: '30'}}}", nil, "'/services/session/settings/jobLease'", true},
+	{"job catch up negative", "services: {session: {settings: {jobCatchUp: -1h}}}", nil, "'/services/session/settings/jobCatchUp'", true},
+	{"job max attempts minimum", "services: {session: {settings: {jobMaxAttempts: 0}}}", []string{"--set", "services.session.settings.jobMaxAttempts=0"}, "'/services/session/settings/jobMaxAttempts'", true},
+	{"job run record ttl format", "services: {session: {settings: {jobRunRecordTTL: a day}}}", nil, "'/services/session/settings/jobRunRecordTTL'", true},
+	{"endpoint owner grace format", "services: {relay: {settings: {endpointOwnerGrace: 15 minutes}}}", nil, "'/services/relay/settings/endpointOwnerGrace'", true},
 	// Cross-field rules the schema cannot express: template fail() checks.
 	{"internal port equals public port", "services: {gateway: {internalPort: 8080}}", []string{"--set", "services.gateway.internalPort=8080"}, "internalPort (8080) must differ from port", false},
 	{"sentinel master without addrs", "redis: {masterName: mymaster}", nil, "redis.masterName (Sentinel) needs redis.addrs", false},
@@ -269,6 +304,14 @@ var badCases = []badValues{
 	{"zero permission timeout", "services: {session: {settings: {permissionTimeout: 0s}}}", nil, "services.session.settings.permissionTimeout (0s) must be a positive duration", false},
 	{"zero sweep interval", "services: {session: {settings: {sweepInterval: 0ms}}}", nil, "services.session.settings.sweepInterval (0ms) must be a positive duration", false},
 	{"zero request timeout", "shared: {requestTimeout: 0ms}", nil, "shared.requestTimeout (0ms) must be a positive duration", false},
+	{"chat compat port equals gateway port", "chat: {compatPort: 8080}", []string{"--set", "chat.compatPort=8080"}, "chat.compatPort (8080) must differ from services.gateway.port", false},
+	{"device compat port equals internal port", "device: {compatPort: 9090}", nil, "device.compatPort (9090) must differ from services.gateway.internalPort", false},
+	{"chat and device compat on one port", "chat: {compatPort: 3000}\ndevice: {compatPort: 3000}", nil, "device.compatPort (3000) must differ from chat.compatPort", false},
+	{"device pairing code ttl below 1s", "device: {pairingCodeTTL: 500ms}", nil, "device.pairingCodeTTL (500ms) must be at least 1s", false},
+	{"zero device request timeout", "device: {requestTimeout: 0s}", nil, "device.requestTimeout (0s) must be a positive duration", false},
+	{"zero seq floor interval", "services: {session: {settings: {seqFloorInterval: 0s}}}", nil, "services.session.settings.seqFloorInterval (0s) must be a positive duration", false},
+	{"job lease below 3ms", "services: {session: {settings: {jobLease: 1ms}}}", nil, "services.session.settings.jobLease (1ms) must be at least 3ms", false},
+	{"job run record ttl too short", "services: {session: {settings: {jobRunRecordTTL: 1h}}}", []string{"--set", "services.session.settings.jobRunRecordTTL=1h"}, "jobRunRecordTTL (1h) must exceed jobCatchUp + jobMaxAttempts x (jobRunTimeout + jobLease)", false},
 	{"stream replicas on embedded nats", "nats: {embedded: {enabled: true}}\nshared: {streamReplicas: 3}", nil, "shared.streamReplicas (3) needs a JetStream cluster", false},
 }
 
