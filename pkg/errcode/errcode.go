@@ -48,6 +48,10 @@ const (
 
 	// Device pairing (admin REST, dialect/device).
 	PairingNotFound = "pairing_not_found" // DELETE /v1/devices/{id}/pairings/{hub_id}: nothing was paired
+
+	// Edge limits (issue 9).
+	TooManySockets  = "too_many_sockets"  // the source address or principal holds the most sockets allowed
+	MessageTooLarge = "message_too_large" // the frame is larger than the bus (NATS max_payload) carries
 )
 
 // All is every code, for documentation checks.
@@ -61,4 +65,5 @@ var All = []string{
 	EndpointOwned, QuotaExceeded,
 	QueueFull,
 	PairingNotFound,
+	TooManySockets, MessageTooLarge,
 }

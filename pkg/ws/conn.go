@@ -10,7 +10,9 @@ package ws
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +30,9 @@ const (
 	CloseTryAgain     = websocket.CloseTryAgainLater     // 1013: the hub cannot serve now
 	CloseSlowConsumer = 4008                             // send queue overflow: the peer reads too slowly
 	CloseReplaced     = 4009                             // the same runtime connected again elsewhere
-	closeGrace        = time.Second                      // how long to wait for the peer's close reply
+	// CloseTooManySockets: the principal holds SY_MAX_SOCKETS_PER_PRINCIPAL sockets.
+	CloseTooManySockets = 4029
+	closeGrace          = time.Second // how long to wait for the peer's close reply
 )
 
 // Options are a socket's limits and timings.
@@ -43,6 +47,14 @@ type Options struct {
 	// are queued (sockets upgraded through Coalesce): 0 is
 	// DefaultWriteBatchBytes, < 0 writes one frame per write(2).
 	WriteBatchBytes int
+	// PreAuthMaxMessageBytes is the largest frame until Authenticate is
+	// called (close 1009 above it); 0: MaxMessageBytes.
+	PreAuthMaxMessageBytes int64
+	// Budget, when set, bounds the bytes of frames being read by all the
+	// sockets sharing it; BudgetWait is how long a frame may wait for it
+	// (close 1013 after).
+	Budget     *Budget
+	BudgetWait time.Duration
 }
 
 // ErrClosed is returned by Send on a closed or closing socket.
@@ -71,6 +83,7 @@ type Conn struct {
 	qBytes  int
 	closing bool
 	dropped atomic.Bool // overflowed: write no more data frames
+	authed  atomic.Bool // Authenticate was called: frames up to MaxMessageBytes
 
 	writing  bool          // a writer goroutine runs (guarded by mu)
 	pinger   *time.Timer   // queues a keepalive ping every PingPeriod
@@ -332,9 +345,20 @@ func (c *Conn) write(it *item) bool {
 	return true
 }
 
+// Authenticate lifts the pre-authentication frame limit: frames up to
+// MaxMessageBytes are read from now on (also one already being read).
+func (c *Conn) Authenticate() { c.authed.Store(true) }
+
 // ReadLoop reads frames until the socket ends, calling fn for each; it
 // returns the reason the socket ended. Any frame or pong extends the read
 // deadline by PongWait, so a silent peer is dropped.
+//
+// A frame is read into a buffer of its own (fn may keep data) under the
+// socket's limits: over PreAuthMaxMessageBytes before Authenticate it
+// closes 1009 (ErrPreAuthTooBig), over MaxMessageBytes 1009
+// (websocket.ErrReadLimit), and a frame that finds no read budget within
+// BudgetWait closes 1013 (ErrBudget). The frame's budget is held until fn
+// returns.
 func (c *Conn) ReadLoop(fn func(binary bool, data []byte)) error {
 	defer c.finish()
 	c.ws.SetReadLimit(c.o.MaxMessageBytes)
@@ -342,14 +366,47 @@ func (c *Conn) ReadLoop(fn func(binary bool, data []byte)) error {
 	c.ws.SetPongHandler(func(string) error {
 		return c.ws.SetReadDeadline(time.Now().Add(c.o.PongWait))
 	})
+	pre := c.o.PreAuthMaxMessageBytes
+	if pre >= c.o.MaxMessageBytes {
+		pre = 0
+	}
 	for {
-		typ, data, err := c.ws.ReadMessage()
+		typ, r, err := c.ws.NextReader()
 		if err != nil {
+			return err
+		}
+		fr := frameReader{budget: c.o.Budget, wait: c.o.BudgetWait, limit: c.o.MaxMessageBytes, pre: pre, authed: &c.authed}
+		data, err := fr.read(r)
+		if err != nil {
+			fr.done()
+			switch {
+			case errors.Is(err, ErrPreAuthTooBig):
+				c.closeRead(CloseTooBig, "frame over "+strconv.FormatInt(pre, 10)+" bytes before authentication")
+			case errors.Is(err, ErrBudget):
+				c.closeRead(CloseTryAgain, "gateway read budget exhausted; try again later")
+			}
 			return err
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(c.o.PongWait))
 		fn(typ == websocket.BinaryMessage, data)
+		fr.done()
 	}
+}
+
+// closeRead ends the socket from its reader: nothing more is queued, the
+// close frame goes out at once (WriteControl may run beside the writer),
+// then what the peer still sends is discarded (never kept) for at most
+// closeGrace, so closing does not reset the connection before the peer
+// has read the close frame.
+func (c *Conn) closeRead(code int, reason string) {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(c.o.WriteWait))
+	nc := c.ws.NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(closeGrace))
+	_, _ = io.CopyN(io.Discard, nc, c.o.MaxMessageBytes)
+	c.finish()
 }
 
 // RemoteAddr is the peer's address.

@@ -388,3 +388,37 @@ func writeFile(t *testing.T, name, content string) string {
 	}
 	return p
 }
+
+// startDeviceAgent builds and runs the reference device agent
+// (services/examples/deviceagent) on gw: a runtime with one endpoint of
+// profile "device" called id.
+func startDeviceAgent(t *testing.T, gw, id, name string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "deviceagent")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../services/examples/deviceagent").CombinedOutput(); err != nil {
+		t.Fatalf("build deviceagent: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "-hub", "ws://"+gw+"/ws/runtime", "-token", runtimeToken, "-id", id, "-name", name, "-dir", t.TempDir())
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("device agent log:\n%s", log.String())
+		}
+	})
+}
+
+// routeMissing reports whether the hub has no route at path: 404 from the
+// router itself, not an API answer with a {code} body. A push channel is a
+// WebSocket endpoint, so a plain GET that finds it gets 400.
+func routeMissing(t *testing.T, method, url, token string) bool {
+	t.Helper()
+	st, raw := rest(t, method, url, token, nil, "")
+	return st == http.StatusNotFound && !bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{"))
+}

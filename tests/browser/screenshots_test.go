@@ -1,14 +1,20 @@
 package browser
 
 import (
+	"bytes"
 	"flag"
+	"mime/multipart"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/switchyard-hub/switchyard/tests/wspeer"
 )
 
 var update = flag.Bool("update", false, "rewrite the console screenshots in docs/console/")
@@ -97,4 +103,56 @@ func TestScreenshots(t *testing.T) {
 	run(t, ctx, "cluster", chromedp.Navigate(base+"/console/#/cluster"))
 	until(t, ctx, "cluster", `!!document.querySelector('#pod-table tr[data-pod]') && !!document.querySelector('#rates tr[data-metric]')`)
 	shoot("cluster")
+
+	// Live feed: the events of a few REST calls, as they arrive. On a hub
+	// without push channels the view shows its "not available" state.
+	pushed := !routeMissing(t, "GET", base+"/notification", "")
+	run(t, ctx, "feed", chromedp.Navigate(base+"/console/#/feed"))
+	if pushed {
+		until(t, ctx, "feed open", `document.getElementById('feed-state').dataset.state === 'open'`)
+		for i := 0; i < 20 && !waitBriefly(ctx, `!!document.querySelector('#feed-list li[data-type="2"]')`, time.Second); i++ {
+			postNotification(t, base, map[string]any{"title": "Maintenance", "message": "gateway gw-2 drains at 18:00 UTC", "category": "admin"})
+		}
+		uploadFile(t, base, sid, "build.log", 48<<10)
+		rt.Expect("file.upload")
+		_, _ = rest(t, "POST", base+"/v1/sessions", clientToken, strings.NewReader(`{"endpoint_id":"offline-box"}`), "application/json")
+		postNotification(t, base, map[string]any{"title": "Quota", "message": "alice used 80% of her hourly bytes", "user_id": "alice"})
+		until(t, ctx, "events", `document.querySelectorAll('#feed-list li').length >= 5`)
+	} else {
+		until(t, ctx, "feed unavailable", `document.getElementById('feed-state').dataset.state === 'unavailable'`)
+	}
+	shoot("feed")
+
+	// Devices: the reference agent, a controller waiting for its code and
+	// an upload in flight.
+	startDeviceAgent(t, h.gw0, "steamdeck", "Living-room Deck")
+	run(t, ctx, "devices", chromedp.Navigate(base+"/console/#/devices"))
+	until(t, ctx, "device online", `!!document.querySelector('#device-table tr[data-device="steamdeck"] .dot.on')`)
+	if !routeMissing(t, "GET", base+"/v1/pairings", adminToken) {
+		ctl := wspeer.Dial(t, "ws://"+h.gw0+"/ws/device/steamdeck", waitLimit)
+		ctl.MustSend(map[string]any{"id": "h1", "type": "hub_connected", "payload": map[string]any{
+			"name": "CapyDeploy Hub", "version": "0.1.0", "hubId": "hub-laptop", "token": ""}})
+		ctl.Expect("pairing_required")
+		until(t, ctx, "code shown", `!!document.querySelector('#pairing-table tr[data-hub="hub-laptop"]')`)
+	}
+	if pushed {
+		until(t, ctx, "progress open", `document.getElementById('uploads-state').dataset.state === 'open'`)
+		uploadFile(t, base, sid, "Celeste.tar", 96<<10)
+		until(t, ctx, "upload listed", `!!document.querySelector('#upload-list li.upload-item')`)
+	}
+	shoot("devices")
+}
+
+// uploadFile posts size bytes as name to the session (POST /v1/files).
+func uploadFile(t *testing.T, base, sid, name string, size int) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("session_id", sid)
+	fw, _ := mw.CreateFormFile("file", name)
+	_, _ = fw.Write(bytes.Repeat([]byte("x"), size))
+	_ = mw.Close()
+	if st, raw := rest(t, "POST", base+"/v1/files", clientToken, &body, mw.FormDataContentType()); st != http.StatusCreated {
+		t.Fatalf("upload %s: %d %s", name, st, raw)
+	}
 }

@@ -483,3 +483,83 @@ func TestFileUploadFullSize(t *testing.T) {
 		}
 	})
 }
+
+// TestFileIDReuseNeverReplaces (issue 9 item 5): a runtime's file.available
+// that reuses a stored file id — the user's upload id, or its own earlier
+// id with other bytes — never changes the stored file: it is stored under a
+// new id, as a new transcript entry whose metadata is what the download
+// serves. The same file sent again keeps its id and stays one entry.
+func TestFileIDReuseNeverReplaces(t *testing.T) {
+	h := startHub(t, hubOptions{})
+	rt := h.connectRuntime(0, "prod-runtime-01", "claude-code-prod")
+	sid := h.createSession(rt, "claude-code-prod", clientToken)
+	c := h.connectClient(0, clientToken)
+	subscribe(c, sid, 0)
+	available := func(id, name string, data []byte) map[string]any {
+		rt.MustSend(map[string]any{"type": "file.available", "session_id": sid, "ts": ts(), "payload": map[string]any{
+			"session_id": sid,
+			"metadata":   map[string]any{"file_id": id, "name": name, "mime_type": "text/plain", "size": len(data)},
+			"data":       base64.StdEncoding.EncodeToString(data),
+		}})
+		return fileMetadataOf(t, c.ExpectSkipping("file.available", "runtime.status"))
+	}
+	served := func(id string, want []byte, md map[string]any) {
+		t.Helper()
+		resp, got := h.fileDownload(0, "/v1/files/"+id, clientToken)
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
+			t.Fatalf("GET /files/%s: %d %q, want %q", id, resp.StatusCode, got, want)
+		}
+		if md != nil && (md["size"] != float64(len(got)) || !strings.Contains(resp.Header.Get("Content-Disposition"), fmt.Sprint(md["name"]))) {
+			t.Fatalf("transcript metadata %v, served %d bytes as %q", md, len(got), resp.Header.Get("Content-Disposition"))
+		}
+	}
+
+	upload := []byte("user data")
+	st, body, raw := h.fileUpload(0, "/v1/files", clientToken, fileSessionField(sid),
+		filePart{field: "file", filename: "mine.txt", contentType: "text/plain", data: upload})
+	if st != http.StatusCreated {
+		t.Fatalf("POST /v1/files: %d %s", st, raw)
+	}
+	uid := body["file_id"].(string)
+	rt.ExpectSkipping("file.upload", "runtime.status")
+
+	evil := []byte("runtime replacement")
+	md := available(uid, "mine.txt", evil)
+	if md["file_id"] == uid {
+		t.Fatalf("a runtime's file took the user's upload id %s", uid)
+	}
+	served(uid, upload, nil)
+	served(md["file_id"].(string), evil, md)
+
+	first := available("out-1", "a.txt", []byte("123456789"))
+	if first["file_id"] != "out-1" {
+		t.Fatalf("first use of out-1 renamed: %v", first)
+	}
+	second := available("out-1", "b.txt", []byte("nineteen bytes here"))
+	if second["file_id"] == "out-1" {
+		t.Fatalf("a second, different file took out-1 again: %v", second)
+	}
+	served("out-1", []byte("123456789"), first)
+	served(second["file_id"].(string), []byte("nineteen bytes here"), second)
+
+	// The same file again is a resend: same id, and no second entry.
+	rt.MustSend(map[string]any{"type": "file.available", "session_id": sid, "ts": ts(), "payload": map[string]any{
+		"session_id": sid,
+		"metadata":   map[string]any{"file_id": "out-1", "name": "a.txt", "mime_type": "text/plain", "size": 9},
+		"data":       base64.StdEncoding.EncodeToString([]byte("123456789")),
+	}})
+	// A later file, once seen, means the resend was handled (in order).
+	if md := available("out-2", "c.txt", []byte("later")); md["file_id"] != "out-2" {
+		t.Fatalf("out-2: %v", md)
+	}
+	late := h.connectClient(0, clientToken)
+	ids := map[string]int{}
+	for _, m := range subscribe(late, sid, 0) {
+		if m["type"] == "file.available" {
+			ids[fmt.Sprint(fileMetadataOf(t, m)["file_id"])]++
+		}
+	}
+	if ids["out-1"] != 1 || ids["out-2"] != 1 || len(ids) != 4 {
+		t.Fatalf("transcript file entries %v: want out-1 and out-2 once and the two renamed files", ids)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/jsondepth"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
@@ -114,6 +115,9 @@ func Decode(data []byte, role Role, now time.Time) (*syv1.Envelope, *Error) {
 	if !isObject(data) {
 		return nil, errorf(errcode.InvalidJSON, "frame is not a JSON object")
 	}
+	if jsondepth.Exceeds(data, MaxDepth) {
+		return nil, errorf(errcode.InvalidMessage, "the frame nests objects and arrays deeper than %d", MaxDepth)
+	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
@@ -133,6 +137,9 @@ func Decode(data []byte, role Role, now time.Time) (*syv1.Envelope, *Error) {
 		e.Type, e.SessionID = f.Type, f.SessionID
 		return nil, e
 	}
+	if f.ID != "" && !bus.ValidToken(f.ID) {
+		return nil, &Error{Code: errcode.InvalidMessage, Message: "id may hold only letters, digits, '-' and '_' (at most 128)", Type: f.Type, SessionID: f.SessionID}
+	}
 	env := &syv1.Envelope{Id: f.ID, Type: f.Type, SessionId: f.SessionID, Ts: f.Ts}
 	if env.Ts == "" {
 		env.Ts = Timestamp(now)
@@ -146,6 +153,21 @@ func Decode(data []byte, role Role, now time.Time) (*syv1.Envelope, *Error) {
 	}
 	fillBodySession(env)
 	return env, nil
+}
+
+// MaxDepth bounds how deeply a frame may nest objects and arrays (a
+// runtime.hello's caps become protobuf Structs, two levels a level).
+const MaxDepth = 64
+
+// validMessageID applies the identifier rule to a user.message's
+// message_id, the idempotency key that becomes a NATS dedupe header; empty
+// is allowed (the hub assigns one). agent.output's message_id is the
+// runtime's own label, carried as data, and is not checked.
+func validMessageID(id string) *Error {
+	if id != "" && !bus.ValidToken(id) {
+		return errorf(errcode.InvalidMessage, "message_id must be 1-128 letters, digits, '-' or '_'")
+	}
+	return nil
 }
 
 // isObject reports whether data is a JSON object (not null, a list, …).
@@ -224,6 +246,9 @@ func decodeBody(f *Frame, env *syv1.Envelope) *Error {
 	case TypeUserMessage:
 		var p userMessageJSON
 		if err := unmarshalPayload(f, &p); err != nil {
+			return err
+		}
+		if err := validMessageID(p.MessageID); err != nil {
 			return err
 		}
 		env.Body = &syv1.Envelope_UserMessage{UserMessage: &syv1.UserMessage{SessionId: p.SessionID, MessageId: p.MessageID, Content: p.Content, Followup: p.Followup}}

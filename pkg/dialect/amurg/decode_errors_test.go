@@ -75,6 +75,16 @@ func TestDecodeErrors(t *testing.T) {
 		{"mismatched session", cl, `{"type":"user.message","session_id":"a","payload":{"session_id":"b","message_id":"m","content":"c"}}`, errcode.InvalidMessage, "user.message", "a"},
 		{"mismatched session runtime", rt, `{"type":"turn.started","session_id":"a","payload":{"session_id":"b"}}`, errcode.InvalidMessage, "turn.started", "a"},
 
+		// Identifiers and nesting (issue 9 item 7).
+		{"message_id with space", cl, `{"type":"user.message","session_id":"s","payload":{"message_id":"a b","content":"c"}}`, errcode.InvalidMessage, "user.message", "s"},
+		{"message_id with CRLF", cl, `{"type":"user.message","session_id":"s","payload":{"message_id":"a\r\nb","content":"c"}}`, errcode.InvalidMessage, "user.message", "s"},
+		{"message_id path", cl, `{"type":"user.message","session_id":"s","payload":{"message_id":"../../etc/passwd:x","content":"c"}}`, errcode.InvalidMessage, "user.message", "s"},
+		{"message_id 200k", cl, `{"type":"user.message","session_id":"s","payload":{"message_id":"` + strings.Repeat("m", 200000) + `","content":"c"}}`, errcode.InvalidMessage, "user.message", "s"},
+		{"message_id 129", cl, `{"type":"user.message","session_id":"s","payload":{"message_id":"` + strings.Repeat("m", 129) + `","content":"c"}}`, errcode.InvalidMessage, "user.message", "s"},
+		{"envelope id with space", cl, `{"type":"user.message","id":"a b","session_id":"s","payload":{"message_id":"m","content":"c"}}`, errcode.InvalidMessage, "user.message", "s"},
+		{"hello caps 5000 deep", rt, `{"type":"runtime.hello","payload":{"runtime_id":"r","endpoints":[{"id":"e","caps":` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000) + `}]}}`, errcode.InvalidMessage, "", ""},
+		{"frame 65 deep", cl, `{"type":"ping","payload":` + strings.Repeat("[", 64) + strings.Repeat("]", 64) + `}`, errcode.InvalidMessage, "", ""},
+
 		// Runtime hello.
 		{"hello without payload", rt, `{"type":"runtime.hello"}`, errcode.InvalidMessage, "runtime.hello", ""},
 		{"hello without runtime_id", rt, `{"type":"runtime.hello","payload":{"token":"t","endpoints":[]}}`, errcode.InvalidMessage, "runtime.hello", ""},

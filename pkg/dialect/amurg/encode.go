@@ -145,6 +145,13 @@ func encodeHistory(env *syv1.Envelope, h *syv1.HistoryResponse, role Role) ([]by
 	b = strconv.AppendInt(b, h.GetLastSeq(), 10)
 	b = append(b, `,"has_more":`...)
 	b = strconv.AppendBool(b, h.GetHasMore())
+	if h.GetFirstSeq() != 0 {
+		b = append(b, `,"first_seq":`...)
+		b = strconv.AppendInt(b, h.GetFirstSeq(), 10)
+	}
+	if h.GetTrimmed() {
+		b = append(b, `,"trimmed":true`...)
+	}
 	b = append(b, `,"messages":`...)
 	if b, err = appendAll(b, h.GetMessages(), role); err != nil {
 		return nil, err

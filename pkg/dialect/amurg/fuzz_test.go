@@ -155,15 +155,19 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 		if !bus.ValidToken(reqID) {
 			reqID = "r"
 		}
+		id := a // frame ids and message_ids follow the identifier rule too
+		if id != "" && !bus.ValidToken(id) {
+			id = "i"
+		}
 		var role Role
-		env := &syv1.Envelope{SessionId: session, Ts: c, Id: a}
+		env := &syv1.Envelope{SessionId: session, Ts: c, Id: id}
 		if env.Ts == "" {
 			env.Ts = "2024-01-15T10:30:00Z"
 		}
 		switch kind % 14 {
 		case 0:
 			role, env.Type = RoleClient, TypeUserMessage
-			env.Body = &syv1.Envelope_UserMessage{UserMessage: &syv1.UserMessage{SessionId: session, MessageId: a, Content: b}}
+			env.Body = &syv1.Envelope_UserMessage{UserMessage: &syv1.UserMessage{SessionId: session, MessageId: id, Content: b}}
 		case 1:
 			role, env.Type = RoleRuntime, TypeAgentOutput
 			env.Body = &syv1.Envelope_AgentOutput{AgentOutput: &syv1.AgentOutput{SessionId: session, MessageId: a, Seq: n, Channel: c, Content: b, Final: flag}}

@@ -24,7 +24,8 @@ func marshalHistory(t *testing.T, env *syv1.Envelope, role Role) []byte {
 		}
 		return out
 	}
-	p := historyResponseJSON{SessionID: h.GetSessionId(), AfterSeq: h.GetAfterSeq(), LastSeq: h.GetLastSeq(), HasMore: h.GetHasMore(), Messages: render(h.GetMessages())}
+	p := historyResponseJSON{SessionID: h.GetSessionId(), AfterSeq: h.GetAfterSeq(), LastSeq: h.GetLastSeq(), HasMore: h.GetHasMore(),
+		FirstSeq: h.GetFirstSeq(), Trimmed: h.GetTrimmed(), Messages: render(h.GetMessages())}
 	if len(h.GetPendingPermissions()) > 0 {
 		p.PendingPermissions = render(h.GetPendingPermissions())
 	}
@@ -52,6 +53,8 @@ func TestHistoryEncodingMatchesMarshal(t *testing.T) {
 	for name, h := range map[string]*syv1.HistoryResponse{
 		"empty":   {SessionId: "s<1>"},
 		"page":    {SessionId: "s<1>", AfterSeq: 4, LastSeq: 6, HasMore: true, Messages: []*syv1.Envelope{msg(5, "a <b> & \"c\" \u2028 é"), msg(6, "")}},
+		"trimmed": {SessionId: "s<1>", AfterSeq: 0, LastSeq: 6, FirstSeq: 5, Trimmed: true, Messages: []*syv1.Envelope{msg(5, "a"), msg(6, "b")}},
+		"gone":    {SessionId: "s<1>", AfterSeq: 2, LastSeq: 9, Trimmed: true},
 		"pending": {SessionId: "s<1>", LastSeq: 2, Messages: []*syv1.Envelope{msg(1, "x")}, PendingPermissions: []*syv1.Envelope{perm}},
 	} {
 		env := &syv1.Envelope{Type: TypeHistoryResponse, Id: "h1", SessionId: "s<1>", Seq: 9, Ts: "2024-01-15T10:30:07.000Z",
@@ -65,5 +68,25 @@ func TestHistoryEncodingMatchesMarshal(t *testing.T) {
 				t.Errorf("%s/%s:\n got %s\nwant %s", name, role, got, want)
 			}
 		}
+	}
+}
+
+// TestHistoryShowsTrimmed: a page whose range was partly removed by
+// retention tells the client (first_seq, trimmed); an untrimmed one has
+// neither field unless the hub read the first stored seq.
+func TestHistoryShowsTrimmed(t *testing.T) {
+	env := func(h *syv1.HistoryResponse) *syv1.Envelope {
+		return &syv1.Envelope{Type: TypeHistoryResponse, SessionId: "s", Body: &syv1.Envelope_HistoryResponse{HistoryResponse: h}}
+	}
+	got, err := Encode(env(&syv1.HistoryResponse{SessionId: "s", AfterSeq: 0, LastSeq: 9, FirstSeq: 7, Trimmed: true}), RoleClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"has_more":false,"first_seq":7,"trimmed":true,"messages":[]`; !bytes.Contains(got, []byte(want)) {
+		t.Fatalf("trimmed page %s, want it to contain %s", got, want)
+	}
+	got, _ = Encode(env(&syv1.HistoryResponse{SessionId: "s", LastSeq: 2}), RoleClient)
+	if bytes.Contains(got, []byte("trimmed")) || bytes.Contains(got, []byte("first_seq")) {
+		t.Fatalf("untrimmed page %s names first_seq or trimmed", got)
 	}
 }

@@ -179,6 +179,8 @@ type historyResponseJSON struct {
 	AfterSeq           int64             `json:"after_seq"`
 	LastSeq            int64             `json:"last_seq"`
 	HasMore            bool              `json:"has_more"`
+	FirstSeq           int64             `json:"first_seq,omitempty"` // lowest stored seq (issue 9)
+	Trimmed            bool              `json:"trimmed,omitempty"`   // part of the range was removed by retention
 	Messages           []json.RawMessage `json:"messages"`
 	PendingPermissions []json.RawMessage `json:"pending_permissions,omitempty"`
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/embedded"
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
+	"github.com/switchyard-hub/switchyard/services/gateway/dialect/chat"
 	"github.com/switchyard-hub/switchyard/services/gateway/dialect/device"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 	"github.com/switchyard-hub/switchyard/services/gateway/pod"
@@ -129,7 +130,7 @@ func Start(ctx context.Context, cfg Config, o process.Options) (*Stack, error) {
 		select {
 		case gw := <-started:
 			st.GatewayURL = "http://" + gw.Addr()
-			if a := gw.ListenAddr(cfg.ChatCompatListen); a != "" {
+			if a := gw.ListenAddr(chat.ListenerName); a != "" {
 				st.ChatURL = "ws://" + a + "/ws"
 			}
 			if a := device.CompatAddr(gw); a != "" {
@@ -321,11 +322,37 @@ func (st *Stack) PrintBanner(w io.Writer, cfg Config) {
 	} else {
 		fmt.Fprintf(w, "  redis     %s  (external)\n", st.RedisURL)
 	}
-	fmt.Fprintf(w, "  tokens    runtime %v  client %v\n", cfg.RuntimeTokens, cfg.ClientTokens)
+	fmt.Fprintf(w, "  tokens    runtime %v  client %v\n", bannerTokens(cfg.RuntimeTokens, devRuntimeTokens), bannerTokens(cfg.ClientTokens, devClientTokens))
 	fmt.Fprintf(w, "Next, in another terminal:\n")
 	fmt.Fprintf(w, "  go run ./services/examples/shellruntime -hub %s/ws/runtime\n", ws)
 	fmt.Fprintf(w, "  go run ./services/examples/termclient -hub %s\n", st.GatewayURL)
 	fmt.Fprintf(w, "  go run ./services/examples/deviceagent -hub %s/ws/runtime -id deck   # then: go run ./services/examples/devicectl -hub %s/ws/device/deck pair\n", ws, ws)
+}
+
+// The dev stack's default tokens: the only ones the banner prints whole.
+const (
+	devRuntimeTokens = "dev-runtime-token=*"
+	devClientTokens  = "dev-client-token=dev"
+)
+
+// bannerTokens shows token=principal entries with every token that is not
+// one of the dev defaults masked (its first two characters, then "…"), so
+// a banner in a log or a screenshot never holds a real credential.
+func bannerTokens(entries []string, defaults string) []string {
+	dev := strings.Split(defaults, ",")
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if slices.Contains(dev, e) {
+			out = append(out, e)
+			continue
+		}
+		tok, who, _ := strings.Cut(e, "=")
+		if len(tok) > 2 {
+			tok = tok[:2]
+		}
+		out = append(out, tok+"…(masked)="+who)
+	}
+	return out
 }
 
 func splitHostPort(addr string) (string, int, error) {

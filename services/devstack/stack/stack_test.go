@@ -106,3 +106,23 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestBannerMasksCustomTokens: the banner prints the dev default tokens,
+// never a configured one.
+func TestBannerMasksCustomTokens(t *testing.T) {
+	st := &Stack{GatewayURL: "http://127.0.0.1:8080", NATSURL: "nats://x", RedisURL: "redis://x"}
+	cfg := Config{RuntimeTokens: []string{"dev-runtime-token=*", "s3cretRuntimeTok=rt1"}, ClientTokens: []string{"dev-client-token=dev", "hunter2hunter2=alice"}}
+	var b strings.Builder
+	st.PrintBanner(&b, cfg)
+	out := b.String()
+	for _, secret := range []string{"s3cretRuntimeTok", "hunter2hunter2"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("banner prints the token %q:\n%s", secret, out)
+		}
+	}
+	for _, shown := range []string{"dev-runtime-token=*", "dev-client-token=dev", "=rt1", "=alice"} {
+		if !strings.Contains(out, shown) {
+			t.Fatalf("banner lacks %q:\n%s", shown, out)
+		}
+	}
+}

@@ -51,6 +51,14 @@ type Config struct {
 	DeviceShowCode       bool          `flag:"device-show-code" env:"SY_DEVICE_SHOW_CODE" default:"false" usage:"also put the pairing code in pairing_required (document 001's example does; off: the code is only shown on the device)"`
 	DeviceProgressEvery  time.Duration `flag:"device-progress-every" env:"SY_DEVICE_PROGRESS_EVERY" default:"250ms" usage:"at most one upload_progress per upload and socket this often (the last chunk always reports)"`
 	DeviceDownloadBase   string        `flag:"device-download-base" env:"SY_DEVICE_DOWNLOAD_BASE" default:"" usage:"base URL of download links in device.upload_ready (empty: relative, the device resolves it against its hub URL)"`
+	// Limits on sockets, for every dialect (limits.go; issue 9).
+	AuthTimeout            time.Duration `flag:"auth-timeout" env:"SY_AUTH_TIMEOUT" default:"5s" usage:"a socket whose principal is not known this long after the upgrade (for /ws/runtime: no accepted runtime.hello) is closed 1008 auth_timeout"`
+	PreAuthMaxMessageBytes int64         `flag:"preauth-max-message-bytes" env:"SY_PREAUTH_MAX_MESSAGE_BYTES" default:"65536" usage:"largest frame before the socket is authenticated (close 1009 above)"`
+	MaxSocketsPerIP        int           `flag:"max-sockets-per-ip" env:"SY_MAX_SOCKETS_PER_IP" default:"512" usage:"sockets one source address may hold on this gateway (HTTP 429 above); 0 disables"`
+	MaxSocketsPerPrincipal int           `flag:"max-sockets-per-principal" env:"SY_MAX_SOCKETS_PER_PRINCIPAL" default:"256" usage:"sockets one user or runtime may hold on this gateway (HTTP 429 at the upgrade, or close 4029 when it authenticates later); 0 disables"`
+	TrustedProxies         []string      `flag:"trusted-proxies" env:"SY_TRUSTED_PROXIES" default:"" usage:"comma list of proxy IPs or CIDRs whose X-Forwarded-For names the source address (SY_MAX_SOCKETS_PER_IP)"`
+	ReadBudgetBytes        int64         `flag:"read-budget-bytes" env:"SY_READ_BUDGET_BYTES" default:"268435456" usage:"bytes of frames all sockets of the gateway may be reading and handling at once (beyond the first 64 KiB of each frame); 0 disables"`
+	ReadBudgetWait         time.Duration `flag:"read-budget-wait" env:"SY_READ_BUDGET_WAIT" default:"5s" usage:"how long a large frame waits for read budget before its socket is closed 1013"`
 }
 
 // Defaults is the configuration with every setting at its documented
@@ -84,6 +92,18 @@ func (c *Config) Validate() error {
 	if c.DevicePairingPerDev < 1 || c.DevicePairingPerAddr < 1 {
 		errs = append(errs, errors.New("device-pairing-per-device and device-pairing-per-addr must be at least 1"))
 	}
+	if c.AuthTimeout <= 0 || c.PreAuthMaxMessageBytes < 1 || c.ReadBudgetWait <= 0 {
+		errs = append(errs, errors.New("auth-timeout, preauth-max-message-bytes and read-budget-wait must be positive"))
+	}
+	if c.MaxSocketsPerIP < 0 || c.MaxSocketsPerPrincipal < 0 || c.ReadBudgetBytes < 0 {
+		errs = append(errs, errors.New("max-sockets-per-ip, max-sockets-per-principal and read-budget-bytes must not be negative"))
+	}
+	if c.ReadBudgetBytes > 0 && c.ReadBudgetBytes < c.MaxMessageBytes {
+		errs = append(errs, fmt.Errorf("read-budget-bytes (%d) must hold one frame of max-message-bytes (%d)", c.ReadBudgetBytes, c.MaxMessageBytes))
+	}
+	if _, err := parseProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -92,6 +112,7 @@ func (c *Config) WSOptions() ws.Options {
 	return ws.Options{
 		PingPeriod: c.PingPeriod, PongWait: c.PongWait, WriteWait: c.WriteWait,
 		MaxMessageBytes: c.MaxMessageBytes, QueueFrames: c.SendQueueFrames, QueueBytes: c.SendQueueBytes,
+		PreAuthMaxMessageBytes: c.PreAuthMaxMessageBytes, BudgetWait: c.ReadBudgetWait,
 	}
 }
 
@@ -121,4 +142,10 @@ const (
 	releaseTimeout = 5 * time.Second
 	// readHeaderTimeout bounds an HTTP request's headers.
 	readHeaderTimeout = 10 * time.Second
+	// MaxJSONDepth bounds how deeply a text frame may nest objects and
+	// arrays (invalid_message above), for every dialect.
+	MaxJSONDepth = 64
+	// busHeaderSlack is what an envelope's NATS headers (dedupe id,
+	// type, trace context) may add to it against the server's max_payload.
+	busHeaderSlack = 4 << 10
 )

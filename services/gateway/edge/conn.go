@@ -7,12 +7,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
+	"github.com/switchyard-hub/switchyard/pkg/jsondepth"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
 	"github.com/switchyard-hub/switchyard/pkg/ownership"
 	"github.com/switchyard-hub/switchyard/pkg/ws"
@@ -48,11 +51,16 @@ type Conn struct {
 	work       *serial // frame work off the read loop (Do, Serial)
 	deliveries *serial // directed envelopes for this socket, in order
 
-	mu        sync.Mutex
-	principal string
-	runtime   string // runtime id this socket claimed (ClaimRuntime)
-	reason    CloseReason
-	subs      map[string]*subscription // session id → subscription
+	authed    atomic.Bool // the principal is known (Authenticate) or the socket is anonymous
+	authTimer *time.Timer // the auth deadline (nil: none)
+	authBy    time.Time   // when it fires
+
+	mu           sync.Mutex
+	principalKey string // role/principal counted against SY_MAX_SOCKETS_PER_PRINCIPAL
+	principal    string
+	runtime      string // runtime id this socket claimed (ClaimRuntime)
+	reason       CloseReason
+	subs         map[string]*subscription // session id → subscription
 }
 
 // ID is the socket's conn id (<pod>-<boot>-<n>).
@@ -114,6 +122,17 @@ func (c *Conn) SendEnvelope(env *syv1.Envelope) error {
 func (c *Conn) SendError(session, code, message string) {
 	c.s.m.errors.WithLabelValues(code).Inc()
 	_ = c.SendEnvelope(ErrorEnvelope(session, code, message))
+}
+
+// SendErrorRef is SendError about one frame the socket sent: ref, the
+// frame's own id, is the error envelope's id, and each dialect renders it
+// where its document puts a reply's reference (amurg: the top-level "id";
+// device: the request id).
+func (c *Conn) SendErrorRef(ref, session, code, message string) {
+	c.s.m.errors.WithLabelValues(code).Inc()
+	env := ErrorEnvelope(session, code, message)
+	env.Id = ref
+	_ = c.SendEnvelope(env)
 }
 
 // ErrorEnvelope is an error with a hub error code (pkg/errcode).
@@ -189,9 +208,15 @@ func (c *Conn) limitedFrame() bool {
 // wins), records it as the socket's principal, and tells the session
 // service the runtime is online. When the socket ends while it still
 // holds the claim, the runtime is announced offline.
+//
+// It authenticates the socket as rid first (Authenticate): it fails with
+// ErrTooManySockets when the runtime holds too many sockets here.
 func (c *Conn) ClaimRuntime(ctx context.Context, rid string) error {
+	if err := c.Authenticate(rid); err != nil {
+		return err
+	}
 	c.mu.Lock()
-	c.principal, c.runtime = rid, rid
+	c.runtime = rid
 	c.mu.Unlock()
 	if err := c.s.reg.ClaimRuntime(ctx, rid, c.id); err != nil {
 		return err
@@ -218,12 +243,21 @@ func (c *Conn) connInfo() ownership.ConnInfo {
 	return ownership.ConnInfo{Dialect: c.role.String(), Principal: c.Principal(), Remote: c.RemoteAddr()}
 }
 
-// serve runs one upgrade request of dialect d.
+// serve runs one upgrade request of dialect d under the core's limits
+// (limits.go): drain (503), sockets per source address and per principal
+// (429), the auth deadline, the frame limits and the read budget.
 func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
-		http.Error(w, "draining", http.StatusServiceUnavailable)
+		s.refuseUpgrade(w, http.StatusServiceUnavailable, ReasonDraining, "draining: this gateway is shutting down; connect again (to any gateway)")
 		return
 	}
+	addr := s.sourceAddr(r)
+	if !s.takeAddr(addr) {
+		s.refuseUpgrade(w, http.StatusTooManyRequests, ReasonTooManySockets,
+			errcode.TooManySockets+": at most "+strconv.Itoa(s.cfg.MaxSocketsPerIP)+" sockets per source address on this gateway (SY_MAX_SOCKETS_PER_IP)")
+		return
+	}
+	defer s.dropAddr(addr)
 	adm, err := d.Accept(r)
 	if err != nil {
 		status := http.StatusForbidden
@@ -234,15 +268,33 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), status)
 		return
 	}
+	var key string
+	if adm.Principal != "" {
+		if key = principalKey(adm.Role.String(), adm.Principal); !s.takePrincipal(key) {
+			s.refuseUpgrade(w, http.StatusTooManyRequests, ReasonTooManySockets,
+				errcode.TooManySockets+": at most "+strconv.Itoa(s.cfg.MaxSocketsPerPrincipal)+" sockets per principal on this gateway (SY_MAX_SOCKETS_PER_PRINCIPAL)")
+			return
+		}
+	}
 	up := ws.Upgrader()
 	if adm.Role == kind.RoleRuntime {
 		up.ReadBufferSize = ws.StreamReadBufferBytes // runtimes stream frames in
 	}
 	wc, err := up.Upgrade(ws.Coalesce(w), r, nil) // queued frames: one write(2) per wake-up
 	if err != nil {
+		if key != "" {
+			s.dropPrincipal(key)
+		}
 		return // the upgrader has answered (400 for a non-upgrade request)
 	}
-	c := s.newConn(d, adm, ws.New(wc, s.cfg.WSOptions()))
+	c := s.newConn(d, adm, wc)
+	c.principalKey = key
+	if adm.Principal != "" || adm.Anonymous {
+		c.authed.Store(true)
+		c.ws.Authenticate()
+	} else {
+		c.armAuthDeadline()
+	}
 	s.register(r.Context(), c)
 	// The handler returns and the socket is read on a goroutine of its own,
 	// so net/http's per-connection state (two 4 KiB buffers, the request)
@@ -258,13 +310,20 @@ func (s *Server) read(d Dialect, c *Conn) {
 		if c.limitedFrame() {
 			return
 		}
+		if !binary && jsondepth.Exceeds(data, MaxJSONDepth) {
+			c.SendError("", errcode.InvalidMessage, "the frame nests objects and arrays deeper than "+strconv.Itoa(MaxJSONDepth))
+			return
+		}
 		d.Frame(c, Frame{Binary: binary, Data: data})
 	})
 	c.setReason(endReason(err))
 	s.log.Debug("socket ended", "conn", c.id, "dialect", d.Name(), "principal", c.Principal(), "err", err)
 }
 
-func (s *Server) newConn(d Dialect, adm Admission, wc *ws.Conn) *Conn {
+func (s *Server) newConn(d Dialect, adm Admission, raw *websocket.Conn) *Conn {
+	o := s.cfg.WSOptions()
+	o.Budget = s.budget
+	wc := ws.New(raw, o)
 	label := adm.Label
 	if label == "" {
 		label = d.Name()
@@ -314,6 +373,9 @@ func (s *Server) register(ctx context.Context, c *Conn) {
 // session, and a runtime it still held is announced offline.
 func (s *Server) release(c *Conn) {
 	c.cancel()
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+	}
 	c.work.stop()
 	c.deliveries.stop()
 	c.d.Closed(c)
@@ -322,8 +384,11 @@ func (s *Server) release(c *Conn) {
 	s.mu.Unlock()
 	s.m.conns.WithLabelValues(c.label).Dec()
 	c.mu.Lock()
-	reason := c.reason
+	reason, key := c.reason, c.principalKey
 	c.mu.Unlock()
+	if key != "" {
+		s.dropPrincipal(key)
+	}
 	s.m.closes.WithLabelValues(c.label, string(reason)).Inc()
 	s.topics.leaveAll(c)
 	if c.acks != nil {

@@ -61,7 +61,11 @@ func Text(b []byte) Frame { return Frame{Data: b} }
 // Admission is who a socket is, as the dialect's Accept found it.
 type Admission struct {
 	Role      kind.Role
-	Principal string // user id; "" until known (a runtime before its hello)
+	Principal string // user id; "" until known (a runtime before its hello: then Conn.Authenticate)
+	// Anonymous admits a socket that needs no principal (a read-only
+	// public feed): no auth deadline, no pre-authentication frame limit,
+	// no per-principal cap (the per-address cap still holds).
+	Anonymous bool
 	// Label is the socket's dialect label in the per-socket metrics
 	// (connections, frames, drops, closes); "" means the dialect's Name.
 	Label string
@@ -84,6 +88,12 @@ type Page struct {
 	Last     int64 // … up to Last (After when empty)
 	HasMore  bool  // more history pages follow
 	Messages []*syv1.Envelope
+	// FirstSeq is the lowest seq the hub still stores for the session (0:
+	// none, or not read because the range was empty); Trimmed says part of
+	// the requested range was removed by retention (the page then starts
+	// at FirstSeq, or is empty when all of it is gone).
+	FirstSeq int64
+	Trimmed  bool
 }
 
 // PageFunc renders and sends one history page; the core calls it with the

@@ -2,13 +2,17 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
@@ -35,16 +39,22 @@ func (c *Conn) Ingest(env *syv1.Envelope) {
 	} else {
 		env.UserId = c.Principal()
 	}
+	ref := refID(env)
 	assignID(env)
+	if size, limit := proto.Size(env), s.bus.NC.MaxPayload(); int64(size)+busHeaderSlack > limit {
+		span.End()
+		c.SendErrorRef(ref, env.GetSessionId(), errcode.MessageTooLarge, maxPayloadText("this "+env.GetType(), size, limit))
+		return
+	}
 	subject := bus.InboundSubject(s.cfg.Partitions, env.GetSessionId())
 	if c.acks != nil {
 		fut, err := s.bus.PublishAsync(ctx, subject, env)
 		if err != nil {
-			c.notAccepted(ctx, env, span, err)
+			c.notAccepted(ctx, env, ref, span, err)
 			span.End()
 			return
 		}
-		c.acks <- inflight{fut: fut, env: env, span: span, ctx: ctx, start: time.Now()}
+		c.acks <- inflight{fut: fut, env: env, ref: ref, span: span, ctx: ctx, start: time.Now()}
 		return
 	}
 	defer span.End()
@@ -52,8 +62,17 @@ func (c *Conn) Ingest(env *syv1.Envelope) {
 	_, err := s.bus.Publish(ctx, subject, env)
 	s.m.publishLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
-		c.notAccepted(ctx, env, span, err)
+		c.notAccepted(ctx, env, ref, span, err)
 	}
+}
+
+// refID is the id the sender gave its frame (the envelope id, or a
+// user.message's message_id): error frames about the frame carry it.
+func refID(env *syv1.Envelope) string {
+	if id := env.GetId(); id != "" {
+		return id
+	}
+	return env.GetUserMessage().GetMessageId()
 }
 
 // Route is the socket's address on the bus (Envelope.origin).
@@ -67,6 +86,7 @@ func (c *Conn) Route() *syv1.Route {
 type inflight struct {
 	fut   jetstream.PubAckFuture
 	env   *syv1.Envelope
+	ref   string // the sender's id of the frame
 	span  trace.Span
 	ctx   context.Context
 	start time.Time
@@ -79,7 +99,7 @@ func (s *Server) awaitAcks(c *Conn) {
 		select {
 		case <-p.fut.Ok():
 		case err := <-p.fut.Err():
-			c.notAccepted(p.ctx, p.env, p.span, err)
+			c.notAccepted(p.ctx, p.env, p.ref, p.span, err)
 		}
 		s.m.publishLatency.Observe(time.Since(p.start).Seconds())
 		p.span.End()
@@ -87,12 +107,17 @@ func (s *Server) awaitAcks(c *Conn) {
 }
 
 // notAccepted tells the sender a frame was not stored (nothing is half
-// accepted: the sender may retry it).
-func (c *Conn) notAccepted(ctx context.Context, env *syv1.Envelope, span trace.Span, err error) {
+// accepted: the sender may retry it), naming the frame by its id. A frame
+// the NATS server refused for its size is message_too_large, not a retry.
+func (c *Conn) notAccepted(ctx context.Context, env *syv1.Envelope, ref string, span trace.Span, err error) {
 	span.RecordError(err)
 	span.SetStatus(codes.Error, err.Error())
 	c.s.log.WarnContext(ctx, "frame not accepted", "type", env.GetType(), "err", err)
-	c.SendError(env.GetSessionId(), errcode.Unavailable, "the hub could not accept this "+env.GetType()+"; retry")
+	if errors.Is(err, nats.ErrMaxPayload) {
+		c.SendErrorRef(ref, env.GetSessionId(), errcode.MessageTooLarge, maxPayloadText("this "+env.GetType(), proto.Size(env), c.s.bus.NC.MaxPayload()))
+		return
+	}
+	c.SendErrorRef(ref, env.GetSessionId(), errcode.Unavailable, "the hub could not accept this "+env.GetType()+"; retry")
 }
 
 // assignID gives an envelope its dedupe id: a user.message is identified

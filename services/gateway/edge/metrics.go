@@ -17,6 +17,7 @@ type metrics struct {
 	gaps           prometheus.Counter
 	replayed       prometheus.Counter
 	closes         *prometheus.CounterVec
+	refused        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
@@ -33,7 +34,20 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		gaps:           prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_gateway_gap_repairs_total", Help: "Gaps in live transcript events repaired from the stream."}),
 		replayed:       prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_gateway_replayed_messages_total", Help: "Transcript messages sent in history.response frames."}),
 		closes:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_closes_total", Help: "Sockets ended, by dialect label and close reason (edge.CloseReason)."}, []string{"dialect", "reason"}),
+		refused:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_refused_sockets_total", Help: "Upgrades and authentications the core refused, by reason (draining, too_many_sockets)."}, []string{"reason"}),
 	}
+	budgetUsed := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_gateway_read_budget_bytes", Help: "Read budget (SY_READ_BUDGET_BYTES) held by frames being read and handled."}, func() float64 {
+		if s.budget == nil {
+			return 0
+		}
+		return float64(s.budget.InUse())
+	})
+	budgetWaits := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "switchyard_gateway_read_budget_waits_total", Help: "Large frames that found the read budget used up and waited for it."}, func() float64 {
+		if s.budget == nil {
+			return 0
+		}
+		return float64(s.budget.Waits())
+	})
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_gateway_send_queue_bytes", Help: "Bytes waiting in all socket send queues of this pod."}, func() float64 {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -44,6 +58,6 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		}
 		return float64(total)
 	})
-	reg.MustRegister(m.conns, m.framesIn, m.framesOut, m.drops, m.errors, m.publishLatency, m.fanout, m.topics, m.duplicates, m.gaps, m.replayed, m.closes, queue)
+	reg.MustRegister(m.conns, m.framesIn, m.framesOut, m.drops, m.errors, m.publishLatency, m.fanout, m.topics, m.duplicates, m.gaps, m.replayed, m.closes, m.refused, queue, budgetUsed, budgetWaits)
 	return m
 }

@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/ownership"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	"github.com/switchyard-hub/switchyard/pkg/transcript"
+	"github.com/switchyard-hub/switchyard/pkg/ws"
 )
 
 // Server is one gateway pod.
@@ -68,8 +70,13 @@ type Server struct {
 	connSeq  atomic.Uint64
 	boot     string // random per process start, so conn ids never repeat
 
-	mu    sync.Mutex
-	conns map[string]*Conn
+	budget  *ws.Budget     // read budget of every socket (SY_READ_BUDGET_BYTES)
+	proxies []netip.Prefix // SY_TRUSTED_PROXIES
+
+	mu           sync.Mutex
+	conns        map[string]*Conn
+	perAddr      map[string]int // sockets by source address
+	perPrincipal map[string]int // sockets by role/principal
 }
 
 // New prepares a gateway; rooms are registered on it, then Start makes it
@@ -79,12 +86,20 @@ func New(cfg Config, b *bus.Bus, rdb redis.UniversalClient, tel *telemetry.Telem
 	if err != nil {
 		return nil, err
 	}
+	proxies, err := parseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	pod := cfg.PodName()
 	s := &Server{
 		cfg: cfg, pod: pod, bus: b, clients: clients, tel: tel, log: tel.Log, tracer: tel.Tracer,
 		reg:           ownership.NewRegistry(rdb, pod, cfg.OwnerTTL, tel.Log),
 		owners:        ownership.Lookup{RDB: rdb},
 		conns:         map[string]*Conn{},
+		perAddr:       map[string]int{},
+		perPrincipal:  map[string]int{},
+		budget:        ws.NewBudget(cfg.ReadBudgetBytes),
+		proxies:       proxies,
 		mux:           http.NewServeMux(),
 		deliveryHooks: map[string]DeliveryHook{},
 		ingestHooks:   map[string]IngestHook{},
@@ -111,6 +126,7 @@ func (s *Server) Upgrade(d Dialect) http.HandlerFunc {
 
 // extraListener is one more address the pod serves (Listen).
 type extraListener struct {
+	name     string
 	addr     string
 	h        http.Handler
 	optional bool
@@ -119,32 +135,22 @@ type extraListener struct {
 }
 
 // Listen serves h on one more address from Start until Shutdown (e.g. a
-// dialect's compatibility port). optional: an address that cannot be
-// bound is logged and skipped instead of failing Start.
-func (s *Server) Listen(addr string, h http.Handler, optional bool) {
-	s.extra = append(s.extra, &extraListener{addr: addr, h: h, optional: optional})
+// dialect's compatibility port), under a name ListenAddr looks it up by.
+// optional: an address that cannot be bound is logged and skipped instead
+// of failing Start (the dev stack's fixed compatibility ports).
+func (s *Server) Listen(name, addr string, h http.Handler, optional bool) {
+	s.extra = append(s.extra, &extraListener{name: name, addr: addr, h: h, optional: optional})
 }
 
-// ListenAddr is the bound address of the listener Listen was given addr
-// for ("" when it is not listening).
-func (s *Server) ListenAddr(addr string) string {
+// ListenAddr is the bound address of the listener named name ("" when it
+// is not listening).
+func (s *Server) ListenAddr(name string) string {
 	for _, x := range s.extra {
-		if x.addr == addr && x.ln != nil {
+		if x.name == name && x.ln != nil {
 			return x.ln.Addr().String()
 		}
 	}
 	return ""
-}
-
-// DialectHandler serves WebSocket upgrades of d on any path or listener
-// (the same as Upgrade).
-func (s *Server) DialectHandler(d Dialect) http.HandlerFunc { return s.Upgrade(d) }
-
-// Listener serves h on another address beside the main listener (Listen,
-// not optional); the returned func is the bound address once started.
-func (s *Server) Listener(addr string, h http.Handler) func() string {
-	s.Listen(addr, h, false)
-	return func() string { return s.ListenAddr(addr) }
 }
 
 func (s *Server) startExtra() error {
@@ -190,6 +196,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.store, err = transcript.Open(ctx, s.bus); err != nil {
 		return err
 	}
+	s.checkMaxPayload()
 	if s.podSub, err = s.bus.NC.Subscribe(bus.PodSubject(s.pod), s.onDirected); err != nil {
 		return fmt.Errorf("gateway: subscribe %s: %w", bus.PodSubject(s.pod), err)
 	}
@@ -272,10 +279,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	defer cancel()
-	go func() { _ = s.httpSrv.Shutdown(ctx) }()
+	// The listener stays open while the sockets close, so an upgrade in
+	// the meantime gets 503 (serve) instead of a refused connection.
+	defer func() { _ = s.httpSrv.Shutdown(ctx) }()
 	for _, x := range s.extra {
 		if x.srv != nil {
-			go func() { _ = x.srv.Shutdown(ctx) }()
+			defer func() { _ = x.srv.Shutdown(ctx) }()
 		}
 	}
 	s.mu.Lock()
@@ -328,6 +337,19 @@ func drainReason(d Dialect) CloseReason {
 		return dr.DrainReason()
 	}
 	return ReasonDraining
+}
+
+// ReadBudget is the pod's read budget (nil: none).
+func (s *Server) ReadBudget() *ws.Budget { return s.budget }
+
+// checkMaxPayload logs at start when frames the gateway accepts
+// (SY_MAX_MESSAGE_BYTES) can be larger than the NATS server takes
+// (max_payload): such frames are refused with message_too_large.
+func (s *Server) checkMaxPayload() {
+	if mp := s.bus.NC.MaxPayload(); s.cfg.MaxMessageBytes > mp-busHeaderSlack {
+		s.log.Warn("SY_MAX_MESSAGE_BYTES exceeds the NATS server's max_payload: larger frames get error message_too_large; raise max_payload on the NATS server (docs/configuration.md)",
+			"max_message_bytes", s.cfg.MaxMessageBytes, "nats_max_payload", mp)
+	}
 }
 
 func (s *Server) newConnID() string {

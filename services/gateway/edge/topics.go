@@ -230,6 +230,7 @@ func (t *topics) replay(ctx context.Context, c *Conn, session string, after, upT
 				return err
 			}
 			p.Messages, p.Last = got.Messages, got.Last
+			p.FirstSeq, p.Trimmed = got.FirstAvailable, got.Trimmed
 		}
 		p.HasMore = p.Last < upTo
 		if err := c.ws.WaitQueueBelow(ctx, t.s.cfg.SendQueueBytes/2); err != nil {

@@ -8,6 +8,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -401,12 +403,60 @@ func (s *room) downloadFile(w http.ResponseWriter, r *http.Request, user string)
 	}
 	name := fileName(info.Metadata[fileMetaName], id)
 	if r.Method != http.MethodGet {
-		http.ServeContent(w, r, "", info.ModTime, bytes.NewReader(data))
+		serveBytes(w, r, data, info.ModTime)
 		return
 	}
 	dw := &downloadWriter{ResponseWriter: w, s: s, user: user, path: eventPath(sid, name), name: name}
-	http.ServeContent(dw, r, "", info.ModTime, bytes.NewReader(data))
+	serveBytes(dw, r, data, info.ModTime)
 	dw.finish()
+}
+
+// serveBytes answers with data, honouring Range and conditional requests;
+// every 416 carries Content-Range: bytes */size.
+func serveBytes(w http.ResponseWriter, r *http.Request, data []byte, mod time.Time) {
+	if !dropEmptySuffixRanges(r) {
+		w.Header().Set("Content-Range", "bytes */"+strconv.Itoa(len(data)))
+		rest.WriteError(w, http.StatusRequestedRangeNotSatisfiable, errcode.InvalidMessage, "range not satisfiable: a suffix range of 0 bytes selects nothing")
+		return
+	}
+	http.ServeContent(unsatisfiable{w, int64(len(data))}, r, "", mod, bytes.NewReader(data))
+}
+
+// unsatisfiable gives every 416 its Content-Range: bytes */size (RFC
+// 9110 §15.5.17); http.ServeContent sets it only for some of them.
+type unsatisfiable struct {
+	http.ResponseWriter
+	size int64
+}
+
+func (u unsatisfiable) WriteHeader(code int) {
+	if code == http.StatusRequestedRangeNotSatisfiable && u.Header().Get("Content-Range") == "" {
+		u.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(u.size, 10))
+	}
+	u.ResponseWriter.WriteHeader(code)
+}
+
+// dropEmptySuffixRanges removes suffix ranges of 0 bytes ("-0") from a
+// Range header, which select nothing (http.ServeContent would answer 206
+// with an inverted range); false when nothing else is left, so the
+// request is unsatisfiable. An If-Range request is left to ServeContent.
+func dropEmptySuffixRanges(r *http.Request) bool {
+	spec, ok := strings.CutPrefix(r.Header.Get("Range"), "bytes=")
+	if !ok || r.Header.Get("If-Range") != "" {
+		return true
+	}
+	var keep []string
+	for _, part := range strings.Split(spec, ",") {
+		if p := strings.TrimSpace(part); strings.HasPrefix(p, "-") && strings.TrimLeft(p[1:], "0") == "" && len(p) > 1 {
+			continue
+		}
+		keep = append(keep, part)
+	}
+	if len(keep) == 0 {
+		return false
+	}
+	r.Header.Set("Range", "bytes="+strings.Join(keep, ","))
+	return true
 }
 
 // attachFile loads the bytes of a file.upload (metadata only on the bus)
@@ -480,25 +530,24 @@ func (s *room) storeAvailableFile(ctx context.Context, sk *edge.Conn, env *syv1.
 		sk.SendError(sid, errcode.Unavailable, "the hub could not store this file now; retry")
 		return false
 	}
-	fileID := md.GetFileId()
-	if !bus.ValidToken(fileID) {
-		fileID = uuid.NewString()
-	} else if prev, err := obs.GetInfo(rctx, fileID); err == nil {
-		if prev.Metadata[fileMetaSession] != sid {
-			fileID = uuid.NewString() // another session's file keeps its id
-		}
-	} else if !errors.Is(err, jetstream.ErrObjectNotFound) {
+	fileID, same, err := s.availableID(rctx, obs, md.GetFileId(), sid, sk.Principal(), md, data)
+	if err != nil {
 		s.s.Log().WarnContext(ctx, "file.available not stored", "err", err)
 		sk.SendError(sid, errcode.Unavailable, "the hub could not store this file now; retry")
 		return false
 	}
 	name := fileName(md.GetName(), fileID)
 	mimeType := fileMime(md.GetMimeType(), data)
-	meta := fileObjectMeta(fileID, sid, name, mimeType, fileOriginRuntime, fileMetaRuntime, sk.Principal())
-	if _, err := obs.Put(rctx, meta, bytes.NewReader(data)); err != nil {
-		s.s.Log().WarnContext(ctx, "file.available not stored", "file_id", fileID, "err", err)
-		sk.SendError(sid, errcode.Unavailable, "the hub could not store this file now; retry")
-		return false
+	if fileID != md.GetFileId() && bus.ValidToken(md.GetFileId()) {
+		env.Id = "file-" + fileID // another file than the one stored under its id: a new entry
+	}
+	if !same {
+		meta := fileObjectMeta(fileID, sid, name, mimeType, fileOriginRuntime, fileMetaRuntime, sk.Principal())
+		if _, err := obs.Put(rctx, meta, bytes.NewReader(data)); err != nil {
+			s.s.Log().WarnContext(ctx, "file.available not stored", "file_id", fileID, "err", err)
+			sk.SendError(sid, errcode.Unavailable, "the hub could not store this file now; retry")
+			return false
+		}
 	}
 	span.SetAttributes(attribute.String("sy.file_id", fileID), attribute.Int("sy.file_size", len(data)))
 	f.Data = nil
@@ -510,6 +559,38 @@ func (s *room) storeAvailableFile(ctx context.Context, sk *edge.Conn, env *syv1.
 		env.Id = "file-" + fileID
 	}
 	return true
+}
+
+// availableID is the id a runtime's file.available is stored under. A
+// stored file never changes (issue 9 item 5): an id that is already taken
+// — by a user's upload, another session's file, or an earlier file of
+// this runtime with other bytes or metadata — gets a fresh id, so the new
+// file is a new transcript entry whose metadata is what GET /files/{id}
+// serves, and the old file stays as it was. The same file sent again
+// (same session, runtime, bytes, name and type) keeps its id and is not
+// stored again (same: true), so a resend stays one transcript entry.
+func (s *room) availableID(ctx context.Context, obs jetstream.ObjectStore, id, sid, runtime string, md *syv1.FileMetadata, data []byte) (fileID string, same bool, err error) {
+	if !bus.ValidToken(id) {
+		return uuid.NewString(), false, nil
+	}
+	prev, err := obs.GetInfo(ctx, id)
+	switch {
+	case errors.Is(err, jetstream.ErrObjectNotFound):
+		return id, false, nil
+	case err != nil:
+		return "", false, err
+	}
+	m := prev.Metadata
+	sum := sha256.Sum256(data)
+	if m[fileMetaOrigin] == fileOriginRuntime && m[fileMetaSession] == sid && m[fileMetaRuntime] == runtime &&
+		prev.Digest == "SHA-256="+base64.URLEncoding.EncodeToString(sum[:]) &&
+		m[fileMetaName] == fileName(md.GetName(), id) && m[fileMetaMime] == fileMime(md.GetMimeType(), data) {
+		return id, true, nil
+	}
+	fresh := uuid.NewString()
+	s.s.Log().InfoContext(ctx, "file.available reuses a stored file id: stored under a new id", "file_id", id, "new_file_id", fresh,
+		"session", sid, "runtime", runtime, "taken_by", m[fileMetaOrigin])
+	return fresh, false, nil
 }
 
 // fileObjectMeta is the object store entry of a file: the object name is

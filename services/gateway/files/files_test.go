@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestContentDisposition(t *testing.T) {
@@ -80,5 +81,39 @@ func TestSizeLimit(t *testing.T) {
 	mb := http.MaxBytesReader(rec, io.NopCloser(bytes.NewReader(make([]byte, 5))), 4)
 	if _, err := io.ReadAll(mb); !fileTooLarge(err) {
 		t.Fatalf("MaxBytesReader error not recognised: %v", err)
+	}
+}
+
+// TestRanges: a suffix range of 0 bytes is unsatisfiable (416, not 206
+// with an inverted range), and every 416 names the size in Content-Range.
+func TestRanges(t *testing.T) {
+	data := []byte(strings.Repeat("x", 36))
+	for _, tc := range []struct {
+		rng          string
+		status       int
+		contentRange string
+		body         int
+	}{
+		{"bytes=-0", http.StatusRequestedRangeNotSatisfiable, "bytes */36", -1},
+		{"bytes=-00", http.StatusRequestedRangeNotSatisfiable, "bytes */36", -1},
+		{"bytes=36-", http.StatusRequestedRangeNotSatisfiable, "bytes */36", -1},
+		{"bytes=x-y", http.StatusRequestedRangeNotSatisfiable, "bytes */36", -1},
+		{"bytes=-1", http.StatusPartialContent, "bytes 35-35/36", 1},
+		{"bytes=-0,0-1", http.StatusPartialContent, "bytes 0-1/36", 2},
+		{"bytes=0-", http.StatusPartialContent, "bytes 0-35/36", 36},
+		{"", http.StatusOK, "", 36},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/files/x", nil)
+		if tc.rng != "" {
+			r.Header.Set("Range", tc.rng)
+		}
+		w := httptest.NewRecorder()
+		serveBytes(w, r, data, time.Time{})
+		if w.Code != tc.status || w.Header().Get("Content-Range") != tc.contentRange {
+			t.Errorf("Range %q: %d Content-Range %q, want %d %q", tc.rng, w.Code, w.Header().Get("Content-Range"), tc.status, tc.contentRange)
+		}
+		if tc.body >= 0 && w.Body.Len() != tc.body {
+			t.Errorf("Range %q: body of %d bytes, want %d", tc.rng, w.Body.Len(), tc.body)
+		}
 	}
 }

@@ -50,6 +50,9 @@ export const api = {
   issueToken: (rid) => call('POST', '/v1/runtimes/' + encodeURIComponent(rid) + '/tokens', { admin: true }),
   revokeTokens: (rid) => call('DELETE', '/v1/runtimes/' + encodeURIComponent(rid) + '/tokens', { admin: true }),
   cluster: () => call('GET', '/v1/cluster', { admin: true }),
+  pairings: () => call('GET', '/v1/pairings', { admin: true }),
+  controllers: (device) => call('GET', '/v1/devices/' + encodeURIComponent(device) + '/pairings', { admin: true }),
+  revokePairing: (device, hubId) => call('DELETE', '/v1/devices/' + encodeURIComponent(device) + '/pairings/' + encodeURIComponent(hubId), { admin: true }),
 };
 
 // upload sends one file to POST /v1/files (multipart: session_id first,
@@ -89,6 +92,12 @@ export async function download(fileId, name) {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60000);
   return blob;
+}
+
+// missingRoute: the hub has no such route (a 404 that is not one of the
+// API's own {code, message} answers, such as pairing_not_found).
+export function missingRoute(err) {
+  return err instanceof ApiError && err.status === 404 && err.code === 'http_404';
 }
 
 // probe answers whether path exists on this hub (anything but 404).

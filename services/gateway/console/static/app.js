@@ -10,7 +10,8 @@ import { endpointsView } from './endpoints.js';
 import { sessionsView } from './sessions.js';
 import { sessionView } from './session.js';
 import { clusterView } from './cluster.js';
-import { devicesView, feedView } from './pending.js';
+import { devicesView } from './devices.js';
+import { feedView } from './feed.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -55,7 +56,7 @@ function signInView(root) {
     h('h1', null, 'Sign in'),
     h('p', { class: 'hint' }, 'Tokens are kept for this tab only (sessionStorage) and sent only to this hub.'),
     h('label', { for: 'client-token' }, 'Client token'), client,
-    h('label', { for: 'admin-token' }, 'Admin token (optional: endpoint config, runtime tokens, cluster)'), admin,
+    h('label', { for: 'admin-token' }, 'Admin token (optional: endpoint config, runtime tokens, cluster, pairing, every event)'), admin,
     h('button', { type: 'submit' }, 'Sign in'), msg);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -105,7 +106,10 @@ function route() {
   const hash = location.hash || '#/sessions';
   for (const a of nav.querySelectorAll('a')) {
     const here = hash === a.getAttribute('href') || hash.startsWith(a.getAttribute('href') + '/');
-    if (here) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+    if (here) {
+      a.setAttribute('aria-current', 'page');
+      a.scrollIntoView({ block: 'nearest', inline: 'nearest' }); // the nav scrolls on a phone
+    } else a.removeAttribute('aria-current');
   }
   for (const [re, view] of routes) {
     const m = hash.match(re);

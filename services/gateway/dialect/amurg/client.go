@@ -64,7 +64,8 @@ func (d *Dialect) subscribe(ctx context.Context, c *edge.Conn, env *syv1.Envelop
 // sendHistory sends one history.response; the last page carries the
 // session's unanswered permission requests.
 func (d *Dialect) sendHistory(ctx context.Context, c *edge.Conn, p edge.Page) error {
-	hr := &syv1.HistoryResponse{SessionId: p.Session, AfterSeq: p.After, LastSeq: p.Last, HasMore: p.HasMore, Messages: p.Messages}
+	hr := &syv1.HistoryResponse{SessionId: p.Session, AfterSeq: p.After, LastSeq: p.Last, HasMore: p.HasMore, Messages: p.Messages,
+		FirstSeq: p.FirstSeq, Trimmed: p.Trimmed}
 	if !p.HasMore {
 		var err error
 		if hr.PendingPermissions, err = d.pendingPermissions(ctx, p.Session); err != nil {

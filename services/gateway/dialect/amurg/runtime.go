@@ -67,6 +67,13 @@ func (d *Dialect) hello(ctx context.Context, c *edge.Conn, env *syv1.Envelope) {
 	defer span.End()
 	rctx, cancel := d.requestCtx(ctx)
 	defer cancel()
+	if by := c.AuthDeadline(); !by.IsZero() {
+		// Answer a slow check with unavailable (1013) before the core's
+		// auth deadline closes the socket (1008).
+		var cancelBy context.CancelFunc
+		rctx, cancelBy = context.WithDeadline(rctx, by.Add(-helloMargin))
+		defer cancelBy()
+	}
 	rid := env.GetRuntimeHello().GetRuntimeId()
 	reply, err := d.s.Bus().Request(rctx, bus.SubjRelayHello, env)
 	ack := reply.GetHelloAck()
@@ -82,7 +89,12 @@ func (d *Dialect) hello(ctx context.Context, c *edge.Conn, env *syv1.Envelope) {
 		refuse(c, ack)
 		return
 	}
-	if err := c.ClaimRuntime(ctx, rid); err != nil {
+	if err := c.ClaimRuntime(ctx, rid); errors.Is(err, edge.ErrTooManySockets) {
+		d.s.Log().WarnContext(ctx, "runtime hello refused: too many sockets", "runtime", rid, "conn", c.ID())
+		sendHelloAck(c, &syv1.HelloAck{Ok: false, Code: errcode.TooManySockets, Error: c.TooManySocketsText()})
+		c.Close(edge.ReasonTooManySockets, "")
+		return
+	} else if err != nil {
 		d.s.Log().WarnContext(ctx, "runtime ownership not recorded", "runtime", rid, "err", err)
 		refuse(c, &syv1.HelloAck{Ok: false, Code: errcode.Unavailable, Error: "unavailable: ownership store unreachable; reconnect later"})
 		return
@@ -99,6 +111,10 @@ func (d *Dialect) hello(ctx context.Context, c *edge.Conn, env *syv1.Envelope) {
 	// Stored config overrides, then the hub-issued token and its refreshes.
 	d.afterHello(c, rid, env.GetRuntimeHello().GetToken(), ack)
 }
+
+// helloMargin is how long before the auth deadline a hello still being
+// checked is answered unavailable.
+const helloMargin = 250 * time.Millisecond
 
 // refuse answers a refused hello and closes: 1013 when the hub could not
 // check (retry later), else 1008.

@@ -45,6 +45,9 @@ type Dialect struct {
 	notes *nats.Subscription
 }
 
+// ListenerName names the chat compatibility listener (edge.Server.ListenAddr).
+const ListenerName = "chat-compat"
+
 // Register serves the chat dialect on s (an edge.Room): /ws/chat, the
 // compatibility listener, and job notifications for the pod's chat sockets.
 func Register(s *edge.Server) error {
@@ -65,7 +68,7 @@ func Register(s *edge.Server) error {
 		mux := http.NewServeMux()
 		mux.HandleFunc(PathCompat, s.Upgrade(d))
 		mux.HandleFunc(PathChat, s.Upgrade(d))
-		s.Listen(addr, mux, cfg.Chat.CompatOptional)
+		s.Listen(ListenerName, addr, mux, cfg.Chat.CompatOptional)
 	}
 	if d.notes, err = s.Bus().NC.Subscribe(bus.SubjJobNotification, d.onNotification); err != nil {
 		return fmt.Errorf("chat: subscribe job notifications: %w", err)

@@ -17,7 +17,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -49,20 +48,14 @@ type Dialect struct {
 	up     *upload.Client
 	pairs  *pairStore
 	routes *routeTable
-	compat func() string
 }
 
-// compatAddrs maps a gateway to its compatibility listener's address.
-var compatAddrs sync.Map // *edge.Server → func() string
+// ListenerName names the device compatibility listener (edge.Server.ListenAddr).
+const ListenerName = "device-compat"
 
 // CompatAddr is the bound address of s's compatibility listener ("" when
 // it has none or before it started).
-func CompatAddr(s *edge.Server) string {
-	if f, ok := compatAddrs.Load(s); ok {
-		return f.(func() string)()
-	}
-	return ""
-}
+func CompatAddr(s *edge.Server) string { return s.ListenAddr(ListenerName) }
 
 // Register serves the dialect on s (an edge.Room).
 func Register(s *edge.Server) error {
@@ -96,9 +89,11 @@ func Register(s *edge.Server) error {
 	}
 	if cfg.DeviceCompatListen != "" {
 		mux := http.NewServeMux()
-		mux.HandleFunc(PathCompat, s.DialectHandler(d))
-		d.compat = s.Listener(cfg.DeviceCompatListen, mux)
-		compatAddrs.Store(s, d.compat)
+		mux.HandleFunc(PathCompat, s.Upgrade(d))
+		// Optional: a compatibility port that is taken is logged and
+		// skipped (the dev stack's fixed 127.0.0.1:9999; another dev stack
+		// or test may hold it); the main listener serves /ws/device/{id}.
+		s.Listen(ListenerName, cfg.DeviceCompatListen, mux, true)
 	}
 	return nil
 }

@@ -75,6 +75,17 @@ func (d *Dialect) hubConnected(ctx context.Context, c *edge.Conn, st *state, fr 
 	if !ok {
 		return
 	}
+	// The handshake names who the controller is: from here on it is
+	// authenticated in the core's sense (no auth deadline, the full frame
+	// limit, counted against the per-principal cap), paired or not — its
+	// requests still get 401 until it is paired.
+	if !c.Authenticated() {
+		if err := c.Authenticate(st.owner()); err != nil {
+			sendError(c, fr.ID, dev.CodeConflict, c.TooManySocketsText())
+			c.Close(edge.ReasonTooManySockets, "")
+			return
+		}
+	}
 	valid, err := d.pairs.checkToken(ctx, st.deviceID, hc.HubID, hc.Token)
 	if err != nil {
 		d.unavailable(ctx, c, fr.ID, "check the token", err)

@@ -90,7 +90,9 @@ func (d *Dialect) Accept(r *http.Request) (edge.Admission, error) {
 	rd := &reader{channel: ch, filter: filter}
 	rd.who, rd.refused = d.admit(r)
 	principal := rd.who.UserID
-	return edge.Admission{Role: kind.RoleReader, Principal: principal, State: rd}, nil
+	// A reader without a user (a loopback reader of the dev stack, or one
+	// refused in Open) is a read-only feed: no auth deadline applies.
+	return edge.Admission{Role: kind.RoleReader, Principal: principal, Anonymous: principal == "", State: rd}, nil
 }
 
 // Open implements edge.Dialect: a refused reader is closed with 1008,
