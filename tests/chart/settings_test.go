@@ -54,6 +54,13 @@ var valueEnvTable = []valueEnv{
 	{"services.gateway.settings.rateBurst", "SY_RATE_BURST", []string{"gateway"}, 50, "50"},
 	{"services.gateway.settings.runtimeRateLimit", "SY_RUNTIME_RATE_LIMIT", []string{"gateway"}, 5000, "5000"},
 	{"services.gateway.settings.runtimeRateBurst", "SY_RUNTIME_RATE_BURST", []string{"gateway"}, 10000, "10000"},
+	{"services.gateway.settings.authTimeout", "SY_AUTH_TIMEOUT", []string{"gateway"}, "3s", "3s"},
+	{"services.gateway.settings.preAuthMaxMessageBytes", "SY_PREAUTH_MAX_MESSAGE_BYTES", []string{"gateway"}, 32768, "32768"},
+	{"services.gateway.settings.maxSocketsPerIP", "SY_MAX_SOCKETS_PER_IP", []string{"gateway"}, 0, "0"},
+	{"services.gateway.settings.maxSocketsPerPrincipal", "SY_MAX_SOCKETS_PER_PRINCIPAL", []string{"gateway"}, 32, "32"},
+	{"services.gateway.settings.trustedProxies", "SY_TRUSTED_PROXIES", []string{"gateway"}, []any{"10.0.0.0/8", "::1"}, "10.0.0.0/8,::1"},
+	{"services.gateway.settings.readBudgetBytes", "SY_READ_BUDGET_BYTES", []string{"gateway"}, 536870912, "536870912"},
+	{"services.gateway.settings.readBudgetWait", "SY_READ_BUDGET_WAIT", []string{"gateway"}, "9s", "9s"},
 	{"services.session.settings.ackWait", "SY_ACK_WAIT", []string{"session"}, "7s", "7s"},
 	{"services.session.settings.transcriptMaxAge", "SY_TRANSCRIPT_MAX_AGE", []string{"session"}, "48h", "48h"},
 	// Above 2^32 and written without exponent (YAML numbers reach helm as float64).

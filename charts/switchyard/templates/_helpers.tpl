@@ -37,6 +37,13 @@ gateway:
     runtimeRateBurst: SY_RUNTIME_RATE_BURST
     tokenRefreshBefore: SY_TOKEN_REFRESH_BEFORE
     maxFileBytes: SY_MAX_FILE_BYTES
+    authTimeout: SY_AUTH_TIMEOUT
+    preAuthMaxMessageBytes: SY_PREAUTH_MAX_MESSAGE_BYTES
+    maxSocketsPerIP: SY_MAX_SOCKETS_PER_IP
+    maxSocketsPerPrincipal: SY_MAX_SOCKETS_PER_PRINCIPAL
+    trustedProxies: SY_TRUSTED_PROXIES
+    readBudgetBytes: SY_READ_BUDGET_BYTES
+    readBudgetWait: SY_READ_BUDGET_WAIT
 session:
   internalListenEnv: SY_HTTP_LISTEN
   public: false
@@ -280,6 +287,9 @@ same at startup; failing here keeps a bad value from reaching the cluster).
 {{- $s := $gw.settings -}}
 {{- if gt (int $s.drainJitterSeconds) (int $s.drainTimeoutSeconds) -}}
 {{- fail (printf "services.gateway.settings: drainJitterSeconds (%d) must not exceed drainTimeoutSeconds (%d)" (int $s.drainJitterSeconds) (int $s.drainTimeoutSeconds)) -}}
+{{- end -}}
+{{- if and (gt (int64 $s.readBudgetBytes) 0) (lt (int64 $s.readBudgetBytes) (int64 $s.maxMessageBytes)) -}}
+{{- fail (printf "services.gateway.settings: readBudgetBytes (%d) must be 0 (off) or hold one frame of maxMessageBytes (%d)" (int64 $s.readBudgetBytes) (int64 $s.maxMessageBytes)) -}}
 {{- end -}}
 {{- if le (include "switchyard.durationMs" $s.pongWait | float64) (include "switchyard.durationMs" $s.pingPeriod | float64) -}}
 {{- fail (printf "services.gateway.settings: pongWait (%s) must exceed pingPeriod (%s)" $s.pongWait $s.pingPeriod) -}}
