@@ -1,6 +1,6 @@
 # Image targets; the root Makefile pulls them in with:  include tilt/images.mk
 #
-#   make images                      build switchyard/{gateway,session,relay}:$(TAG)
+#   make images                      build switchyard/{gateway,session,relay,upload}:$(TAG)
 #   make images TAG=v0.1.0 IMAGE_REGISTRY=ghcr.io/acme
 #   make image-gateway               one service
 #   make push-images                 docker push every image (needs IMAGE_REGISTRY or a login)
@@ -8,7 +8,7 @@
 # TAG defaults to "dev"; the chart uses image.tag (default: Chart appVersion),
 # so install with --set image.tag=$(TAG) when you build your own tags.
 
-IMAGE_SERVICES ?= gateway session relay
+IMAGE_SERVICES ?= gateway session relay upload
 IMAGE_PREFIX   ?= switchyard
 IMAGE_REGISTRY ?=
 TAG            ?= dev

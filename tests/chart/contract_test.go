@@ -75,7 +75,19 @@ var contract = map[string]serviceContract{
 		ExtraEnv: []string{"SY_DRAIN_TIMEOUT", "SY_DRAIN_JITTER", "SY_PING_PERIOD", "SY_PONG_WAIT", "SY_WRITE_WAIT",
 			"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES", "SY_HISTORY_PAGE", "SY_CLIENT_TOKENS",
 			"SY_ADMIN_TOKENS", "SY_TOKEN_REFRESH_BEFORE", "SY_MAX_FILE_BYTES", "SY_RATE_LIMIT", "SY_RATE_BURST",
-			"SY_RUNTIME_RATE_LIMIT", "SY_RUNTIME_RATE_BURST", "SY_PUSH_REQUIRE_TOKEN", "SY_TRACE_OUTPUT_RATIO"},
+			"SY_RUNTIME_RATE_LIMIT", "SY_RUNTIME_RATE_BURST", "SY_PUSH_REQUIRE_TOKEN", "SY_PUSH_LOOPBACK_OPEN",
+			"SY_PUSH_ALLOWED_ORIGINS",
+			// Pre-auth and socket limits (limits.go).
+			"SY_AUTH_TIMEOUT", "SY_PREAUTH_MAX_MESSAGE_BYTES", "SY_MAX_SOCKETS_PER_IP", "SY_MAX_SOCKETS_PER_PRINCIPAL",
+			"SY_TRUSTED_PROXIES", "SY_READ_BUDGET_BYTES", "SY_READ_BUDGET_WAIT",
+			// edge.ChatConfig (the Chat field): the chat stream room.
+			"SY_CHAT_COMPAT_LISTEN", "SY_CHAT_DEFAULT_ENDPOINT", "SY_CHAT_ENDPOINTS", "SY_CHAT_FOLLOWUP_MODE",
+			"SY_CHAT_FOLLOWUP_MODES", "SY_CHAT_ATTACHMENTS_ENABLED", "SY_CHAT_ATTACHMENTS_ALLOWED_EXTENSIONS",
+			"SY_CHAT_ATTACHMENTS_MAX_BYTES", "SY_CHAT_ATTACHMENTS_MAX_FILES",
+			// Device controllers.
+			"SY_DEVICE_COMPAT_LISTEN", "SY_DEVICE_COMPAT_DEVICE", "SY_DEVICE_REQUEST_TIMEOUT", "SY_DEVICE_INSTALL_TIMEOUT",
+			"SY_DEVICE_PAIRING_CODE_TTL", "SY_DEVICE_PAIRING_WINDOW", "SY_DEVICE_PAIRING_PER_DEVICE",
+			"SY_DEVICE_PAIRING_PER_ADDR", "SY_DEVICE_SHOW_CODE", "SY_DEVICE_PROGRESS_EVERY", "SY_DEVICE_DOWNLOAD_BASE", "SY_TRACE_OUTPUT_RATIO"},
 		OptionalEnv: []string{"SY_ALLOWED_ORIGINS", "SY_JWT_HMAC_SECRET_FILE", "SY_JWT_JWKS_URL", "SY_JWT_AUDIENCE", "SY_JWT_ISSUER", "SY_JWT_LEEWAY",
 			"SY_JWT_JWKS_REFRESH", "SY_JWT_JWKS_MIN_REFRESH"},
 		Secrets: []string{"SY_CLIENT_TOKENS", "SY_ADMIN_TOKENS"},
@@ -83,14 +95,17 @@ var contract = map[string]serviceContract{
 	"session": {
 		InternalPort: 9090, InternalListenEnv: "SY_HTTP_LISTEN",
 		ExtraEnv: []string{"SY_ACK_WAIT", "SY_TRANSCRIPT_MAX_AGE", "SY_TRANSCRIPT_MAX_BYTES",
-			"SY_PERMISSION_TIMEOUT", "SY_SESSION_IDLE", "SY_SWEEP_INTERVAL", "SY_SEQ_FLOOR_INTERVAL",
-			"SY_TRANSCRIPT_MAX_MSGS_PER_SESSION", "SY_USER_MESSAGES_PER_MINUTE", "SY_USER_BYTES_PER_HOUR"},
+			"SY_PERMISSION_TIMEOUT", "SY_SESSION_IDLE", "SY_SWEEP_INTERVAL", "SY_TRANSCRIPT_MAX_MSGS_PER_SESSION",
+			"SY_SEQ_FLOOR_INTERVAL", "SY_USER_MESSAGES_PER_MINUTE", "SY_USER_BYTES_PER_HOUR",
+			// jobs.Config (the Jobs field): the scheduler every replica runs.
+			"SY_JOB_RUN_TIMEOUT", "SY_JOB_LEASE", "SY_JOB_CATCH_UP", "SY_JOB_MAX_ATTEMPTS", "SY_JOB_RUN_RECORD_TTL"},
 	},
 	// The relay binary defaults to 127.0.0.1:9091; the chart uses 9090 like session.
 	"relay": {
 		InternalPort: 9090, InternalListenEnv: "SY_HTTP_LISTEN",
-		ExtraEnv: []string{"SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_RUNTIME_TOKENS", "SY_RUNTIME_TOKEN_TTL", "SY_RUNTIME_TOKEN_GRACE", "SY_ENDPOINT_OWNER_GRACE"},
-		Secrets:  []string{"SY_RUNTIME_TOKENS"},
+		ExtraEnv: []string{"SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_RUNTIME_TOKENS", "SY_RUNTIME_TOKEN_TTL", "SY_RUNTIME_TOKEN_GRACE",
+			"SY_ENDPOINT_OWNER_GRACE"},
+		Secrets: []string{"SY_RUNTIME_TOKENS"},
 	},
 	// The upload binary defaults to 127.0.0.1:9092; the chart uses 9090 like session.
 	"upload": {
@@ -119,13 +134,26 @@ var (
 	durationEnv = []string{"SY_DRAIN_TIMEOUT", "SY_PING_PERIOD", "SY_PONG_WAIT", "SY_WRITE_WAIT", "SY_REQUEST_TIMEOUT",
 		"SY_HEARTBEAT", "SY_OWNER_TTL", "SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_TRANSCRIPT_MAX_AGE",
 		"SY_TOKEN_REFRESH_BEFORE", "SY_RUNTIME_TOKEN_TTL", "SY_RUNTIME_TOKEN_GRACE", "SY_PERMISSION_TIMEOUT",
-		"SY_SWEEP_INTERVAL", "SY_UPLOAD_TOKEN_TTL", "SY_UPLOAD_EVENT_INTERVAL", "SY_JWT_JWKS_REFRESH", "SY_JWT_JWKS_MIN_REFRESH"}
-	// Go durations that may be zero (0 = off for SY_SESSION_IDLE).
-	nonNegativeDurationEnv = []string{"SY_DRAIN_JITTER", "SY_SESSION_IDLE", "SY_JWT_LEEWAY"}
+		"SY_SWEEP_INTERVAL", "SY_UPLOAD_TOKEN_TTL", "SY_UPLOAD_EVENT_INTERVAL", "SY_JWT_JWKS_REFRESH", "SY_JWT_JWKS_MIN_REFRESH",
+		"SY_SEQ_FLOOR_INTERVAL", "SY_JOB_LEASE", "SY_JOB_RUN_RECORD_TTL",
+		"SY_DEVICE_REQUEST_TIMEOUT", "SY_DEVICE_INSTALL_TIMEOUT", "SY_DEVICE_PAIRING_CODE_TTL", "SY_DEVICE_PAIRING_WINDOW",
+		"SY_DEVICE_PROGRESS_EVERY", "SY_AUTH_TIMEOUT", "SY_READ_BUDGET_WAIT"}
+	// Go durations that may be zero (0 = off for SY_SESSION_IDLE, SY_JOB_CATCH_UP; at once for SY_ENDPOINT_OWNER_GRACE).
+	nonNegativeDurationEnv = []string{"SY_DRAIN_JITTER", "SY_SESSION_IDLE", "SY_JWT_LEEWAY", "SY_JOB_CATCH_UP", "SY_ENDPOINT_OWNER_GRACE"}
 	positiveInt            = []string{"SY_MAX_MESSAGE_BYTES", "SY_SEND_QUEUE_FRAMES", "SY_SEND_QUEUE_BYTES", "SY_HISTORY_PAGE",
 		"SY_TRANSCRIPT_MAX_BYTES", "SY_PARTITIONS", "SY_STREAM_REPLICAS", "SY_MAX_FILE_BYTES", "SY_RATE_BURST",
 		"SY_RUNTIME_RATE_BURST", "SY_UPLOAD_CHUNK_SIZE", "SY_UPLOAD_MAX_CHUNK", "SY_UPLOAD_MAX_FILES",
-		"SY_UPLOAD_MAX_TOTAL_BYTES", "SY_UPLOAD_WORKERS"}
+		"SY_UPLOAD_MAX_TOTAL_BYTES", "SY_UPLOAD_WORKERS", "SY_JOB_MAX_ATTEMPTS", "SY_DEVICE_PAIRING_PER_DEVICE",
+		"SY_DEVICE_PAIRING_PER_ADDR", "SY_CHAT_ATTACHMENTS_MAX_BYTES", "SY_PREAUTH_MAX_MESSAGE_BYTES"}
+	// Integers >= 0 (0 = no limit) and >= -1 (-1 = no cap).
+	nonNegativeInt = []string{"SY_USER_MESSAGES_PER_MINUTE", "SY_USER_BYTES_PER_HOUR", "SY_CHAT_ATTACHMENTS_MAX_FILES",
+		"SY_MAX_SOCKETS_PER_IP", "SY_MAX_SOCKETS_PER_PRINCIPAL", "SY_READ_BUDGET_BYTES"}
+	minusOneOrMoreInt = []string{"SY_TRANSCRIPT_MAX_MSGS_PER_SESSION", "SY_UPLOAD_STORE_MAX_BYTES"}
+	// Booleans the binaries parse (strconv.ParseBool; the chart writes true/false).
+	boolEnv = []string{"SY_PUSH_REQUIRE_TOKEN", "SY_PUSH_LOOPBACK_OPEN", "SY_CHAT_ATTACHMENTS_ENABLED", "SY_DEVICE_SHOW_CODE"}
+	// Listen addresses that may be empty (compatibility listeners off).
+	optionalListenEnv = []string{"SY_CHAT_COMPAT_LISTEN", "SY_DEVICE_COMPAT_LISTEN"}
+	listenRe          = regexp.MustCompile(`^0\.0\.0\.0:[1-9][0-9]{0,4}$`)
 	// Plain decimal numbers >= 0 (float64 in the binary; 0 = limit off).
 	nonNegativeNumberEnv = []string{"SY_RATE_LIMIT", "SY_RUNTIME_RATE_LIMIT"}
 	decimalRe            = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
@@ -388,6 +416,35 @@ func checkServiceDeployment(t *testing.T, ix *index, svcName string, d *appsv1.D
 		if v, ok := env[name]; ok && !decimalRe.MatchString(v.Value) {
 			t.Errorf("%s: %s = %q is not a non-negative decimal number (no exponent)", where, name, v.Value)
 		}
+	}
+	for _, name := range nonNegativeInt {
+		if v, ok := env[name]; ok {
+			if n, err := strconv.ParseInt(v.Value, 10, 64); err != nil || n < 0 {
+				t.Errorf("%s: %s = %q is not an integer >= 0", where, name, v.Value)
+			}
+		}
+	}
+	for _, name := range minusOneOrMoreInt {
+		if v, ok := env[name]; ok {
+			if n, err := strconv.ParseInt(v.Value, 10, 64); err != nil || n < -1 {
+				t.Errorf("%s: %s = %q is not an integer >= -1", where, name, v.Value)
+			}
+		}
+	}
+	for _, name := range boolEnv {
+		if v, ok := env[name]; ok && v.Value != "true" && v.Value != "false" {
+			t.Errorf("%s: %s = %q, want true or false", where, name, v.Value)
+		}
+	}
+	for _, name := range optionalListenEnv {
+		if v, ok := env[name]; ok && v.Value != "" && !listenRe.MatchString(v.Value) {
+			t.Errorf("%s: %s = %q, want empty (off) or 0.0.0.0:<port>", where, name, v.Value)
+		}
+	}
+	// The shipped value sets keep loopback readers unprivileged: in a pod,
+	// port-forwards and mesh sidecars arrive from loopback.
+	if v := env["SY_PUSH_LOOPBACK_OPEN"].Value; svcName == "gateway" && v != "false" && slices.Contains([]string{"default", "dev", "production"}, ix.r.Name) {
+		t.Errorf("%s: SY_PUSH_LOOPBACK_OPEN = %q in %s, want false", where, v, ix.r.Name)
 	}
 	for _, name := range positiveInt {
 		if v, ok := env[name]; ok {
@@ -897,4 +954,66 @@ func lookup(m map[string]any, path string) any {
 		}
 	}
 	return cur
+}
+
+// maxPayloadRe reads max_payload from a NATS config file (bytes, or with a
+// decimal/binary unit as nats-server accepts them).
+var maxPayloadRe = regexp.MustCompile(`(?m)^\s*max_payload\s*[:=]\s*([0-9]+)\s*([KMG]i?B?)?\s*$`)
+
+// The in-chart NATS carries upload chunks (1 MiB + header): it runs with a
+// chart-written config file whose max_payload is 16 MiB, like pkg/embedded.
+func TestEmbeddedNATSMaxPayload(t *testing.T) {
+	seen := false
+	for _, r := range allCases(t) {
+		ix := newIndex(t, r)
+		for _, d := range ix.deployments {
+			if d.Spec.Template.Labels[componentLabel] != "nats" {
+				continue
+			}
+			seen = true
+			where := r.Name + " Deployment/" + d.Name
+			pod := d.Spec.Template.Spec
+			c := pod.Containers[0]
+			i := slices.Index(c.Args, "-c")
+			if i < 0 || i+1 >= len(c.Args) {
+				t.Errorf("%s: args %v, want -c <config file>", where, c.Args)
+				continue
+			}
+			conf := c.Args[i+1]
+			var cmName string
+			for _, m := range c.VolumeMounts {
+				if !strings.HasPrefix(conf, strings.TrimSuffix(m.MountPath, "/")+"/") {
+					continue
+				}
+				for _, v := range pod.Volumes {
+					if v.Name == m.Name && v.ConfigMap != nil {
+						cmName = v.ConfigMap.Name
+					}
+				}
+			}
+			cm, ok := ix.configMaps[cmName]
+			if !ok {
+				t.Errorf("%s: %s is not mounted from a rendered ConfigMap", where, conf)
+				continue
+			}
+			m := maxPayloadRe.FindStringSubmatch(cm.Data[conf[strings.LastIndex(conf, "/")+1:]])
+			if m == nil {
+				t.Errorf("%s: ConfigMap/%s sets no max_payload", where, cmName)
+				continue
+			}
+			n, _ := strconv.ParseInt(m[1], 10, 64)
+			unit := map[string]int64{"": 1, "K": 1000, "KB": 1000, "M": 1000 * 1000, "MB": 1000 * 1000, "G": 1000 * 1000 * 1000, "GB": 1000 * 1000 * 1000,
+				"Ki": 1 << 10, "KiB": 1 << 10, "Mi": 1 << 20, "MiB": 1 << 20, "Gi": 1 << 30, "GiB": 1 << 30}[m[2]]
+			// nats-server reads "16MB" as 16 MiB; at least 16 MB either way, at most NATS's 64 MB.
+			if b := n * unit; b < 16*1000*1000 || b > 64<<20 {
+				t.Errorf("%s: max_payload %s%s, want 16MB (upload chunks are 1 MiB + header)", where, m[1], m[2])
+			}
+			if d.Spec.Template.Annotations["checksum/config"] == "" {
+				t.Errorf("%s: no checksum/config annotation: a config change would not restart NATS", where)
+			}
+		}
+	}
+	if !seen {
+		t.Fatal("no value case renders the in-chart NATS (dev and all-features should)")
+	}
 }

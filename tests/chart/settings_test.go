@@ -56,12 +56,14 @@ var valueEnvTable = []valueEnv{
 	{"services.gateway.settings.runtimeRateBurst", "SY_RUNTIME_RATE_BURST", []string{"gateway"}, 10000, "10000"},
 	{"services.gateway.settings.traceOutputRatio", "SY_TRACE_OUTPUT_RATIO", []string{"gateway"}, 0.05, "0.05"},
 	{"allowedOrigins", "SY_ALLOWED_ORIGINS", []string{"gateway"}, []any{"https://app.example.com", "https://*.example.org"}, "https://app.example.com,https://*.example.org"},
+	{"services.gateway.settings.authTimeout", "SY_AUTH_TIMEOUT", []string{"gateway"}, "3s", "3s"},
+	{"services.gateway.settings.preAuthMaxMessageBytes", "SY_PREAUTH_MAX_MESSAGE_BYTES", []string{"gateway"}, 32768, "32768"},
+	{"services.gateway.settings.maxSocketsPerIP", "SY_MAX_SOCKETS_PER_IP", []string{"gateway"}, 0, "0"},
+	{"services.gateway.settings.maxSocketsPerPrincipal", "SY_MAX_SOCKETS_PER_PRINCIPAL", []string{"gateway"}, 32, "32"},
+	{"services.gateway.settings.trustedProxies", "SY_TRUSTED_PROXIES", []string{"gateway"}, []any{"10.0.0.0/8", "::1"}, "10.0.0.0/8,::1"},
+	{"services.gateway.settings.readBudgetBytes", "SY_READ_BUDGET_BYTES", []string{"gateway"}, 536870912, "536870912"},
+	{"services.gateway.settings.readBudgetWait", "SY_READ_BUDGET_WAIT", []string{"gateway"}, "9s", "9s"},
 	{"services.session.settings.ackWait", "SY_ACK_WAIT", []string{"session"}, "7s", "7s"},
-	{"services.session.settings.seqFloorInterval", "SY_SEQ_FLOOR_INTERVAL", []string{"session"}, "3s", "3s"},
-	{"services.session.settings.transcriptMaxMsgsPerSession", "SY_TRANSCRIPT_MAX_MSGS_PER_SESSION", []string{"session"}, -1, "-1"},
-	{"services.session.settings.userMessagesPerMinute", "SY_USER_MESSAGES_PER_MINUTE", []string{"session"}, 0, "0"},
-	{"services.session.settings.userBytesPerHour", "SY_USER_BYTES_PER_HOUR", []string{"session"}, 1048576, "1048576"},
-	{"services.relay.settings.endpointOwnerGrace", "SY_ENDPOINT_OWNER_GRACE", []string{"relay"}, "0s", "0s"},
 	{"services.session.settings.transcriptMaxAge", "SY_TRANSCRIPT_MAX_AGE", []string{"session"}, "48h", "48h"},
 	// Above 2^32 and written without exponent (YAML numbers reach helm as float64).
 	{"services.session.settings.transcriptMaxBytes", "SY_TRANSCRIPT_MAX_BYTES", []string{"session"}, 10737418240, "10737418240"},
@@ -69,10 +71,22 @@ var valueEnvTable = []valueEnv{
 	// 0 disables the idle reaper: exempt from the positive-duration check.
 	{"services.session.settings.sessionIdle", "SY_SESSION_IDLE", []string{"session"}, "0s", "0s"},
 	{"services.session.settings.sweepInterval", "SY_SWEEP_INTERVAL", []string{"session"}, "250ms", "250ms"},
+	// -1 = no cap: a negative number that must survive rendering.
+	{"services.session.settings.transcriptMaxMsgsPerSession", "SY_TRANSCRIPT_MAX_MSGS_PER_SESSION", []string{"session"}, -1, "-1"},
+	{"services.session.settings.seqFloorInterval", "SY_SEQ_FLOOR_INTERVAL", []string{"session"}, "3s", "3s"},
+	{"services.session.settings.userMessagesPerMinute", "SY_USER_MESSAGES_PER_MINUTE", []string{"session"}, 0, "0"},
+	{"services.session.settings.userBytesPerHour", "SY_USER_BYTES_PER_HOUR", []string{"session"}, 5368709120, "5368709120"},
+	// jobs.Config (the session Config's Jobs field).
+	{"services.session.settings.jobRunTimeout", "SY_JOB_RUN_TIMEOUT", []string{"session"}, "20m", "20m"},
+	{"services.session.settings.jobLease", "SY_JOB_LEASE", []string{"session"}, "45s", "45s"},
+	{"services.session.settings.jobCatchUp", "SY_JOB_CATCH_UP", []string{"session"}, "0s", "0s"},
+	{"services.session.settings.jobMaxAttempts", "SY_JOB_MAX_ATTEMPTS", []string{"session"}, 2, "2"},
+	{"services.session.settings.jobRunRecordTTL", "SY_JOB_RUN_RECORD_TTL", []string{"session"}, "48h", "48h"},
 	{"services.relay.settings.ackWait", "SY_ACK_WAIT", []string{"relay"}, "9s", "9s"},
 	{"services.relay.settings.deliveryWait", "SY_DELIVERY_WAIT", []string{"relay"}, "3s", "3s"},
 	{"services.relay.settings.runtimeTokenTTL", "SY_RUNTIME_TOKEN_TTL", []string{"relay"}, "12h", "12h"},
 	{"services.relay.settings.runtimeTokenGrace", "SY_RUNTIME_TOKEN_GRACE", []string{"relay"}, "2m", "2m"},
+	{"services.relay.settings.endpointOwnerGrace", "SY_ENDPOINT_OWNER_GRACE", []string{"relay"}, "0s", "0s"},
 	{"services.upload.settings.chunkSize", "SY_UPLOAD_CHUNK_SIZE", []string{"upload"}, 262144, "262144"},
 	{"services.upload.settings.maxChunk", "SY_UPLOAD_MAX_CHUNK", []string{"upload"}, 2097152, "2097152"},
 	{"services.upload.settings.maxFiles", "SY_UPLOAD_MAX_FILES", []string{"upload"}, 500, "500"},
@@ -85,6 +99,30 @@ var valueEnvTable = []valueEnv{
 	// The internal listener (metrics, health, pprof) of the gateway.
 	{"services.gateway.internalPort", "SY_INTERNAL_LISTEN", []string{"gateway"}, 9191, "0.0.0.0:9191"},
 	{"push.requireToken", "SY_PUSH_REQUIRE_TOKEN", []string{"gateway"}, false, "false"},
+	{"push.loopbackOpen", "SY_PUSH_LOOPBACK_OPEN", []string{"gateway"}, true, "true"},
+	{"push.allowedOrigins", "SY_PUSH_ALLOWED_ORIGINS", []string{"gateway"}, []any{"https://app.example", "*"}, "https://app.example,*"},
+	// Chat stream room (edge.ChatConfig): a port becomes the compatibility listener's address.
+	{"chat.compatPort", "SY_CHAT_COMPAT_LISTEN", []string{"gateway"}, 3000, "0.0.0.0:3000"},
+	{"chat.defaultEndpoint", "SY_CHAT_DEFAULT_ENDPOINT", []string{"gateway"}, "ep-main", "ep-main"},
+	{"chat.endpoints", "SY_CHAT_ENDPOINTS", []string{"gateway"}, []any{"channel:C1=ep-a", "user:bob=ep-b"}, "channel:C1=ep-a,user:bob=ep-b"},
+	{"chat.followupMode", "SY_CHAT_FOLLOWUP_MODE", []string{"gateway"}, "queue", "queue"},
+	{"chat.followupModes", "SY_CHAT_FOLLOWUP_MODES", []string{"gateway"}, []any{"ep-a=queue", "ep-b=inject"}, "ep-a=queue,ep-b=inject"},
+	{"chat.attachmentsEnabled", "SY_CHAT_ATTACHMENTS_ENABLED", []string{"gateway"}, false, "false"},
+	{"chat.attachmentsAllowedExtensions", "SY_CHAT_ATTACHMENTS_ALLOWED_EXTENSIONS", []string{"gateway"}, []any{"png", ".jpg"}, "png,.jpg"},
+	{"chat.attachmentsMaxBytes", "SY_CHAT_ATTACHMENTS_MAX_BYTES", []string{"gateway"}, 2097152, "2097152"},
+	{"chat.attachmentsMaxFiles", "SY_CHAT_ATTACHMENTS_MAX_FILES", []string{"gateway"}, 4, "4"},
+	// Device controllers.
+	{"device.compatPort", "SY_DEVICE_COMPAT_LISTEN", []string{"gateway"}, 8081, "0.0.0.0:8081"},
+	{"device.compatDevice", "SY_DEVICE_COMPAT_DEVICE", []string{"gateway"}, "dev-9", "dev-9"},
+	{"device.requestTimeout", "SY_DEVICE_REQUEST_TIMEOUT", []string{"gateway"}, "40s", "40s"},
+	{"device.installTimeout", "SY_DEVICE_INSTALL_TIMEOUT", []string{"gateway"}, "2h", "2h"},
+	{"device.pairingCodeTTL", "SY_DEVICE_PAIRING_CODE_TTL", []string{"gateway"}, "90s", "90s"},
+	{"device.pairingWindow", "SY_DEVICE_PAIRING_WINDOW", []string{"gateway"}, "15m", "15m"},
+	{"device.pairingPerDevice", "SY_DEVICE_PAIRING_PER_DEVICE", []string{"gateway"}, 7, "7"},
+	{"device.pairingPerAddr", "SY_DEVICE_PAIRING_PER_ADDR", []string{"gateway"}, 30, "30"},
+	{"device.showCode", "SY_DEVICE_SHOW_CODE", []string{"gateway"}, true, "true"},
+	{"device.progressEvery", "SY_DEVICE_PROGRESS_EVERY", []string{"gateway"}, "750ms", "750ms"},
+	{"device.downloadBase", "SY_DEVICE_DOWNLOAD_BASE", []string{"gateway"}, "https://dl.example", "https://dl.example"},
 	// Redis Sentinel (cluster mode and nkey: TestExclusiveModesReachEnv) and credentials (from the connection Secret).
 	{"redis.addrs", "SY_REDIS_ADDRS", allServices, []any{"s1.redis:26379", "s2.redis:26379"}, "s1.redis:26379,s2.redis:26379"},
 	{"redis.masterName", "SY_REDIS_MASTER_NAME", allServices, "mymaster", "mymaster"},
@@ -392,7 +430,11 @@ func TestDocsListEveryValue(t *testing.T) {
 func TestContractMatchesServiceSources(t *testing.T) {
 	jwt := structEnv(t, "pkg/auth/jwtauth", "Config", nil)
 	common := structEnv(t, "pkg/config", "Common", nil)
-	embedded := map[string][]string{"config.Common": common, "jwtauth.Config": jwt}
+	// Struct-typed fields, embedded or named (Chat ChatConfig, Jobs jobs.Config):
+	// pkg/config binds the fields of every nested struct, so their env is read too.
+	embedded := map[string][]string{"config.Common": common, "jwtauth.Config": jwt,
+		"ChatConfig":  structEnv(t, "services/gateway/edge", "ChatConfig", nil),
+		"jobs.Config": structEnv(t, "services/session/jobs", "Config", nil)}
 	sources := map[string]string{
 		"gateway": "services/gateway/edge",
 		"session": "services/session/sessions",
@@ -456,8 +498,10 @@ func TestContractMatchesServiceSources(t *testing.T) {
 }
 
 // structEnv returns the env:"..." tags of the fields of type name in the Go
-// package in dir (its non-test files); embedded fields are expanded from
-// embedded (e.g. "config.Common").
+// package in dir (its non-test files); struct-typed fields without a tag,
+// embedded ("config.Common") or named ("Chat ChatConfig"), are expanded from
+// embedded, as pkg/config walks every nested struct. A tagless field of
+// another non-builtin type fails the test: it may be a struct the test misses.
 func structEnv(t *testing.T, dir, name string, embedded map[string][]string) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(repoRoot, dir, "*.go"))
@@ -486,16 +530,18 @@ func structEnv(t *testing.T, dir, name string, embedded map[string][]string) []s
 			}
 			found = true
 			for _, fld := range st.Fields.List {
-				if len(fld.Names) == 0 {
+				if fld.Tag == nil {
 					sel := types(fld.Type)
 					env, ok := embedded[sel]
-					if !ok {
+					switch {
+					case ok:
+						out = append(out, env...)
+					case len(fld.Names) == 0:
 						t.Errorf("%s: %s embeds %s, which the test does not know", dir, name, sel)
+					case !builtinType[sel]:
+						t.Errorf("%s: %s has a field %s %s without tags: a nested config struct? add it to the embedded map of TestContractMatchesServiceSources",
+							dir, name, fld.Names[0].Name, sel)
 					}
-					out = append(out, env...)
-					continue
-				}
-				if fld.Tag == nil {
 					continue
 				}
 				tag, err := strconv.Unquote(fld.Tag.Value)
@@ -515,6 +561,10 @@ func structEnv(t *testing.T, dir, name string, embedded map[string][]string) []s
 	return out
 }
 
+// builtinType: tagless fields of these types are plain (e.g. ChatConfig.CompatOptional bool).
+var builtinType = map[string]bool{"bool": true, "string": true, "int": true, "int64": true, "float64": true,
+	"time.Duration": true, "[]string": true, "*slog.Logger": true}
+
 func types(e ast.Expr) string {
 	switch v := e.(type) {
 	case *ast.Ident:
@@ -523,6 +573,8 @@ func types(e ast.Expr) string {
 		return types(v.X) + "." + v.Sel.Name
 	case *ast.StarExpr:
 		return "*" + types(v.X)
+	case *ast.ArrayType:
+		return "[]" + types(v.Elt)
 	}
 	return fmt.Sprintf("%T", e)
 }

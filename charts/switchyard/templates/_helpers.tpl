@@ -38,6 +38,13 @@ gateway:
     tokenRefreshBefore: SY_TOKEN_REFRESH_BEFORE
     maxFileBytes: SY_MAX_FILE_BYTES
     traceOutputRatio: SY_TRACE_OUTPUT_RATIO
+    authTimeout: SY_AUTH_TIMEOUT
+    preAuthMaxMessageBytes: SY_PREAUTH_MAX_MESSAGE_BYTES
+    maxSocketsPerIP: SY_MAX_SOCKETS_PER_IP
+    maxSocketsPerPrincipal: SY_MAX_SOCKETS_PER_PRINCIPAL
+    trustedProxies: SY_TRUSTED_PROXIES
+    readBudgetBytes: SY_READ_BUDGET_BYTES
+    readBudgetWait: SY_READ_BUDGET_WAIT
 session:
   internalListenEnv: SY_HTTP_LISTEN
   public: false
@@ -49,11 +56,16 @@ session:
     permissionTimeout: SY_PERMISSION_TIMEOUT
     sessionIdle: SY_SESSION_IDLE
     sweepInterval: SY_SWEEP_INTERVAL
-    seqFloorInterval: SY_SEQ_FLOOR_INTERVAL
     transcriptMaxMsgsPerSession: SY_TRANSCRIPT_MAX_MSGS_PER_SESSION
+    seqFloorInterval: SY_SEQ_FLOOR_INTERVAL
     userMessagesPerMinute: SY_USER_MESSAGES_PER_MINUTE
     userBytesPerHour: SY_USER_BYTES_PER_HOUR
-  zeroDurationOK: [sessionIdle]
+    jobRunTimeout: SY_JOB_RUN_TIMEOUT
+    jobLease: SY_JOB_LEASE
+    jobCatchUp: SY_JOB_CATCH_UP
+    jobMaxAttempts: SY_JOB_MAX_ATTEMPTS
+    jobRunRecordTTL: SY_JOB_RUN_RECORD_TTL
+  zeroDurationOK: [sessionIdle, jobCatchUp]
 relay:
   internalListenEnv: SY_HTTP_LISTEN
   public: false
@@ -91,6 +103,45 @@ upload:
 {{- toYaml (get $all $name) -}}
 {{- end -}}
 
+{{/*
+Gateway feature blocks: value key -> env var (rendered into the gateway's ConfigMap
+by switchyard.envLines; compatPort is rendered apart, as a listen address).
+*/}}
+{{- define "switchyard.pushEnv" -}}
+requireToken: SY_PUSH_REQUIRE_TOKEN
+loopbackOpen: SY_PUSH_LOOPBACK_OPEN
+allowedOrigins: SY_PUSH_ALLOWED_ORIGINS
+{{- end -}}
+
+{{- define "switchyard.chatEnv" -}}
+defaultEndpoint: SY_CHAT_DEFAULT_ENDPOINT
+endpoints: SY_CHAT_ENDPOINTS
+followupMode: SY_CHAT_FOLLOWUP_MODE
+followupModes: SY_CHAT_FOLLOWUP_MODES
+attachmentsEnabled: SY_CHAT_ATTACHMENTS_ENABLED
+attachmentsAllowedExtensions: SY_CHAT_ATTACHMENTS_ALLOWED_EXTENSIONS
+attachmentsMaxBytes: SY_CHAT_ATTACHMENTS_MAX_BYTES
+attachmentsMaxFiles: SY_CHAT_ATTACHMENTS_MAX_FILES
+{{- end -}}
+
+{{- define "switchyard.deviceEnv" -}}
+compatDevice: SY_DEVICE_COMPAT_DEVICE
+requestTimeout: SY_DEVICE_REQUEST_TIMEOUT
+installTimeout: SY_DEVICE_INSTALL_TIMEOUT
+pairingCodeTTL: SY_DEVICE_PAIRING_CODE_TTL
+pairingWindow: SY_DEVICE_PAIRING_WINDOW
+pairingPerDevice: SY_DEVICE_PAIRING_PER_DEVICE
+pairingPerAddr: SY_DEVICE_PAIRING_PER_ADDR
+showCode: SY_DEVICE_SHOW_CODE
+progressEvery: SY_DEVICE_PROGRESS_EVERY
+downloadBase: SY_DEVICE_DOWNLOAD_BASE
+{{- end -}}
+
+{{/* Listen address of a compatibility listener port: "" (off) for 0. */}}
+{{- define "switchyard.compatListen" -}}
+{{- if . }}{{ printf "0.0.0.0:%d" (int .) }}{{ end -}}
+{{- end -}}
+
 {{/* Settings every service must agree on: shared key -> env var (in every ConfigMap). */}}
 {{- define "switchyard.sharedEnv" -}}
 partitions: SY_PARTITIONS
@@ -103,7 +154,8 @@ requestTimeout: SY_REQUEST_TIMEOUT
 {{/*
 Render a settings map as env lines: include "switchyard.envLines" (list <settings> <key->env map> <where>).
 Whole numbers are printed without exponent (YAML numbers reach helm as float64),
-fractional ones as is (rateLimit 0.5 -> "0.5"); "*Seconds" keys become "<n>s".
+fractional ones as is (rateLimit 0.5 -> "0.5"); "*Seconds" keys become "<n>s";
+lists become comma lists ([a, b] -> "a,b"), booleans "true"/"false".
 */}}
 {{- define "switchyard.envLines" -}}
 {{- $settings := index . 0 -}}
@@ -116,6 +168,7 @@ fractional ones as is (rateLimit 0.5 -> "0.5"); "*Seconds" keys become "<n>s".
 {{- $v := get $settings $key }}
 {{- if and (kindIs "float64" $v) (eq (floor $v) $v) }}{{ $v = int64 $v }}{{ end }}
 {{- if hasSuffix "Seconds" $key }}{{ $v = printf "%ds" (int64 $v) }}{{ end }}
+{{- if kindIs "slice" $v }}{{ $v = join "," $v }}{{ end }}
 {{ get $envMap $key }}: {{ $v | toString | quote }}
 {{- end }}
 {{- end -}}
@@ -148,6 +201,9 @@ same at startup; failing here keeps a bad value from reaching the cluster).
 {{- range $key := (include "switchyard.trait" (list $ $name) | fromYaml).zeroDurationOK | default list -}}
 {{- $_ := set $zeroOK (printf "%s.%s" $where $key) true -}}
 {{- end -}}
+{{- end -}}
+{{- if .Values.services.gateway.enabled -}}
+{{- $_ := set $durations "device" (pick .Values.device "requestTimeout" "installTimeout" "pairingCodeTTL" "pairingWindow" "progressEvery") -}}
 {{- end -}}
 {{- range $where, $settings := $durations -}}
 {{- range $key, $v := $settings -}}
@@ -196,6 +252,17 @@ same at startup; failing here keeps a bad value from reaching the cluster).
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- $ss := .Values.services.session -}}
+{{- if $ss.enabled -}}
+{{- $s := $ss.settings -}}
+{{- if lt (include "switchyard.durationMs" $s.jobLease | float64) 3.0 -}}
+{{- fail (printf "services.session.settings.jobLease (%s) must be at least 3ms" $s.jobLease) -}}
+{{- end -}}
+{{- $need := addf (include "switchyard.durationMs" $s.jobCatchUp | float64) (mulf (float64 $s.jobMaxAttempts) (addf (include "switchyard.durationMs" $s.jobRunTimeout | float64) (include "switchyard.durationMs" $s.jobLease | float64))) -}}
+{{- if le (include "switchyard.durationMs" $s.jobRunRecordTTL | float64) $need -}}
+{{- fail (printf "services.session.settings: jobRunRecordTTL (%s) must exceed jobCatchUp + jobMaxAttempts x (jobRunTimeout + jobLease) (%s + %d x (%s + %s))" $s.jobRunRecordTTL $s.jobCatchUp (int $s.jobMaxAttempts) $s.jobRunTimeout $s.jobLease) -}}
+{{- end -}}
+{{- end -}}
 {{- $up := .Values.services.upload -}}
 {{- if and $up.enabled (lt (int64 $up.settings.maxChunk) (int64 $up.settings.chunkSize)) -}}
 {{- fail (printf "services.upload.settings: maxChunk (%d) must be at least chunkSize (%d)" (int64 $up.settings.maxChunk) (int64 $up.settings.chunkSize)) -}}
@@ -205,9 +272,25 @@ same at startup; failing here keeps a bad value from reaching the cluster).
 {{- if eq (int $gw.port) (int $gw.internalPort) -}}
 {{- fail (printf "services.gateway: internalPort (%d) must differ from port: the internal listener (metrics, pprof) stays off the public Service" (int $gw.internalPort)) -}}
 {{- end -}}
+{{- $ports := dict (toString (int $gw.port)) "services.gateway.port" (toString (int $gw.internalPort)) "services.gateway.internalPort" -}}
+{{- range $what, $p := dict "chat.compatPort" .Values.chat.compatPort "device.compatPort" .Values.device.compatPort -}}
+{{- if $p -}}
+{{- $k := toString (int $p) -}}
+{{- if hasKey $ports $k -}}
+{{- fail (printf "%s (%d) must differ from %s" $what (int $p) (get $ports $k)) -}}
+{{- end -}}
+{{- $_ := set $ports $k $what -}}
+{{- end -}}
+{{- end -}}
+{{- if lt (include "switchyard.durationMs" .Values.device.pairingCodeTTL | float64) 1000.0 -}}
+{{- fail (printf "device.pairingCodeTTL (%s) must be at least 1s" .Values.device.pairingCodeTTL) -}}
+{{- end -}}
 {{- $s := $gw.settings -}}
 {{- if gt (int $s.drainJitterSeconds) (int $s.drainTimeoutSeconds) -}}
 {{- fail (printf "services.gateway.settings: drainJitterSeconds (%d) must not exceed drainTimeoutSeconds (%d)" (int $s.drainJitterSeconds) (int $s.drainTimeoutSeconds)) -}}
+{{- end -}}
+{{- if and (gt (int64 $s.readBudgetBytes) 0) (lt (int64 $s.readBudgetBytes) (int64 $s.maxMessageBytes)) -}}
+{{- fail (printf "services.gateway.settings: readBudgetBytes (%d) must be 0 (off) or hold one frame of maxMessageBytes (%d)" (int64 $s.readBudgetBytes) (int64 $s.maxMessageBytes)) -}}
 {{- end -}}
 {{- if le (include "switchyard.durationMs" $s.pongWait | float64) (include "switchyard.durationMs" $s.pingPeriod | float64) -}}
 {{- fail (printf "services.gateway.settings: pongWait (%s) must exceed pingPeriod (%s)" $s.pongWait $s.pingPeriod) -}}
@@ -297,6 +380,16 @@ SY_PROBE_TOKEN: {{ include "switchyard.probeToken" . | quote }}
 {{- else if .Values.tokens.client -}}
 {{- first (splitList "=" (first .Values.tokens.client)) -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Configuration file of the in-chart NATS (nats.embedded): upload chunks are 1 MiB plus
+a header, over NATS's default 1 MiB max_payload (docs/architecture.md, "NATS max payload").
+*/}}
+{{- define "switchyard.natsConfig" -}}
+nats.conf: |
+  # Written by the switchyard chart (nats.embedded); flags add -js -sd /data -m 8222.
+  max_payload: 16MB
 {{- end -}}
 
 {{- define "switchyard.natsURL" -}}
