@@ -259,7 +259,14 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 			errcode.TooManySockets+": at most "+strconv.Itoa(s.cfg.MaxSocketsPerIP)+" sockets per source address on this gateway (SY_MAX_SOCKETS_PER_IP)")
 		return
 	}
-	defer s.dropAddr(addr)
+	// The address stays counted while the socket lives: read drops it
+	// when the socket ends; every refusal before that drops it here.
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			s.dropAddr(addr)
+		}
+	}()
 	adm, err := d.Accept(r)
 	if err != nil {
 		status := http.StatusForbidden
@@ -302,7 +309,11 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 	// The handler returns and the socket is read on a goroutine of its own,
 	// so net/http's per-connection state (two 4 KiB buffers, the request)
 	// and its serving goroutine's grown stack are not kept per socket.
-	go s.read(d, c, adm.Expires)
+	handedOver = true
+	go func() {
+		defer s.dropAddr(addr)
+		s.read(d, c, adm.Expires)
+	}()
 }
 
 // read runs a socket's read loop until the socket ends, then releases it.
