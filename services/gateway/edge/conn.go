@@ -286,7 +286,7 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	up := ws.Upgrader()
-	up.CheckOrigin = s.checkOrigin
+	up.CheckOrigin = s.originCheck(d)
 	if adm.Role == kind.RoleRuntime {
 		up.ReadBufferSize = ws.StreamReadBufferBytes // runtimes stream frames in
 	}

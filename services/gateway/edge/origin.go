@@ -89,3 +89,21 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	s.log.Info("socket refused: browser Origin not in SY_ALLOWED_ORIGINS", "origin", r.Header.Get("Origin"), "path", r.URL.Path)
 	return false
 }
+
+// OriginChecker is a Dialect with an Origin rule of its own (the push
+// channels' SY_PUSH_ALLOWED_ORIGINS, on top of SY_ALLOWED_ORIGINS): the core
+// asks it instead of applying SY_ALLOWED_ORIGINS alone.
+type OriginChecker interface {
+	OriginAllowed(r *http.Request) bool
+}
+
+// OriginAllowed reports whether SY_ALLOWED_ORIGINS admits r's Origin (no
+// Origin, or the gateway's own, always).
+func (s *Server) OriginAllowed(r *http.Request) bool { return originAllowed(r, s.cfg.AllowedOrigins) }
+
+func (s *Server) originCheck(d Dialect) func(*http.Request) bool {
+	if oc, ok := d.(OriginChecker); ok {
+		return oc.OriginAllowed
+	}
+	return s.checkOrigin
+}

@@ -65,6 +65,12 @@ func (d *Dialect) Paths() []string {
 	return []string{codec.ChannelNotification.Path(), codec.ChannelStateChange.Path()}
 }
 
+// OriginAllowed implements edge.OriginChecker: a browser Origin is admitted
+// when SY_PUSH_ALLOWED_ORIGINS or SY_ALLOWED_ORIGINS lists it.
+func (d *Dialect) OriginAllowed(r *http.Request) bool {
+	return originAllowed(d.s.Config().PushAllowedOrigins, r) || d.s.OriginAllowed(r)
+}
+
 // Accept implements edge.Dialect: a request that is not a WebSocket
 // upgrade is 400 (as the document says), so is a bad ?types= filter; a
 // browser Origin outside the allow-list is 403. Credentials are judged by
@@ -79,9 +85,9 @@ func (d *Dialect) Accept(r *http.Request) (edge.Admission, error) {
 	if err != nil {
 		return edge.Admission{}, &edge.Refusal{Status: http.StatusBadRequest, Message: err.Error()}
 	}
-	if !originAllowed(d.s.Config().PushAllowedOrigins, r) {
+	if !d.OriginAllowed(r) {
 		return edge.Admission{}, &edge.Refusal{Status: http.StatusForbidden,
-			Message: "origin " + r.Header.Get("Origin") + " may not open push channels (SY_PUSH_ALLOWED_ORIGINS)"}
+			Message: "origin " + r.Header.Get("Origin") + " may not open push channels (SY_PUSH_ALLOWED_ORIGINS, SY_ALLOWED_ORIGINS)"}
 	}
 	ch := codec.ChannelNotification
 	if r.URL.Path == codec.ChannelStateChange.Path() {
