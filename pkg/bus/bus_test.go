@@ -44,7 +44,7 @@ func TestEnsureStreamsIdempotent(t *testing.T) {
 	n := testenv.NATS(t)
 	b := connect(t, n.URL(), "test")
 	ctx := testCtx(t, 20*time.Second)
-	lim := bus.Limits{DedupeWindow: 30 * time.Second, TranscriptMaxAge: time.Hour, TranscriptMaxBytes: 1 << 30}
+	lim := bus.Limits{DedupeWindow: 30 * time.Second, TranscriptMaxAge: time.Hour, TranscriptMaxBytes: 1 << 30, Owner: true}
 	for i := 0; i < 2; i++ {
 		if err := b.EnsureStreams(ctx, lim); err != nil {
 			t.Fatalf("EnsureStreams #%d: %v", i+1, err)
@@ -100,8 +100,8 @@ func TestEnsureStreamsIdempotent(t *testing.T) {
 	if _, err := b.KV(ctx, bus.BucketEndpoints); err != nil {
 		t.Error(err)
 	}
-	// Zero limits fall back to the defaults.
-	if err := b.EnsureStreams(ctx, bus.Limits{}); err != nil {
+	// Zero limits fall back to the defaults (for the owner, who updates).
+	if err := b.EnsureStreams(ctx, bus.Limits{Owner: true}); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := b.JS.Stream(ctx, bus.StreamTranscript)
@@ -585,5 +585,27 @@ func TestRequestReply(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("Send not delivered")
+	}
+}
+
+// A service that does not own the stream limits (a gateway, the relay)
+// never resets them: the transcript cap the session service configured
+// survives a gateway's EnsureStreams, and a non-default cap does not make
+// start-up fail.
+func TestEnsureStreamsKeepsTheOwnersLimits(t *testing.T) {
+	_, b := stack(t)
+	ctx := context.Background()
+	if err := b.EnsureStreams(ctx, bus.Limits{TranscriptMaxMsgsPerSession: 7, Owner: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.EnsureStreams(ctx, bus.Limits{}); err != nil {
+		t.Fatalf("a non-owner after the owner: %v", err)
+	}
+	st, err := b.JS.Stream(ctx, bus.StreamTranscript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.CachedInfo().Config.MaxMsgsPerSubject; got != 7 {
+		t.Fatalf("MaxMsgsPerSubject = %d after a gateway's EnsureStreams, want the owner's 7", got)
 	}
 }

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,6 +23,12 @@ type Limits struct {
 	TranscriptMaxMsgsPerSession int64
 	// FilesMaxBytes bounds the file object store (-1: unlimited).
 	FilesMaxBytes int64
+	// Owner: these limits are the configured ones and replace a stream's
+	// existing configuration (the session service, which reads the
+	// SY_TRANSCRIPT_* settings). Other services only create what is
+	// missing, so a gateway started later never resets the transcript
+	// limits to the defaults.
+	Owner bool
 }
 
 // DefaultLimits are used when a field is zero.
@@ -111,7 +118,7 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 		},
 	}
 	for _, sc := range streams {
-		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
+		if err := b.ensureStream(ctx, sc, l.Owner); err != nil {
 			return fmt.Errorf("bus: ensure stream %s: %w", sc.Name, err)
 		}
 	}
@@ -133,6 +140,20 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 		return fmt.Errorf("bus: ensure object store %s: %w", BucketFiles, err)
 	}
 	return nil
+}
+
+// ensureStream creates sc, or (owner) updates it to sc; a non-owner keeps
+// an existing stream's configuration as its owner set it.
+func (b *Bus) ensureStream(ctx context.Context, sc jetstream.StreamConfig, owner bool) error {
+	if owner {
+		_, err := b.JS.CreateOrUpdateStream(ctx, sc)
+		return err
+	}
+	_, err := b.JS.CreateStream(ctx, sc)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return nil
+	}
+	return err
 }
 
 // KV opens a bucket created by EnsureStreams.

@@ -41,7 +41,7 @@ func seqs(envs []*syv1.Envelope) []int64 {
 func TestPerSessionCapTrimsOnlyThatSession(t *testing.T) {
 	_, b, st := setup(t)
 	ctx := testCtx(t, 20*time.Second)
-	if err := b.EnsureStreams(ctx, bus.Limits{TranscriptMaxMsgsPerSession: 3}); err != nil {
+	if err := b.EnsureStreams(ctx, bus.Limits{TranscriptMaxMsgsPerSession: 3, Owner: true}); err != nil {
 		t.Fatal(err)
 	}
 	w := transcript.NewWriter(st)

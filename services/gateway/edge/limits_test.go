@@ -404,7 +404,7 @@ func TestReplayPageSaysTrimmed(t *testing.T) {
 	s := startGate(t, nil, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	if err := s.Bus().EnsureStreams(ctx, bus.Limits{TranscriptMaxMsgsPerSession: 3}); err != nil {
+	if err := s.Bus().EnsureStreams(ctx, bus.Limits{TranscriptMaxMsgsPerSession: 3, Owner: true}); err != nil {
 		t.Fatal(err)
 	}
 	w := transcript.NewWriter(s.Transcripts())

@@ -50,7 +50,7 @@ type Config struct {
 // Limits are the stream limits implied by the configuration.
 func (c *Config) Limits() bus.Limits {
 	return bus.Limits{Replicas: c.StreamReplicas, TranscriptMaxAge: c.TranscriptMaxAge, TranscriptMaxBytes: c.TranscriptMaxBytes,
-		TranscriptMaxMsgsPerSession: c.TranscriptMaxMsgsPerSession}
+		TranscriptMaxMsgsPerSession: c.TranscriptMaxMsgsPerSession, Owner: true}
 }
 
 // Service is one replica of the session service.
