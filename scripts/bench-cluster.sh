@@ -106,6 +106,12 @@ check_bins() {
 	echo "$BIN" >"$DIR/bin"
 }
 
+# The load generator holds tens of thousands of sockets of one client user
+# from four source addresses: the per-address and per-principal socket caps
+# (SY_MAX_SOCKETS_PER_IP 512, SY_MAX_SOCKETS_PER_PRINCIPAL 256 per gateway)
+# are off for benchmarks; every other limit keeps its default.
+export SY_MAX_SOCKETS_PER_IP=${SY_MAX_SOCKETS_PER_IP:-0} SY_MAX_SOCKETS_PER_PRINCIPAL=${SY_MAX_SOCKETS_PER_PRINCIPAL:-0}
+
 start_cluster() {
 	check_bins sybench-devstack sybench-gateway sybench-session sybench-relay
 	command -v redis-server >/dev/null || {
