@@ -420,8 +420,11 @@ func TestPushChannelRules(t *testing.T) {
 			break
 		}
 	}
-	if closeCode != 4008 {
-		t.Fatalf("slow reader closed with %d, want 4008", closeCode)
+	// 4008 when the close frame got through; when the reader's TCP window
+	// stayed full the hub ends the connection after the close grace
+	// without one (the drop itself is counted above either way).
+	if closeCode != 4008 && closeCode != 0 && closeCode != websocket.CloseAbnormalClosure {
+		t.Fatalf("slow reader closed with %d, want 4008 (or no close frame)", closeCode)
 	}
 	// The chatty reader still gets events.
 	h.pushSync(chatty)

@@ -328,6 +328,14 @@ func TestDrainingAnswers503(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer quiet.Close()
+	// The handshake answer precedes the socket's registration: wait for
+	// it, or the drain may find no socket to wait for.
+	for registered := false; !registered; {
+		s.mu.Lock()
+		registered = len(s.conns) == 1
+		s.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
 	done := make(chan error, 1)
 	go func() { done <- s.Shutdown(context.Background()) }()
 	for !s.draining.Load() {
