@@ -306,6 +306,11 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 		c.armAuthDeadline()
 	}
 	s.register(r.Context(), c)
+	if s.draining.Load() {
+		// Upgraded while the drain began: the drain's list of sockets may
+		// have been taken before this one registered, so it closes itself.
+		c.Close(drainReason(d), "")
+	}
 	// The handler returns and the socket is read on a goroutine of its own,
 	// so net/http's per-connection state (two 4 KiB buffers, the request)
 	// and its serving goroutine's grown stack are not kept per socket.
