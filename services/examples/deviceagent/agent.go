@@ -71,39 +71,7 @@ func (a *agent) Run(ctx context.Context) error {
 }
 
 func (a *agent) hello(ctx context.Context, conn *websocket.Conn) error {
-	if err := hubconn.WriteFrame(conn, frame.Control("runtime.hello", a.helloPayload()), writeTimeout); err != nil {
-		return err
-	}
-	for ctx.Err() == nil {
-		f, err := hubconn.ReadFrame(conn, helloTimeout)
-		if err != nil {
-			return fmt.Errorf("waiting for hello.ack: %w", err)
-		}
-		switch f.Type {
-		case "hello.ack":
-			var ack helloAck
-			if err := f.Decode(&ack); err != nil {
-				return err
-			}
-			if !ack.OK {
-				return hubconn.Permanent(fmt.Errorf("hub rejected runtime.hello: %s", ack.Error))
-			}
-			return nil
-		case "error":
-			var e errorPayload
-			_ = f.Decode(&e)
-			err := fmt.Errorf("hub answered runtime.hello with error %s: %s", e.Code, e.Message)
-			if e.Code == "auth_failed" || e.Code == "forbidden" || e.Code == "invalid_message" {
-				return hubconn.Permanent(err)
-			}
-			return err
-		case "ping":
-			if err := hubconn.WriteFrame(conn, frame.Control("pong", nil), writeTimeout); err != nil {
-				return err
-			}
-		}
-	}
-	return ctx.Err()
+	return hubconn.Hello(ctx, conn, a.helloPayload(), helloTimeout, a.log)
 }
 
 func (a *agent) helloPayload() helloPayload {

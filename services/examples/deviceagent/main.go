@@ -23,6 +23,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/switchyard-hub/switchyard/services/examples/internal/hubconn"
 )
 
 type config struct {
@@ -76,7 +78,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	fs.SetOutput(output)
 	fs.StringVar(&cfg.hubURL, "hub", envOr(getenv, "SY_HUB_URL", "ws://127.0.0.1:8080/ws/runtime"), "hub runtime WebSocket URL (env SY_HUB_URL; an http(s) base URL also works)")
 	fs.StringVar(&cfg.token, "token", envOr(getenv, "SY_RUNTIME_TOKEN", "dev-runtime-token"), "runtime token (env SY_RUNTIME_TOKEN)")
-	fs.StringVar(&cfg.id, "id", "device-"+sanitizeID(host), "device id: the runtime id and the endpoint id (controllers use /ws/device/{id})")
+	fs.StringVar(&cfg.id, "id", hubconn.HostID("device-", host), "device id: the runtime id and the endpoint id (controllers use /ws/device/{id})")
 	fs.StringVar(&cfg.dir, "dir", "", "install directory: get_config's installPath, games go to <dir>/<gameName>, shortcuts to <dir>/shortcuts.json (default: a new temp dir)")
 	fs.StringVar(&cfg.name, "name", "Switchyard device ("+host+")", "device name shown to controllers")
 	fs.StringVar(&users, "steam-users", "", "Steam users for get_steam_users, id:name,id:name (may be empty)")
@@ -88,7 +90,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if !validID(cfg.id) {
+	if !hubconn.ValidID(cfg.id) {
 		return cfg, errors.New("-id may hold only letters, digits, '-' and '_' (at most 128)")
 	}
 	var err error
@@ -126,33 +128,4 @@ func envOr(getenv func(string) string, key, def string) string {
 		return v
 	}
 	return def
-}
-
-func sanitizeID(s string) string {
-	if s == "" {
-		s = "localhost"
-	}
-	id := strings.Map(func(r rune) rune {
-		if isIDRune(r) {
-			return r
-		}
-		return '-'
-	}, s)
-	return id[:min(len(id), 120)]
-}
-
-func validID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for _, r := range s {
-		if !isIDRune(r) {
-			return false
-		}
-	}
-	return true
-}
-
-func isIDRune(r rune) bool {
-	return r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
 }

@@ -33,16 +33,6 @@ type deviceCaps struct {
 	AcceptConnections bool     `json:"acceptConnections"`
 }
 
-type helloAck struct {
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-}
-
-type errorPayload struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
 type deviceRequest struct {
 	RequestID string          `json:"request_id"`
 	Op        string          `json:"op"`

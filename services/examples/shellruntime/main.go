@@ -15,9 +15,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/switchyard-hub/switchyard/services/examples/internal/hubconn"
 )
 
 type config struct {
@@ -75,7 +76,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (c
 	if cfg.timeout <= 0 {
 		return cfg, fmt.Errorf("-timeout must be positive, got %s", cfg.timeout)
 	}
-	if !validID(cfg.runtimeID) || !validID(cfg.endpointID) {
+	if !hubconn.ValidID(cfg.runtimeID) || !hubconn.ValidID(cfg.endpointID) {
 		return cfg, errors.New("-runtime-id and -endpoint may hold only letters, digits, '-' and '_' (at most 128)")
 	}
 	return cfg, nil
@@ -91,31 +92,6 @@ func envOr(getenv func(string) string, key, def string) string {
 // defaultRuntimeID is shell-<hostname>, reduced to the characters the hub
 // accepts in ids.
 func defaultRuntimeID() string {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "localhost"
-	}
-	id := "shell-" + strings.Map(func(r rune) rune {
-		if isIDRune(r) {
-			return r
-		}
-		return '-'
-	}, host)
-	return id[:min(len(id), 128)]
-}
-
-func validID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for _, r := range s {
-		if !isIDRune(r) {
-			return false
-		}
-	}
-	return true
-}
-
-func isIDRune(r rune) bool {
-	return r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+	host, _ := os.Hostname()
+	return hubconn.HostID("shell-", host)
 }

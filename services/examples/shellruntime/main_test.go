@@ -322,7 +322,7 @@ func TestParseConfig(t *testing.T) {
 	if err != nil || cfg.hubURL != env["SY_HUB_URL"] || cfg.token != "t" || cfg.endpointID != "ep_1" || cfg.shell != "/bin/sh" || cfg.timeout != 10*time.Minute {
 		t.Fatalf("parseConfig = %+v, %v", cfg, err)
 	}
-	if !validID(cfg.runtimeID) || !strings.HasPrefix(cfg.runtimeID, "shell-") {
+	if !hubconn.ValidID(cfg.runtimeID) || !strings.HasPrefix(cfg.runtimeID, "shell-") {
 		t.Errorf("default runtime id %q", cfg.runtimeID)
 	}
 	if _, err := parseConfig([]string{"-endpoint", "a.b"}, func(string) string { return "" }, io.Discard); err == nil {

@@ -30,16 +30,6 @@ type security struct {
 	AllowedTools   []string `json:"allowed_tools"`
 }
 
-type helloAck struct {
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-}
-
-type errorPayload struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
 type sessionCreate struct {
 	SessionID  string `json:"session_id"`
 	EndpointID string `json:"endpoint_id"`

@@ -60,28 +60,7 @@ func (r *runtime) Run(ctx context.Context) error {
 
 // hello registers the runtime and its endpoint on a fresh connection.
 func (r *runtime) hello(ctx context.Context, conn *websocket.Conn) error {
-	if err := hubconn.WriteFrame(conn, frame.Control("runtime.hello", r.helloPayload()), writeTimeout); err != nil {
-		return err
-	}
-	for ctx.Err() == nil {
-		f, err := hubconn.ReadFrame(conn, helloTimeout)
-		if err != nil {
-			return fmt.Errorf("waiting for hello.ack: %w", err)
-		}
-		switch f.Type {
-		case "hello.ack":
-			return checkHelloAck(f)
-		case "error":
-			return helloError(f)
-		case "ping":
-			if err := hubconn.WriteFrame(conn, frame.Control("pong", nil), writeTimeout); err != nil {
-				return err
-			}
-		default:
-			r.log.Debug("ignoring a frame that came before hello.ack", "type", f.Type)
-		}
-	}
-	return ctx.Err()
+	return hubconn.Hello(ctx, conn, r.helloPayload(), helloTimeout, r.log)
 }
 
 func (r *runtime) helloPayload() helloPayload {
@@ -102,29 +81,6 @@ func (r *runtime) helloPayload() helloPayload {
 			Security: security{PermissionMode: "auto", AllowedTools: []string{"Bash"}},
 		}},
 	}
-}
-
-func checkHelloAck(f frame.Frame) error {
-	var ack helloAck
-	if err := f.Decode(&ack); err != nil {
-		return err
-	}
-	if !ack.OK {
-		return hubconn.Permanent(fmt.Errorf("hub rejected runtime.hello: %s", ack.Error))
-	}
-	return nil
-}
-
-func helloError(f frame.Frame) error {
-	var e errorPayload
-	if err := f.Decode(&e); err != nil {
-		return err
-	}
-	err := fmt.Errorf("hub answered runtime.hello with error %s: %s", e.Code, e.Message)
-	if e.Code == "auth_failed" || e.Code == "forbidden" || e.Code == "invalid_message" {
-		return hubconn.Permanent(err)
-	}
-	return err
 }
 
 // handle dispatches one hub frame; it runs on the reader goroutine, so
