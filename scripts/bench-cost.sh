@@ -2,6 +2,7 @@
 # Cost model (BENCHMARKS.md "Cost model"): one dev stack, 10,000 deliveries/s offered for each
 # (sessions, subscribers per session) pair; needs bin/bench from `scripts/bench.sh build`. Bounded: each
 # scenario 150 s at most; the dev stack is stopped at the end.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 export BIN=bin/bench
 OUT=bin/bench/results
