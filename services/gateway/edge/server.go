@@ -124,7 +124,7 @@ func New(cfg Config, b *bus.Bus, rdb redis.UniversalClient, tel *telemetry.Telem
 func (s *Server) Register(d Dialect) {
 	s.dialects = append(s.dialects, d)
 	for _, p := range d.Paths() {
-		s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { s.serve(d, w, r) })
+		s.mux.HandleFunc(p, s.Upgrade(d))
 	}
 }
 
