@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/switchyard-hub/switchyard/pkg/auth/jwtauth"
@@ -22,9 +23,25 @@ type Principal struct {
 // (signature, exp with leeway, aud, iss). A socket admitted with an
 // expiring principal is closed with 4001 "token expired" at Expires
 // (Admission.Expires). Tokens are never logged.
+//
+// Within one route served with Handle, the credential is checked once: the
+// route and its AfterHTTP hooks share the answer (a JWT is verified once).
 func (s *Server) Authenticate(r *http.Request) (Principal, bool) {
+	if m, ok := r.Context().Value(authOnceKey{}).(*authOnce); ok {
+		m.once.Do(func() { m.p, m.ok = s.authenticateToken(r.Context(), Bearer(r)) })
+		return m.p, m.ok
+	}
 	return s.authenticateToken(r.Context(), Bearer(r))
 }
+
+// authOnce is one request's Authenticate answer (afterHTTP).
+type authOnce struct {
+	once sync.Once
+	p    Principal
+	ok   bool
+}
+
+type authOnceKey struct{}
 
 func (s *Server) authenticateToken(ctx context.Context, token string) (Principal, bool) {
 	if token == "" {

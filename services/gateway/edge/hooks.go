@@ -34,6 +34,8 @@ func (s *Server) afterHTTP(h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 			return
 		}
+		// The route and the hooks authenticate the request once between them.
+		r = r.WithContext(context.WithValue(r.Context(), authOnceKey{}, &authOnce{}))
 		sw := &statusWriter{ResponseWriter: w}
 		h(sw, r)
 		status := sw.status
