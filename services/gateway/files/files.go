@@ -107,8 +107,10 @@ func Register(s *edge.Server) error {
 func (s *room) maxFileBytes() int64 { return s.s.Config().MaxFileBytes }
 
 // files opens the object store created by bus.EnsureStreams.
-func (s *room) files(ctx context.Context) (jetstream.ObjectStore, error) {
-	obs, err := s.s.Bus().JS.ObjectStore(ctx, bus.BucketFiles)
+func (s *room) files(ctx context.Context) (jetstream.ObjectStore, error) { return openFiles(ctx, s.s) }
+
+func openFiles(ctx context.Context, s *edge.Server) (jetstream.ObjectStore, error) {
+	obs, err := s.Bus().JS.ObjectStore(ctx, bus.BucketFiles)
 	if err != nil {
 		return nil, fmt.Errorf("open object store %s: %w", bus.BucketFiles, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/switchyard-hub/switchyard/pkg/bus"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 )
@@ -19,9 +18,9 @@ import (
 // loads the bytes when it writes the frame). The caller has checked that
 // user may write to session. Chat attachments use it.
 func Store(ctx context.Context, s *edge.Server, session, user, name, mimeType string, data []byte) (*syv1.FileMetadata, error) {
-	obs, err := s.Bus().JS.ObjectStore(ctx, bus.BucketFiles)
+	obs, err := openFiles(ctx, s)
 	if err != nil {
-		return nil, fmt.Errorf("open object store %s: %w", bus.BucketFiles, err)
+		return nil, err
 	}
 	id := uuid.NewString()
 	name = fileName(name, "file")
@@ -35,7 +34,7 @@ func Store(ctx context.Context, s *edge.Server, session, user, name, mimeType st
 
 // Remove deletes a file Store kept (a message whose later step failed).
 func Remove(ctx context.Context, s *edge.Server, id string) error {
-	obs, err := s.Bus().JS.ObjectStore(ctx, bus.BucketFiles)
+	obs, err := openFiles(ctx, s)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func (d *Dialect) listPairings(w http.ResponseWriter, r *http.Request, _ string)
 // (error 401, close 1008). 204, or 404 when nothing was paired.
 func (d *Dialect) revokePairing(w http.ResponseWriter, r *http.Request, admin string) {
 	device, hub := r.PathValue("id"), r.PathValue("hub_id")
-	if !validID(device) || hub == "" {
+	if !bus.ValidToken(device) || hub == "" {
 		rest.WriteError(w, http.StatusBadRequest, errcode.InvalidMessage, "want /v1/devices/{device_id}/pairings/{hub_id}")
 		return
 	}
@@ -90,7 +90,7 @@ func (d *Dialect) putAccept(w http.ResponseWriter, r *http.Request, admin string
 	var body struct {
 		Accept *bool `json:"accept"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil || body.Accept == nil || !validID(device) {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil || body.Accept == nil || !bus.ValidToken(device) {
 		rest.WriteError(w, http.StatusBadRequest, errcode.InvalidMessage, `want {"accept": true|false} on /v1/devices/{device_id}/accept`)
 		return
 	}

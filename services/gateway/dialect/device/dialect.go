@@ -21,6 +21,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-hub/switchyard/pkg/bus"
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	dev "github.com/switchyard-hub/switchyard/pkg/dialect/device"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
@@ -125,7 +126,7 @@ func (d *Dialect) Accept(r *http.Request) (edge.Admission, error) {
 	default:
 		st.deviceID = r.URL.Query().Get("device_id")
 	}
-	if st.refuse == nil && !validID(st.deviceID) {
+	if st.refuse == nil && !bus.ValidToken(st.deviceID) {
 		st.refuse = &refusal{dev.CodeNotFound, fmt.Sprintf("no device %q: connect to /ws/device/{device_id} (or ?device_id=)", st.deviceID)}
 	}
 	return edge.Admission{Role: kind.RoleClient, Principal: user, Expires: p.Expires, Label: Name, State: st}, nil
@@ -276,17 +277,4 @@ func send(c *edge.Conn, id, typ string, payload any) {
 
 func sendError(c *edge.Conn, id string, code int, message string) {
 	_ = c.Send(edge.Text(dev.ErrorReply(id, code, message)))
-}
-
-// validID: device ids are endpoint ids (1-128 of [A-Za-z0-9_-]).
-func validID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for _, r := range s {
-		if !(r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
 }
