@@ -19,7 +19,7 @@ import (
 type stream struct {
 	session string
 	turn    bool
-	open    bool
+	open    bool // stream_start sent; open implies turn
 }
 
 // Live implements edge.LiveSender: each live event of a followed session,
@@ -69,7 +69,7 @@ func (sm *stream) start(c *edge.Conn, b []byte) {
 // end closes the running turn's stream with stream_end b, or with an
 // is_error stream_end naming reason when b is nil; nothing when no turn runs.
 func (sm *stream) end(c *edge.Conn, b []byte, reason string) {
-	if !sm.turn && !sm.open {
+	if !sm.turn {
 		return
 	}
 	sm.start(c, nil)
@@ -92,7 +92,7 @@ func (sm *stream) step(c *edge.Conn, env *syv1.Envelope, b []byte) {
 	case kind.TurnStarted:
 		sm.start(c, b)
 	case kind.AgentOutput, kind.ToolUse, kind.ToolResult:
-		if len(b) == 0 || !sm.turn && !sm.open {
+		if len(b) == 0 || !sm.turn {
 			return
 		}
 		sm.start(c, nil)

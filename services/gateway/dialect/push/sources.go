@@ -22,8 +22,11 @@ import (
 // Publish sends one push event (a push.proto body) on its core subject:
 // one NATS message per event, whatever the number of readers. It is best
 // effort, as the channels are live only.
-func Publish(nc *nats.Conn, body proto.Message) error {
-	subject, data, err := codec.Marshal(nuid.Next(), body)
+func Publish(nc *nats.Conn, body proto.Message) error { return publishID(nc, nuid.Next(), body) }
+
+// publishID is Publish with the envelope id chosen by the caller.
+func publishID(nc *nats.Conn, id string, body proto.Message) error {
+	subject, data, err := codec.Marshal(id, body)
 	if err != nil {
 		return err
 	}
@@ -135,11 +138,7 @@ func (src *sources) postNotification(w http.ResponseWriter, r *http.Request, _ s
 	}
 	scope := &syv1.PushScope{UserId: req.UserID, HubWide: req.UserID == ""}
 	id := nuid.Next()
-	subject, data, err := codec.Marshal(id, &syv1.UserNotification{Scope: scope, Category: req.Category, Title: req.Title, Message: req.Message})
-	if err == nil {
-		err = src.s.Bus().NC.Publish(subject, data)
-	}
-	if err != nil {
+	if err := publishID(src.s.Bus().NC, id, &syv1.UserNotification{Scope: scope, Category: req.Category, Title: req.Title, Message: req.Message}); err != nil {
 		rest.WriteError(w, http.StatusServiceUnavailable, errcode.Unavailable, "notification not published: "+err.Error())
 		return
 	}
