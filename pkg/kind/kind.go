@@ -69,6 +69,11 @@ const (
 	// ChatDequeue: session service → its own partition, start the next
 	// queued chat follow-up of a session whose turn ended (no body).
 	ChatDequeue = "chat.dequeue"
+	// EndpointRelease: gateway (admin REST DELETE /v1/endpoints/{id}/owner) →
+	// relay, forget which runtime owns an endpoint so that the next runtime
+	// to register it takes it over. The relay's answer has the same kind
+	// (endpoint_id set, runtime_id the former owner) or is an Error.
+	EndpointRelease = "endpoint.release"
 )
 
 // Chat follow-up modes (UserMessage.followup_mode): what the session

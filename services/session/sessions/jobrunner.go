@@ -115,7 +115,7 @@ func jobMessageID(ctx context.Context) string {
 
 // follow delivers the stored transcript of session sid, from its start, in
 // order (an ordered consumer on sy.evt.<sid>: nothing is missed, however
-// fast the runtime answers). stop ends it.
+// fast the runtime answers). stop ends it and deletes the consumer.
 func (r jobRunner) follow(ctx context.Context, sid string) (<-chan *syv1.Envelope, func(), error) {
 	cons, err := r.s.bus.JS.OrderedConsumer(ctx, bus.StreamTranscript, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{bus.TranscriptSubject(sid)}, DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -139,7 +139,16 @@ func (r jobRunner) follow(ctx context.Context, sid string) (<-chan *syv1.Envelop
 	if err != nil {
 		return nil, nil, fmt.Errorf("jobs: follow transcript of %s: %w", sid, err)
 	}
-	return out, func() { close(done); cc.Stop() }, nil
+	// An ordered consumer lives on the server until deleted (or 5 minutes
+	// idle), as in transcript.readRange: stop deletes it.
+	stop := func() {
+		close(done)
+		cc.Stop()
+		if info := cons.CachedInfo(); info != nil {
+			_ = r.s.bus.JS.DeleteConsumer(context.WithoutCancel(ctx), bus.StreamTranscript, info.Name)
+		}
+	}
+	return out, stop, nil
 }
 
 // await reads the transcript until the turn of msgID ends.
