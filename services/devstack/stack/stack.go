@@ -219,7 +219,7 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 		gcfg.PushLoopbackOpen = true
 	}
 	gcfg.Chat.CompatListen, gcfg.Chat.CompatOptional = cfg.ChatCompatListen, true
-	gcfg.DeviceCompatListen = compatListen(cfg.DeviceCompat)
+	gcfg.DeviceCompatListen = cfg.DeviceCompat // optional in the gateway: a busy port is logged and skipped
 	if len(gcfg.AllowedOrigins) == 0 {
 		gcfg.AllowedOrigins = edge.LoopbackOrigins // pages on this machine (SY_ALLOWED_ORIGINS replaces them)
 	}
@@ -253,21 +253,6 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 		return pod.Run(ctx, gcfg, so, func(s *edge.Server) { started <- s })
 	})
 	return nil
-}
-
-// compatListen is the device compatibility address if it can be bound
-// (a second dev stack, or a test run beside one, goes without).
-func compatListen(addr string) string {
-	if addr == "" {
-		return ""
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "devstack: device compatibility listener off: %v\n", err)
-		return ""
-	}
-	_ = ln.Close()
-	return addr
 }
 
 // Err reports a service that stopped on its own.
