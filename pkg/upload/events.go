@@ -2,7 +2,6 @@ package upload
 
 import (
 	"path"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,9 +34,6 @@ const (
 // one transfer (4 a second).
 const DefaultEventInterval = 250 * time.Millisecond
 
-// maxTracked bounds the throttle's memory of transfers.
-const maxTracked = 10000
-
 // Events publishes transfer progress and file state changes on core NATS
 // as push-channel envelopes (push.Wrap of a TransferProgress on
 // sy.push.progress, of a FileStateChange on sy.push.state_change), one
@@ -47,11 +43,8 @@ const maxTracked = 10000
 // Completed, Failed and Cancelled are always sent.
 type Events struct {
 	nc       *nats.Conn
-	interval time.Duration
+	throttle *push.Throttle
 	now      func() time.Time
-
-	mu   sync.Mutex
-	last map[string]time.Time
 }
 
 // NewEvents publishes on nc; interval <= 0 means DefaultEventInterval.
@@ -59,7 +52,11 @@ func NewEvents(nc *nats.Conn, interval time.Duration) *Events {
 	if interval <= 0 {
 		interval = DefaultEventInterval
 	}
-	return &Events{nc: nc, interval: interval, now: time.Now, last: map[string]time.Time{}}
+	th := push.NewThrottle(0)
+	// A transfer silent for a minute is forgotten: its next event would
+	// pass anyway.
+	th.Interval, th.Idle = interval, time.Minute
+	return &Events{nc: nc, throttle: th, now: time.Now}
 }
 
 // Progress publishes p unless it is an InProgress event of a transfer that
@@ -70,7 +67,7 @@ func (e *Events) Progress(p *syv1.UploadProgress) bool {
 		return false
 	}
 	now := e.now()
-	if !e.admit(p.GetTransferId(), p.GetStatus() != StatusInProgress, now) {
+	if !e.throttle.Allow(&syv1.TransferProgress{TransferId: p.GetTransferId(), Status: transferStatus(p.GetStatus())}, now) {
 		return false
 	}
 	p.ProgressTimeUnixMs = now.UnixMilli()
@@ -78,27 +75,6 @@ func (e *Events) Progress(p *syv1.UploadProgress) bool {
 		p.Speed = p.GetBytes() * 1000 / el
 	}
 	e.publish(TransferEvent(p))
-	return true
-}
-
-func (e *Events) admit(id string, final bool, now time.Time) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if final {
-		delete(e.last, id)
-		return true
-	}
-	if t, ok := e.last[id]; ok && now.Sub(t) < e.interval {
-		return false
-	}
-	if len(e.last) >= maxTracked {
-		for k, t := range e.last {
-			if now.Sub(t) > time.Minute {
-				delete(e.last, k)
-			}
-		}
-	}
-	e.last[id] = now
 	return true
 }
 

@@ -52,13 +52,13 @@ type Config struct {
 	// NATSOnly runs just the embedded NATS server: multi-process clusters
 	// on one machine use it as their (killable, restartable) NATS.
 	NATSOnly bool `flag:"nats-only" env:"SY_DEV_NATS_ONLY" default:"false" usage:"run only the embedded NATS JetStream server"`
-	// NATSSync is the embedded JetStream file store's fsync policy
-	// (docs/configuration.md, "Durability").
 	// DeviceCompat is the gateway's device compatibility listener
 	// (document 001's ws://host:9999/ws); a busy port turns it off with a
 	// warning.
 	DeviceCompat string `flag:"device-compat" env:"SY_DEV_DEVICE_COMPAT" default:"127.0.0.1:9999" usage:"device compatibility listener for controllers that dial ws://host:port/ws (empty: off)"`
-	NATSSync     string `flag:"nats-sync" env:"SY_DEV_NATS_SYNC" default:"2m" usage:"embedded JetStream fsync: a duration (sync that often; JetStream's default 2m) or always (fsync every write)"`
+	// NATSSync is the embedded JetStream file store's fsync policy
+	// (docs/configuration.md, "Durability").
+	NATSSync string `flag:"nats-sync" env:"SY_DEV_NATS_SYNC" default:"2m" usage:"embedded JetStream fsync: a duration (sync that often; JetStream's default 2m) or always (fsync every write)"`
 }
 
 // Validate checks the dev stack's settings, naming each bad one.
@@ -219,7 +219,7 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 		gcfg.PushLoopbackOpen = true
 	}
 	gcfg.Chat.CompatListen, gcfg.Chat.CompatOptional = cfg.ChatCompatListen, true
-	gcfg.DeviceCompatListen = compatListen(cfg.DeviceCompat)
+	gcfg.DeviceCompatListen = cfg.DeviceCompat // optional in the gateway: a busy port is logged and skipped
 	if len(gcfg.AllowedOrigins) == 0 {
 		gcfg.AllowedOrigins = edge.LoopbackOrigins // pages on this machine (SY_ALLOWED_ORIGINS replaces them)
 	}
@@ -253,21 +253,6 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 		return pod.Run(ctx, gcfg, so, func(s *edge.Server) { started <- s })
 	})
 	return nil
-}
-
-// compatListen is the device compatibility address if it can be bound
-// (a second dev stack, or a test run beside one, goes without).
-func compatListen(addr string) string {
-	if addr == "" {
-		return ""
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "devstack: device compatibility listener off: %v\n", err)
-		return ""
-	}
-	_ = ln.Close()
-	return addr
 }
 
 // Err reports a service that stopped on its own.
