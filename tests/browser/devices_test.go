@@ -21,8 +21,7 @@ const (
 // online (from GET /v1/endpoints), the pending pairing code a controller
 // gets by saying hub_connected without a token (GET /v1/pairings, with its
 // countdown), revokes the pairing of a paired controller, and lists an
-// upload in flight from the /notification Progress events. The parts
-// whose routes this hub lacks (404) are skipped with the reason.
+// upload in flight from the /notification Progress events.
 func TestConsoleDevices(t *testing.T) {
 	chromium(t)
 	h := startHub(t)
@@ -47,8 +46,7 @@ func TestConsoleDevices(t *testing.T) {
 	top := t // the controller's socket outlives the subtest that opens it
 	t.Run("pending pairing code", func(t *testing.T) {
 		if routeMissing(t, "GET", base+"/v1/pairings", adminToken) {
-			until(t, ctx, "the unavailable notice", `document.getElementById('pairings').textContent.includes('not available on this hub yet (GET /v1/pairings answered 404)')`)
-			t.Skip("GET /v1/pairings answered 404: this hub has no device dialect (it lands with branch wt-device2); only the view's notice was checked")
+			t.Fatal("GET /v1/pairings answered 404: the hub lost its device dialect")
 		}
 		until(t, ctx, "no code pending yet", `document.getElementById('pairings').textContent.includes('No pairing code is pending')`)
 		ctl = wspeer.Dial(top, "ws://"+h.gw0+"/ws/device/"+deviceID, waitLimit)
@@ -104,8 +102,7 @@ func TestConsoleDevices(t *testing.T) {
 
 	t.Run("upload in flight", func(t *testing.T) {
 		if routeMissing(t, "GET", base+"/notification", "") {
-			until(t, ctx, "the unavailable state", `document.getElementById('uploads-state').dataset.state === 'unavailable'`)
-			t.Skip("GET /notification answered 404: no push channels, so no Progress events (they land with branch wt-push2); only the view's unavailable state was checked")
+			t.Fatal("GET /notification answered 404: the hub lost its push channels")
 		}
 		until(t, ctx, "the progress socket open", `document.getElementById('uploads-state').dataset.state === 'open'`)
 		rt := connectTestRuntime(t, h.gw0)
