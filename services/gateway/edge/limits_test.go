@@ -330,10 +330,13 @@ func TestDrainingAnswers503(t *testing.T) {
 	defer quiet.Close()
 	// The handshake answer precedes the socket's registration: wait for
 	// it, or the drain may find no socket to wait for.
-	for registered := false; !registered; {
+	for deadline, registered := time.Now().Add(10*time.Second), false; !registered; {
 		s.mu.Lock()
 		registered = len(s.conns) == 1
 		s.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("the socket was never registered")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	done := make(chan error, 1)
