@@ -45,11 +45,11 @@ func Admin(s *edge.Server) func(Handler) http.HandlerFunc {
 	return func(h Handler) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			tok := edge.Bearer(r)
-			name, ok := admins.Lookup(tok)
-			_, client := s.Authenticate(r)
-			switch {
-			case ok:
+			if name, ok := admins.Lookup(tok); ok {
 				h(w, r, name)
+				return
+			}
+			switch _, client := s.Authenticate(r); {
 			case client:
 				WriteError(w, http.StatusForbidden, errcode.Forbidden, "this call needs an admin token")
 			default:
