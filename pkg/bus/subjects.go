@@ -191,5 +191,7 @@ const (
 	SubjJobsDelete = "sy.svc.jobs.delete"
 	// SubjJobNotification (core) carries one job.notification envelope per
 	// finished run, for every gateway to push to the owner's chat clients.
-	SubjJobNotification = "sy.push.job"
+	// It is outside sy.push.>: the push channels' pods follow that whole
+	// namespace and would receive (and reject) every job result.
+	SubjJobNotification = "sy.job.notification"
 )

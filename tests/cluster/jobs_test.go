@@ -112,7 +112,7 @@ func (j *jobRuntime) created(sid string) bool {
 }
 
 // jobWatch follows the run records of one job (sy_job_runs) and its
-// notifications (sy.push.job) on one connection of the test's own.
+// notifications (sy.job.notification) on one connection of the test's own.
 type jobWatch struct {
 	t     *testing.T
 	job   string

@@ -454,7 +454,7 @@ func TestChatAttachments(t *testing.T) {
 	}
 }
 
-// TestChatJobNotification: a job.notification on sy.push.job reaches
+// TestChatJobNotification: a job.notification on sy.job.notification reaches
 // every chat socket of its owner on every gateway, once, also mid-stream.
 func TestChatJobNotification(t *testing.T) {
 	h := startChatHub(t, 1, nil)

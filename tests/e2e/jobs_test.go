@@ -105,7 +105,7 @@ func busEvents(t *testing.T, url, subject string) <-chan *syv1.Envelope {
 	return ch
 }
 
-// jobNotification waits for the next notification of job on sy.push.job.
+// jobNotification waits for the next notification of job on sy.job.notification.
 func jobNotification(t *testing.T, ch <-chan *syv1.Envelope, job string) (*syv1.Envelope, *syv1.JobNotification) {
 	t.Helper()
 	deadline := time.After(3 * waitLimit)
@@ -141,7 +141,7 @@ func userNotification(t *testing.T, ch <-chan *syv1.Envelope, job, tick string) 
 // TestScheduledJobs drives scheduled jobs end to end: the admin REST API
 // on one gateway, a runtime on another; every tick of an "@every 1s" job
 // creates a session of the owner on the endpoint whose transcript holds
-// the prompt and the output, and is notified on sy.push.job and as a
+// the prompt and the output, and is notified on sy.job.notification and as a
 // /notification UserNotification with the preview cut to 500 characters
 // on a UTF-8 boundary. A run finding the runtime gone fails with
 // success:false, no session id and runtime_offline. GET and DELETE list

@@ -132,7 +132,7 @@ func quick(_ context.Context, c call) (string, string, error) {
 	return fmt.Sprintf("sess-%s-%d", c.info.Key, c.info.Attempt), "done " + c.info.Key, nil
 }
 
-// notifications subscribes to sy.push.job on its own connection.
+// notifications subscribes to sy.job.notification on its own connection.
 func notifications(t *testing.T, url string) <-chan *syv1.Envelope {
 	t.Helper()
 	nc, err := nats.Connect(url)

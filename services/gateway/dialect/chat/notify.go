@@ -10,7 +10,7 @@ import (
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 )
 
-// onNotification pushes a job notification (sy.push.job, at least once)
+// onNotification pushes a job notification (sy.job.notification, at least once)
 // to every chat socket of the job's owner on this pod, outside any
 // stream; a repeated envelope id is dropped.
 func (d *Dialect) onNotification(m *nats.Msg) {
