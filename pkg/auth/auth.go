@@ -95,7 +95,7 @@ func (t *Table) AllowsRuntimeDigest(digest, rid string) bool {
 	return ok && (p == Any || p == rid)
 }
 
-// Envelope types of requests on bus.SubjRelayTokens (gateway → relay, the
+// Envelope types of requests on bus.SubjRelayTokens() (gateway → relay, the
 // admin REST API): revoke every token of a runtime id, or issue a new one.
 // They alias kind.TokensRevoke and kind.TokensIssue (use those); they go
 // once every caller has moved.

@@ -55,7 +55,7 @@ func TestEnsureStreamsIdempotent(t *testing.T) {
 	if _, err := b.Publish(ctx, bus.InboundSubject(4, "s1"), &syv1.Envelope{Id: "keep", Type: "ping", SessionId: "s1"}); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := b.KV(ctx, bus.BucketSessions)
+	kv, err := b.KV(ctx, bus.BucketSessions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,9 +70,9 @@ func TestEnsureStreamsIdempotent(t *testing.T) {
 		retention jetstream.RetentionPolicy
 		direct    bool
 	}{
-		bus.StreamInbound:    {"sy.in.>", jetstream.WorkQueuePolicy, false},
-		bus.StreamRuntime:    {"sy.rt.>", jetstream.WorkQueuePolicy, false},
-		bus.StreamTranscript: {"sy.evt.>", jetstream.LimitsPolicy, true},
+		bus.StreamInbound():    {"sy.in.>", jetstream.WorkQueuePolicy, false},
+		bus.StreamRuntime():    {"sy.rt.>", jetstream.WorkQueuePolicy, false},
+		bus.StreamTranscript(): {"sy.evt.>", jetstream.LimitsPolicy, true},
 	}
 	for name, w := range want {
 		st, err := b.JS.Stream(ctx, name)
@@ -87,24 +87,24 @@ func TestEnsureStreamsIdempotent(t *testing.T) {
 		if len(c.Subjects) != 1 || c.Subjects[0] != w.subject || c.Retention != w.retention || c.AllowDirect != w.direct || c.Duplicates != 30*time.Second {
 			t.Errorf("%s: subjects %v retention %v direct %v duplicates %v", name, c.Subjects, c.Retention, c.AllowDirect, c.Duplicates)
 		}
-		if name == bus.StreamTranscript && (c.MaxAge != time.Hour || c.MaxBytes != 1<<30) {
+		if name == bus.StreamTranscript() && (c.MaxAge != time.Hour || c.MaxBytes != 1<<30) {
 			t.Errorf("%s: max age %v bytes %d", name, c.MaxAge, c.MaxBytes)
 		}
-		if name == bus.StreamInbound && info.State.Msgs != 1 {
+		if name == bus.StreamInbound() && info.State.Msgs != 1 {
 			t.Errorf("%s lost its message: %d", name, info.State.Msgs)
 		}
 	}
 	if e, err := kv.Get(ctx, "s1"); err != nil || string(e.Value()) != "x" {
 		t.Errorf("KV entry after EnsureStreams: %v %v", e, err)
 	}
-	if _, err := b.KV(ctx, bus.BucketEndpoints); err != nil {
+	if _, err := b.KV(ctx, bus.BucketEndpoints()); err != nil {
 		t.Error(err)
 	}
 	// Zero limits fall back to the defaults (for the owner, who updates).
 	if err := b.EnsureStreams(ctx, bus.Limits{Owner: true}); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := b.JS.Stream(ctx, bus.StreamTranscript)
+	st, _ := b.JS.Stream(ctx, bus.StreamTranscript())
 	info, _ := st.Info(ctx)
 	if info.Config.Duplicates != bus.DefaultLimits.DedupeWindow || info.Config.MaxAge != bus.DefaultLimits.TranscriptMaxAge {
 		t.Errorf("defaults not applied: %v %v", info.Config.Duplicates, info.Config.MaxAge)
@@ -140,7 +140,7 @@ func TestPublishDedupe(t *testing.T) {
 			t.Errorf("id-less publish #%d: %+v %v", i, a, err)
 		}
 	}
-	st, _ := b.JS.Stream(ctx, bus.StreamInbound)
+	st, _ := b.JS.Stream(ctx, bus.StreamInbound())
 	info, _ := st.Info(ctx)
 	if info.State.Msgs != 4 {
 		t.Errorf("stream holds %d messages, want 4", info.State.Msgs)
@@ -233,7 +233,7 @@ func TestTraceContextThroughPartitions(t *testing.T) {
 	_, b := stack(t)
 	ctx := testCtx(t, 20*time.Second)
 	got := make(chan trace.SpanContext, 1)
-	parts, err := b.ConsumePartitions(ctx, bus.PartitionOptions{Stream: bus.StreamInbound, Durable: "trace", Partitions: 2, AckWait: 10 * time.Second, Log: discard},
+	parts, err := b.ConsumePartitions(ctx, bus.PartitionOptions{Stream: bus.StreamInbound(), Durable: "trace", Partitions: 2, AckWait: 10 * time.Second, Log: discard},
 		func(hctx context.Context, env *syv1.Envelope) error {
 			got <- trace.SpanContextFromContext(hctx)
 			return nil
@@ -300,7 +300,7 @@ func TestConsumePartitionsOrderAcrossReplicas(t *testing.T) {
 	var replicas []*bus.Partitions
 	for _, name := range []string{"replica-a", "replica-b"} {
 		b := connect(t, url, name)
-		p, err := b.ConsumePartitions(ctx, bus.PartitionOptions{Stream: bus.StreamInbound, Durable: "session", Partitions: partitions, AckWait: 30 * time.Second, Log: discard}, handler(name))
+		p, err := b.ConsumePartitions(ctx, bus.PartitionOptions{Stream: bus.StreamInbound(), Durable: "session", Partitions: partitions, AckWait: 30 * time.Second, Log: discard}, handler(name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -323,7 +323,7 @@ func TestConsumePartitionsOrderAcrossReplicas(t *testing.T) {
 		t.Fatalf("only %d of %d messages handled", len(got), total)
 	}
 	// All acked: the work-queue stream empties (no event to wait on).
-	st, _ := pub.JS.Stream(ctx, bus.StreamInbound)
+	st, _ := pub.JS.Stream(ctx, bus.StreamInbound())
 	for {
 		info, err := st.Info(ctx)
 		if err != nil {
@@ -399,7 +399,7 @@ func (r *recorder) expect(t *testing.T, ctx context.Context, want ...string) {
 
 func consumeOne(t *testing.T, ctx context.Context, b *bus.Bus, h bus.Handler) *bus.Partitions {
 	t.Helper()
-	p, err := b.ConsumePartitions(ctx, bus.PartitionOptions{Stream: bus.StreamRuntime, Durable: "relay", Partitions: 1, AckWait: 30 * time.Second, Log: discard}, h)
+	p, err := b.ConsumePartitions(ctx, bus.PartitionOptions{Stream: bus.StreamRuntime(), Durable: "relay", Partitions: 1, AckWait: 30 * time.Second, Log: discard}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +459,7 @@ func TestPoisonNotRedelivered(t *testing.T) {
 	// With one message in flight per partition, "good" can only come once
 	// the poison and the garbage are finished for good.
 	rec.expect(t, ctx, "poison", "good")
-	st, _ := b.JS.Stream(ctx, bus.StreamRuntime)
+	st, _ := b.JS.Stream(ctx, bus.StreamRuntime())
 	for {
 		info, err := st.Info(ctx)
 		if err != nil {
@@ -533,7 +533,7 @@ func TestPartitionsStopWaitsForHandler(t *testing.T) {
 func TestConsumePartitionsUnknownStream(t *testing.T) {
 	n := testenv.NATS(t)
 	b := connect(t, n.URL(), "t")
-	if _, err := b.ConsumePartitions(testCtx(t, 5*time.Second), bus.PartitionOptions{Stream: bus.StreamInbound, Durable: "x", Partitions: 1, AckWait: time.Second, Log: discard},
+	if _, err := b.ConsumePartitions(testCtx(t, 5*time.Second), bus.PartitionOptions{Stream: bus.StreamInbound(), Durable: "x", Partitions: 1, AckWait: time.Second, Log: discard},
 		func(context.Context, *syv1.Envelope) error { return nil }); err == nil {
 		t.Error("ConsumePartitions without EnsureStreams succeeded")
 	}
@@ -542,7 +542,7 @@ func TestConsumePartitionsUnknownStream(t *testing.T) {
 func TestRequestReply(t *testing.T) {
 	_, b := stack(t)
 	ctx := testCtx(t, 10*time.Second)
-	sub, err := b.NC.Subscribe(bus.SubjSessionCreate, func(m *nats.Msg) {
+	sub, err := b.NC.Subscribe(bus.SubjSessionCreate(), func(m *nats.Msg) {
 		_, req, err := bus.Decode(ctx, m.Data, m.Header)
 		if err != nil {
 			return
@@ -553,7 +553,7 @@ func TestRequestReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	resp, err := b.Request(ctx, bus.SubjSessionCreate, &syv1.Envelope{Type: bus.TypeCreateSession, SessionId: "s9"})
+	resp, err := b.Request(ctx, bus.SubjSessionCreate(), &syv1.Envelope{Type: bus.TypeCreateSession, SessionId: "s9"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -601,7 +601,7 @@ func TestEnsureStreamsKeepsTheOwnersLimits(t *testing.T) {
 	if err := b.EnsureStreams(ctx, bus.Limits{}); err != nil {
 		t.Fatalf("a non-owner after the owner: %v", err)
 	}
-	st, err := b.JS.Stream(ctx, bus.StreamTranscript)
+	st, err := b.JS.Stream(ctx, bus.StreamTranscript())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestWatchConsumers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st, err := b.JS.Stream(ctx, bus.StreamInbound)
+	st, err := b.JS.Stream(ctx, bus.StreamInbound())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestWatchConsumers(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	b.WatchConsumers(ctx, reg, slog.New(slog.NewTextHandler(io.Discard, nil)), 50*time.Millisecond, "session-p", bus.StreamInbound)
+	b.WatchConsumers(ctx, reg, slog.New(slog.NewTextHandler(io.Discard, nil)), 50*time.Millisecond, "session-p", bus.StreamInbound())
 	pending := func(metric string) float64 {
 		mfs, _ := reg.Gather()
 		for _, mf := range mfs {

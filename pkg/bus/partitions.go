@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-hub/switchyard/pkg/namespace"
+
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -25,7 +27,7 @@ var ErrPoison = errors.New("poison message")
 
 // PartitionOptions configures ConsumePartitions.
 type PartitionOptions struct {
-	Stream string // StreamInbound or StreamRuntime
+	Stream string // StreamInbound() or StreamRuntime()
 	// Durable name prefix, e.g. "session" → consumers session-p0 … session-pN.
 	Durable    string
 	Partitions int
@@ -50,9 +52,9 @@ func (b *Bus) ConsumePartitions(ctx context.Context, o PartitionOptions, handler
 	if err != nil {
 		return nil, fmt.Errorf("bus: stream %s: %w", o.Stream, err)
 	}
-	prefix := prefixInbound
-	if o.Stream == StreamRuntime {
-		prefix = prefixRuntime
+	prefix := namespace.Subject(prefixInbound)
+	if o.Stream == StreamRuntime() {
+		prefix = namespace.Subject(prefixRuntime)
 	}
 	p := &Partitions{}
 	for i := 0; i < o.Partitions; i++ {

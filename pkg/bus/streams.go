@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-hub/switchyard/pkg/namespace"
 )
 
 // Limits of the streams and buckets, from the service configuration.
@@ -64,10 +66,6 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// BucketQuotas holds the session service's per-user quota windows
-// (key u.<sha256 of the user id, hex>); entries expire after QuotaBucketTTL.
-const BucketQuotas = "sy_quotas"
-
 // QuotaBucketTTL outlives the longest quota window (one hour).
 const QuotaBucketTTL = 2 * time.Hour
 
@@ -77,9 +75,9 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 	l = l.withDefaults()
 	streams := []jetstream.StreamConfig{
 		{
-			Name:        StreamInbound,
+			Name:        StreamInbound(),
 			Description: "gateway → session service: runtime events and client commands",
-			Subjects:    []string{prefixInbound + ">"},
+			Subjects:    []string{namespace.Subject(prefixInbound + ">")},
 			Retention:   jetstream.WorkQueuePolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    l.Replicas,
@@ -87,9 +85,9 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 			MaxAge:      24 * time.Hour,
 		},
 		{
-			Name:        StreamRuntime,
+			Name:        StreamRuntime(),
 			Description: "session service → relay: hub-to-runtime commands",
-			Subjects:    []string{prefixRuntime + ">"},
+			Subjects:    []string{namespace.Subject(prefixRuntime + ">")},
 			Retention:   jetstream.WorkQueuePolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    l.Replicas,
@@ -97,9 +95,9 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 			MaxAge:      24 * time.Hour,
 		},
 		{
-			Name:        StreamTranscript,
+			Name:        StreamTranscript(),
 			Description: "per-session transcripts, one subject per session",
-			Subjects:    []string{prefixTranscript + ">"},
+			Subjects:    []string{namespace.Subject(prefixTranscript + ">")},
 			Retention:   jetstream.LimitsPolicy,
 			Storage:     jetstream.FileStorage,
 			Replicas:    l.Replicas,
@@ -114,7 +112,7 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 			// with the stored seq: a publish to sy.evt.<session> that the
 			// stream refused (duplicate, wrong expected sequence) is also
 			// a core message, which gateways must never follow.
-			RePublish: &jetstream.RePublish{Source: prefixTranscript + ">", Destination: prefixLive + ">"},
+			RePublish: &jetstream.RePublish{Source: namespace.Subject(prefixTranscript + ">"), Destination: namespace.Subject(prefixLive + ">")},
 		},
 	}
 	for _, sc := range streams {
@@ -123,21 +121,21 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 		}
 	}
 	for _, kc := range []jetstream.KeyValueConfig{
-		{Bucket: BucketSessions, Description: "session id → SessionInfo", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
-		{Bucket: BucketEndpoints, Description: "endpoint id → EndpointRecord", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
-		{Bucket: BucketPermissions, Description: "<session>.<request> → PermissionRecord", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage, TTL: 7 * 24 * time.Hour},
-		{Bucket: BucketTokens, Description: "runtime tokens (hashed) and revocations", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
-		{Bucket: BucketQuotas, Description: "per-user message and transcript-byte counters (fixed windows)", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage, TTL: QuotaBucketTTL},
+		{Bucket: BucketSessions(), Description: "session id → SessionInfo", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
+		{Bucket: BucketEndpoints(), Description: "endpoint id → EndpointRecord", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
+		{Bucket: BucketPermissions(), Description: "<session>.<request> → PermissionRecord", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage, TTL: 7 * 24 * time.Hour},
+		{Bucket: BucketTokens(), Description: "runtime tokens (hashed) and revocations", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
+		{Bucket: BucketQuotas(), Description: "per-user message and transcript-byte counters (fixed windows)", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage, TTL: QuotaBucketTTL},
 	} {
 		if _, err := b.JS.CreateOrUpdateKeyValue(ctx, kc); err != nil {
 			return fmt.Errorf("bus: ensure bucket %s: %w", kc.Bucket, err)
 		}
 	}
 	if _, err := b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: BucketFiles, Description: "files uploaded by users and produced by runtimes",
+		Bucket: BucketFiles(), Description: "files uploaded by users and produced by runtimes",
 		Replicas: l.Replicas, Storage: jetstream.FileStorage, MaxBytes: l.FilesMaxBytes,
 	}); err != nil {
-		return fmt.Errorf("bus: ensure object store %s: %w", BucketFiles, err)
+		return fmt.Errorf("bus: ensure object store %s: %w", BucketFiles(), err)
 	}
 	return nil
 }

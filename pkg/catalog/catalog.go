@@ -34,15 +34,15 @@ type Catalog struct {
 
 // Open binds to the buckets created by bus.EnsureStreams.
 func Open(ctx context.Context, b *bus.Bus) (*Catalog, error) {
-	s, err := b.KV(ctx, bus.BucketSessions)
+	s, err := b.KV(ctx, bus.BucketSessions())
 	if err != nil {
 		return nil, err
 	}
-	e, err := b.KV(ctx, bus.BucketEndpoints)
+	e, err := b.KV(ctx, bus.BucketEndpoints())
 	if err != nil {
 		return nil, err
 	}
-	p, err := b.KV(ctx, bus.BucketPermissions)
+	p, err := b.KV(ctx, bus.BucketPermissions())
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/switchyard-hub/switchyard/pkg/namespace"
 )
 
 // Common is the configuration every service shares.
@@ -26,6 +28,10 @@ type Common struct {
 	Partitions int `flag:"partitions" env:"SY_PARTITIONS" default:"16" usage:"ordered partitions of the session and runtime command streams (all services must agree)"`
 	// Replicas of JetStream streams (1 for a single NATS server, 3 for a cluster).
 	StreamReplicas int `flag:"stream-replicas" env:"SY_STREAM_REPLICAS" default:"1" usage:"JetStream replicas for Switchyard's streams and buckets"`
+	// Namespace prefixes every stream, bucket, subject and Redis key
+	// (pkg/namespace), so installations can share one NATS account and
+	// one Redis. Every service of an installation must agree.
+	Namespace string `flag:"namespace" env:"SY_NAMESPACE" default:"" usage:"prefix of every NATS stream, bucket and subject and every Redis key (letters, digits, - and _; all services of an installation must agree); empty: the unprefixed names"`
 	// Heartbeat is how often a pod refreshes its ownership records; OwnerTTL
 	// is how long they live without a refresh.
 	Heartbeat time.Duration `flag:"heartbeat" env:"SY_HEARTBEAT" default:"5s" usage:"ownership heartbeat period"`
@@ -78,6 +84,9 @@ func (c *Common) Validate() error {
 	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		bad("StreamReplicas", c.StreamReplicas, "want 1..5 (JetStream's limit; 3 for a 3-node cluster)")
+	}
+	if err := namespace.Check(c.Namespace); err != nil {
+		bad("Namespace", c.Namespace, "%v", err)
 	}
 	if c.Heartbeat <= 0 {
 		bad("Heartbeat", c.Heartbeat, "want a positive duration")

@@ -31,16 +31,17 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/switchyard-hub/switchyard/pkg/namespace"
 )
 
-const (
-	keyPods = "sy:pods"
-)
-
-func keyPod(pod string) string             { return "sy:pod:" + pod }
-func keyConns(pod string) string           { return "sy:pod:" + pod + ":conns" }
-func keyRuntime(rid string) string         { return "sy:rt:" + rid }
-func keySubs(session, pod string) string   { return "sy:sub:" + session + ":" + pod }
+// Keys carry the installation's namespace (SY_NAMESPACE, pkg/namespace):
+// "<ns>:sy:pods", or "sy:pods" by default.
+func keyPods() string                      { return namespace.Key("sy:pods") }
+func keyPod(pod string) string             { return namespace.Key("sy:pod:") + pod }
+func keyConns(pod string) string           { return namespace.Key("sy:pod:") + pod + ":conns" }
+func keyRuntime(rid string) string         { return namespace.Key("sy:rt:") + rid }
+func keySubs(session, pod string) string   { return namespace.Key("sy:sub:") + session + ":" + pod }
 func runtimeValue(pod, conn string) string { return pod + " " + conn }
 
 // compareAndDelete deletes KEYS[1] only if it still holds ARGV[1].
@@ -252,8 +253,8 @@ func (r *Registry) heartbeat(ctx context.Context) error {
 	resync := prev == ""
 	r.mu.Lock()
 	p := r.rdb.Pipeline()
-	p.ZAdd(ctx, keyPods, redis.Z{Score: float64(now.UnixMilli()), Member: r.pod})
-	p.ZRemRangeByScore(ctx, keyPods, "-inf", fmt.Sprint(now.Add(-r.ttl).UnixMilli()))
+	p.ZAdd(ctx, keyPods(), redis.Z{Score: float64(now.UnixMilli()), Member: r.pod})
+	p.ZRemRangeByScore(ctx, keyPods(), "-inf", fmt.Sprint(now.Add(-r.ttl).UnixMilli()))
 	if resync && len(r.conns) > 0 {
 		args := make([]any, 0, 2*len(r.conns))
 		for c, info := range r.conns {
@@ -334,7 +335,7 @@ func (r *Registry) Withdraw(ctx context.Context) error {
 	p := r.rdb.Pipeline()
 	p.Del(ctx, keyPod(r.pod))
 	p.Del(ctx, keyConns(r.pod)) // one key a command: the two may live on different cluster shards
-	p.ZRem(ctx, keyPods, r.pod)
+	p.ZRem(ctx, keyPods(), r.pod)
 	for s := range r.subs {
 		p.Del(ctx, keySubs(s, r.pod))
 	}
@@ -394,7 +395,7 @@ func (l Lookup) RuntimesOnline(ctx context.Context, rids []string) (map[string]b
 // Pods lists the pods whose heartbeat is fresh.
 func (l Lookup) Pods(ctx context.Context, ttl time.Duration) ([]string, error) {
 	min := fmt.Sprint(time.Now().Add(-ttl).UnixMilli())
-	pods, err := l.RDB.ZRangeByScore(ctx, keyPods, &redis.ZRangeBy{Min: min, Max: "+inf"}).Result()
+	pods, err := l.RDB.ZRangeByScore(ctx, keyPods(), &redis.ZRangeBy{Min: min, Max: "+inf"}).Result()
 	return pods, wrap("list pods", err)
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/health"
+	"github.com/switchyard-hub/switchyard/pkg/namespace"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 )
 
@@ -62,6 +63,10 @@ type Deps struct {
 // through the service's slog logger.
 func Connect(ctx context.Context, service string, c *config.Common, o Options) (*Deps, error) {
 	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	// Before the first name reaches NATS or Redis (validated above).
+	if err := namespace.Set(c.Namespace); err != nil {
 		return nil, err
 	}
 	pod := c.PodName()
@@ -151,7 +156,7 @@ func Serve(ctx context.Context, d *Deps, w Worker, healthAddr string, o Options)
 	// The service's partition consumers (session-p*, relay-p*): pending and
 	// redelivered, polled (docs/metrics.md).
 	d.Bus.WatchConsumers(ctx, d.Tel.Registry, d.Tel.Log, bus.ConsumerStatsEvery,
-		strings.TrimPrefix(d.service, "switchyard-")+"-p", bus.StreamInbound, bus.StreamRuntime)
+		strings.TrimPrefix(d.service, "switchyard-")+"-p", bus.StreamInbound(), bus.StreamRuntime())
 	d.Tel.Log.Info("ready", "health", ln.Addr().String())
 	o.NotifyStarted()
 	<-ctx.Done()

@@ -60,7 +60,7 @@ func TestLiveCarriesOnlyWhatWasStored(t *testing.T) {
 		t.Fatalf("d: seq %d, %v", got.GetSeq(), err)
 	}
 
-	stream, err := b.JS.Stream(ctx, bus.StreamTranscript)
+	stream, err := b.JS.Stream(ctx, bus.StreamTranscript())
 	if err != nil {
 		t.Fatal(err)
 	}

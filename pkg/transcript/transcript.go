@@ -37,11 +37,11 @@ type Store struct {
 // Open binds to the transcript stream and the sessions bucket (created by
 // bus.EnsureStreams).
 func Open(ctx context.Context, b *bus.Bus) (*Store, error) {
-	st, err := b.JS.Stream(ctx, bus.StreamTranscript)
+	st, err := b.JS.Stream(ctx, bus.StreamTranscript())
 	if err != nil {
 		return nil, fmt.Errorf("transcript: open stream: %w", err)
 	}
-	kv, err := b.KV(ctx, bus.BucketSessions)
+	kv, err := b.KV(ctx, bus.BucketSessions())
 	if err != nil {
 		return nil, fmt.Errorf("transcript: %w", err)
 	}

@@ -428,7 +428,7 @@ func TestReadAfterLeavesNoConsumers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stream, err := b.JS.Stream(ctx, bus.StreamTranscript)
+	stream, err := b.JS.Stream(ctx, bus.StreamTranscript())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,5 +443,5 @@ func TestReadAfterLeavesNoConsumers(t *testing.T) {
 			return
 		}
 	}
-	t.Errorf("%d consumers left on %s after 10 replays", consumers, bus.StreamTranscript)
+	t.Errorf("%d consumers left on %s after 10 replays", consumers, bus.StreamTranscript())
 }

@@ -83,7 +83,7 @@ func TestSeqNeverGoesBackAfterFullTrim(t *testing.T) {
 	w := transcript.NewWriter(st)
 	appendN(t, w, session, 1, 3)
 	// The session service records the floor in the session's record.
-	kv, err := b.KV(ctx, bus.BucketSessions)
+	kv, err := b.KV(ctx, bus.BucketSessions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestSeqNeverGoesBackAfterFullTrim(t *testing.T) {
 	if _, err := kv.Put(ctx, session, data); err != nil {
 		t.Fatal(err)
 	}
-	stream, err := b.JS.Stream(ctx, bus.StreamTranscript)
+	stream, err := b.JS.Stream(ctx, bus.StreamTranscript())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func (c *Client) Init(ctx context.Context, r InitRequest) (InitResult, error) {
 		req.Files = append(req.Files, &syv1.UploadFile{Path: f.Path, Size: f.Size})
 	}
 	resp := &syv1.UploadInitReply{}
-	if err := c.call(ctx, bus.SubjUploadInit, req, resp, 0); err != nil {
+	if err := c.call(ctx, bus.SubjUploadInit(), req, resp, 0); err != nil {
 		return InitResult{}, err
 	}
 	if err := FromProto(resp.GetError()); err != nil {
@@ -134,7 +134,7 @@ func (c *Client) PutChunk(ctx context.Context, ch Chunk) (ChunkResult, error) {
 	req := &syv1.UploadChunkRequest{UploadId: ch.UploadID, FilePath: ch.FilePath, Offset: ch.Offset,
 		Checksum: ch.Checksum, Data: ch.Data, UserId: ch.UserID}
 	resp := &syv1.UploadChunkReply{}
-	if err := c.call(ctx, bus.SubjUploadChunk, req, resp, c.opts.Retries); err != nil {
+	if err := c.call(ctx, bus.SubjUploadChunk(), req, resp, c.opts.Retries); err != nil {
 		return ChunkResult{}, err
 	}
 	if err := FromProto(resp.GetError()); err != nil {
@@ -180,7 +180,7 @@ type Status struct {
 // reconnects (to any gateway) sends only what is missing.
 func (c *Client) Status(ctx context.Context, uploadID, userID string) (*Status, error) {
 	resp := &syv1.UploadStatusReply{}
-	if err := c.call(ctx, bus.SubjUploadStatus, &syv1.UploadRef{UploadId: uploadID, UserId: userID}, resp, c.opts.Retries); err != nil {
+	if err := c.call(ctx, bus.SubjUploadStatus(), &syv1.UploadRef{UploadId: uploadID, UserId: userID}, resp, c.opts.Retries); err != nil {
 		return nil, err
 	}
 	if err := FromProto(resp.GetError()); err != nil {
@@ -206,7 +206,7 @@ type Completed struct {
 // a completed upload answers the same files with a new token.
 func (c *Client) Complete(ctx context.Context, uploadID, userID string) (*Completed, error) {
 	resp := &syv1.UploadCompleteReply{}
-	if err := c.call(ctx, bus.SubjUploadComplete, &syv1.UploadRef{UploadId: uploadID, UserId: userID}, resp, c.opts.Retries); err != nil {
+	if err := c.call(ctx, bus.SubjUploadComplete(), &syv1.UploadRef{UploadId: uploadID, UserId: userID}, resp, c.opts.Retries); err != nil {
 		return nil, err
 	}
 	if err := FromProto(resp.GetError()); err != nil {
@@ -220,7 +220,7 @@ func (c *Client) Complete(ctx context.Context, uploadID, userID string) (*Comple
 // its files and download tokens are gone).
 func (c *Client) Cancel(ctx context.Context, uploadID, userID string) error {
 	resp := &syv1.UploadCancelReply{}
-	if err := c.call(ctx, bus.SubjUploadCancel, &syv1.UploadRef{UploadId: uploadID, UserId: userID}, resp, c.opts.Retries); err != nil {
+	if err := c.call(ctx, bus.SubjUploadCancel(), &syv1.UploadRef{UploadId: uploadID, UserId: userID}, resp, c.opts.Retries); err != nil {
 		return err
 	}
 	return FromProto(resp.GetError())
@@ -277,14 +277,14 @@ func (c *Client) handles(ctx context.Context) (jetstream.Stream, jetstream.KeyVa
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stream == nil {
-		st, err := c.bus.JS.Stream(ctx, bus.StreamUploads)
+		st, err := c.bus.JS.Stream(ctx, bus.StreamUploads())
 		if err != nil {
-			return nil, nil, fmt.Errorf("upload: open stream %s: %w", bus.StreamUploads, err)
+			return nil, nil, fmt.Errorf("upload: open stream %s: %w", bus.StreamUploads(), err)
 		}
 		c.stream = st
 	}
 	if c.kv == nil {
-		kv, err := c.bus.KV(ctx, bus.BucketUploads)
+		kv, err := c.bus.KV(ctx, bus.BucketUploads())
 		if err != nil {
 			return nil, nil, err
 		}

@@ -9,7 +9,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/dialect/push"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
@@ -26,8 +25,10 @@ const (
 
 	// StorageType of every transfer the upload service runs.
 	StorageType = "JetStream"
-	// StorageName of upload files: the bucket that describes them.
-	StorageName = bus.BucketUploads
+	// StorageName of upload files on the push channels: the bucket that
+	// describes them, by its base name (the wire is the same in every
+	// SY_NAMESPACE).
+	StorageName = "sy_uploads"
 )
 
 // DefaultEventInterval is the least time between two InProgress events of

@@ -85,26 +85,30 @@ func CleanPath(p string) (string, error) {
 
 // ChunkSubject is the stream subject of a stored chunk.
 func ChunkSubject(uploadID string, index int, offset, length int64) string {
-	return fmt.Sprintf("%s%s.%d.%d.%d", bus.PrefixUploadChunks, uploadID, index, offset, length)
+	return fmt.Sprintf("%s%s.%d.%d.%d", bus.PrefixUploadChunks(), uploadID, index, offset, length)
 }
 
 // ChunkFilter matches every chunk of a file (index >= 0) or of the whole
 // upload (index < 0).
 func ChunkFilter(uploadID string, index int) string {
 	if index < 0 {
-		return bus.PrefixUploadChunks + uploadID + ".>"
+		return bus.PrefixUploadChunks() + uploadID + ".>"
 	}
-	return fmt.Sprintf("%s%s.%d.>", bus.PrefixUploadChunks, uploadID, index)
+	return fmt.Sprintf("%s%s.%d.>", bus.PrefixUploadChunks(), uploadID, index)
 }
 
 // parseChunkSubject returns the offset and length of a chunk subject.
 func parseChunkSubject(subj string) (offset, length int64, ok bool) {
-	parts := strings.Split(subj, ".")
-	if len(parts) != 6 {
+	rest, found := strings.CutPrefix(subj, bus.PrefixUploadChunks())
+	if !found {
 		return 0, 0, false
 	}
-	o, err1 := strconv.ParseInt(parts[4], 10, 64)
-	l, err2 := strconv.ParseInt(parts[5], 10, 64)
+	parts := strings.Split(rest, ".") // <upload>.<file index>.<offset>.<length>
+	if len(parts) != 4 {
+		return 0, 0, false
+	}
+	o, err1 := strconv.ParseInt(parts[2], 10, 64)
+	l, err2 := strconv.ParseInt(parts[3], 10, 64)
 	return o, l, err1 == nil && err2 == nil && o >= 0 && l >= 0
 }
 

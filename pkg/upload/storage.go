@@ -28,9 +28,9 @@ func EnsureStorage(ctx context.Context, js jetstream.JetStream, l StorageLimits)
 		l.MaxBytes = -1
 	}
 	sc := jetstream.StreamConfig{
-		Name:        bus.StreamUploads,
+		Name:        bus.StreamUploads(),
 		Description: "upload chunks: sy.upc.<upload>.<file index>.<offset>.<length>",
-		Subjects:    []string{bus.PrefixUploadChunks + ">"},
+		Subjects:    []string{bus.PrefixUploadChunks() + ">"},
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    l.Replicas,
@@ -45,10 +45,10 @@ func EnsureStorage(ctx context.Context, js jetstream.JetStream, l StorageLimits)
 		return fmt.Errorf("upload: ensure stream %s: %w", sc.Name, err)
 	}
 	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: bus.BucketUploads, Description: "upload manifests, stored ranges, totals, download grants",
+		Bucket: bus.BucketUploads(), Description: "upload manifests, stored ranges, totals, download grants",
 		History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage,
 	}); err != nil {
-		return fmt.Errorf("upload: ensure bucket %s: %w", bus.BucketUploads, err)
+		return fmt.Errorf("upload: ensure bucket %s: %w", bus.BucketUploads(), err)
 	}
 	return nil
 }

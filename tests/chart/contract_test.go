@@ -37,10 +37,10 @@ type serviceContract struct {
 
 // commonEnv: config.Common, set on every service. SY_POD comes from the downward API.
 var commonEnv = []string{"SY_POD", "SY_NATS_URL", "SY_REDIS_URL", "SY_OTLP_ENDPOINT", "SY_LOG_LEVEL", "SY_LOG_FORMAT",
-	"SY_PARTITIONS", "SY_STREAM_REPLICAS", "SY_HEARTBEAT", "SY_OWNER_TTL", "SY_REQUEST_TIMEOUT"}
+	"SY_PARTITIONS", "SY_STREAM_REPLICAS", "SY_NAMESPACE", "SY_HEARTBEAT", "SY_OWNER_TTL", "SY_REQUEST_TIMEOUT"}
 
 // sharedEnv: settings every service of a deployment must agree on (from .Values.shared).
-var sharedEnv = []string{"SY_PARTITIONS", "SY_STREAM_REPLICAS", "SY_HEARTBEAT", "SY_OWNER_TTL", "SY_REQUEST_TIMEOUT"}
+var sharedEnv = []string{"SY_PARTITIONS", "SY_STREAM_REPLICAS", "SY_NAMESPACE", "SY_HEARTBEAT", "SY_OWNER_TTL", "SY_REQUEST_TIMEOUT"}
 
 // commonOptionalEnv: set on every service when configured: Redis Sentinel /
 // Cluster and credentials, NATS key material (file paths), GOMEMLIMIT.

@@ -189,6 +189,8 @@ var badCases = []badValues{
 	{"partitions above 1024", "shared: {partitions: 2000}", []string{"--set", "shared.partitions=2000"}, "'/shared/partitions'", true},
 	{"partitions type", "shared: {partitions: sixteen}", []string{"--set-string", "shared.partitions=sixteen"}, "'/shared/partitions'", true},
 	{"stream replicas above 5", "shared: {streamReplicas: 7}", nil, "'/shared/streamReplicas'", true},
+	{"namespace with a dot", "shared: {namespace: a.b}", nil, "'/shared/namespace'", true},
+	{"namespace too long", "shared: {namespace: " + strings.Repeat("n", 33) + "}", nil, "'/shared/namespace'", true},
 	{"heartbeat duration format", "shared: {heartbeat: 5 seconds}", nil, "'/shared/heartbeat'", true},
 	{"owner ttl without unit", "shared: {ownerTTL: '15'}", nil, "'/shared/ownerTTL'", true},
 	{"unknown shared key", "shared: {partition: 16}", nil, "additional properties 'partition' not allowed", true},

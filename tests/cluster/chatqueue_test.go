@@ -75,7 +75,7 @@ func queued(t *testing.T, c *cluster, sid string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(context.Background(), bus.BucketSessions)
+	kv, err := js.KeyValue(context.Background(), bus.BucketSessions())
 	if err != nil {
 		t.Fatal(err)
 	}

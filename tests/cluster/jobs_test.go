@@ -131,7 +131,7 @@ func watchJob(t *testing.T, natsAddr, job string) *jobWatch {
 	}
 	t.Cleanup(nc.Close)
 	jw := &jobWatch{t: t, job: job, nc: nc, recs: map[string]*syv1.JobRun{}, notes: make(chan *syv1.JobNotification, 256), count: map[string]int{}}
-	if _, err := nc.Subscribe(bus.SubjJobNotification, func(m *nats.Msg) {
+	if _, err := nc.Subscribe(bus.SubjJobNotification(), func(m *nats.Msg) {
 		env := &syv1.Envelope{}
 		if err := proto.Unmarshal(m.Data, env); err != nil {
 			t.Errorf("undecodable notification: %v", err)
@@ -150,7 +150,7 @@ func watchJob(t *testing.T, natsAddr, job string) *jobWatch {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	var kv jetstream.KeyValue
-	waitFor(t, "sy_job_runs bucket", func() bool { kv, err = js.KeyValue(ctx, bus.BucketJobRuns); return err == nil })
+	waitFor(t, "sy_job_runs bucket", func() bool { kv, err = js.KeyValue(ctx, bus.BucketJobRuns()); return err == nil })
 	if jw.w, err = kv.Watch(context.Background(), job+".*"); err != nil {
 		t.Fatal(err)
 	}

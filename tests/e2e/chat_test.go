@@ -355,7 +355,7 @@ func queuedCount(t *testing.T, h *hub, sid string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(context.Background(), bus.BucketSessions)
+	kv, err := js.KeyValue(context.Background(), bus.BucketSessions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +476,7 @@ func TestChatJobNotification(t *testing.T) {
 		t.Helper()
 		env := &syv1.Envelope{Id: id, Type: "job.notification", UserId: owner, Body: &syv1.Envelope_JobNotification{JobNotification: &syv1.JobNotification{
 			JobName: job, SessionId: "550e8400-e29b-41d4-a716-446655440000", ResultPreview: "No critical errors found today.", Success: true, Owner: owner}}}
-		m, err := bus.NewMsg(context.Background(), bus.SubjJobNotification, env)
+		m, err := bus.NewMsg(context.Background(), bus.SubjJobNotification(), env)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -148,7 +148,7 @@ func userNotification(t *testing.T, ch <-chan *syv1.Envelope, job, tick string) 
 // and remove jobs; refusals carry their documented status and code.
 func TestScheduledJobs(t *testing.T) {
 	h := adminHub(t, nil)
-	notes := busEvents(t, h.st.NATSURL, bus.SubjJobNotification)
+	notes := busEvents(t, h.st.NATSURL, bus.SubjJobNotification())
 	pushed := busEvents(t, h.st.NATSURL, push.Subject(push.KindUserNotification))
 	rt := h.connectRuntime(0, "rt-jobs", "ep-jobs")
 	// 499 letters, then a 4-byte rune at character 500 that a byte cut at
@@ -282,7 +282,7 @@ func unixOf(t *testing.T, stamp string) string {
 // names a session.
 func TestScheduledJobFailures(t *testing.T) {
 	h := adminHub(t, map[string]string{"SY_JOB_RUN_TIMEOUT": "1500ms"})
-	notes := busEvents(t, h.st.NATSURL, bus.SubjJobNotification)
+	notes := busEvents(t, h.st.NATSURL, bus.SubjJobNotification())
 	rt := h.connectRuntime(0, "rt-fail", "ep-fail")
 	stops := make(chan string, 64)
 	go func() {

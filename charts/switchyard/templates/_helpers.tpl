@@ -146,6 +146,7 @@ downloadBase: SY_DEVICE_DOWNLOAD_BASE
 {{- define "switchyard.sharedEnv" -}}
 partitions: SY_PARTITIONS
 streamReplicas: SY_STREAM_REPLICAS
+namespace: SY_NAMESPACE
 heartbeat: SY_HEARTBEAT
 ownerTTL: SY_OWNER_TTL
 requestTimeout: SY_REQUEST_TIMEOUT
@@ -193,7 +194,7 @@ same at startup; failing here keeps a bad value from reaching the cluster).
 */}}
 {{- define "switchyard.validate" -}}
 {{- $sh := .Values.shared -}}
-{{- $durations := dict "shared" $sh -}}
+{{- $durations := dict "shared" (omit $sh "namespace") -}}
 {{- $zeroOK := dict -}}
 {{- range $name := include "switchyard.enabledServices" . | fromJsonArray -}}
 {{- $where := printf "services.%s.settings" $name -}}

@@ -14,6 +14,8 @@ package push
 import (
 	"strconv"
 	"strings"
+
+	"github.com/switchyard-hub/switchyard/pkg/namespace"
 )
 
 // NotificationType is the "Type" of a /notification frame. The values are
@@ -121,12 +123,12 @@ const (
 // a gateway pod subscribes to SubjectAll once while it has a reader, so an
 // event costs one NATS message per pod, never one per reader. Core NATS,
 // not JetStream: the channels are live only, nothing is replayed.
-const (
-	SubjectPrefix = "sy."
-	SubjectAll    = "sy.push.>"
-)
+// Both carry the installation's namespace (SY_NAMESPACE, pkg/namespace).
+
+// SubjectAll is every push event's subject: "sy.push.>".
+func SubjectAll() string { return namespace.Subject("sy.push.>") }
 
 // Subject is the core subject of an event kind: "sy.push.progress", ….
-func Subject(kind string) string { return SubjectPrefix + kind }
+func Subject(kind string) string { return namespace.SubjectPrefix() + "sy." + kind }
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }

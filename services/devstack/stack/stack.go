@@ -23,6 +23,7 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/embedded"
+	"github.com/switchyard-hub/switchyard/pkg/namespace"
 	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	"github.com/switchyard-hub/switchyard/services/gateway/dialect/chat"
@@ -46,6 +47,7 @@ type Config struct {
 	ClientTokens  []string `flag:"client-tokens" env:"SY_CLIENT_TOKENS" default:"dev-client-token=dev" usage:"token=user_id list"`
 	OTLPEndpoint  string   `flag:"otlp-endpoint" env:"SY_OTLP_ENDPOINT" default:"" usage:"OTLP/HTTP trace endpoint (empty: off)"`
 	LogLevel      string   `flag:"log-level" env:"SY_LOG_LEVEL" default:"info" usage:"debug, info, warn or error"`
+	Namespace     string   `flag:"namespace" env:"SY_NAMESPACE" default:"" usage:"prefix of every NATS stream, bucket and subject and every Redis key, for a stack sharing -nats-url/-redis-url with another installation"`
 	// ChatCompatListen serves the chat stream at document 002's URL
 	// (ws://127.0.0.1:3000/ws?token=…); a busy port is logged, not fatal.
 	ChatCompatListen string `flag:"chat-compat-listen" env:"SY_CHAT_COMPAT_LISTEN" default:"127.0.0.1:3000" usage:"chat compatibility listener (/ws?token=…); empty: off"`
@@ -66,6 +68,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if !slices.Contains(config.LogLevels, strings.ToLower(c.LogLevel)) {
 		errs = append(errs, config.Invalid(c, "LogLevel", c.LogLevel, "want one of "+strings.Join(config.LogLevels, ", ")))
+	}
+	if err := namespace.Check(c.Namespace); err != nil {
+		errs = append(errs, config.Invalid(c, "Namespace", c.Namespace, err.Error()))
 	}
 	if _, _, err := embedded.ParseSync(c.NATSSync); err != nil {
 		errs = append(errs, config.Invalid(c, "NATSSync", c.NATSSync, "want a positive duration (e.g. 2m, 10s) or always"))
@@ -193,7 +198,7 @@ func lockDataDir(dir string) (*embedded.DirLock, error) {
 // defaults (and SY_* variables), then the stack's servers.
 func (st *Stack) common(c *config.Common, cfg Config, pod string) {
 	c.Pod, c.NATSURL, c.RedisURL = pod, st.NATSURL, st.RedisURL
-	c.OTLPEndpoint, c.LogLevel = cfg.OTLPEndpoint, cfg.LogLevel
+	c.OTLPEndpoint, c.LogLevel, c.Namespace = cfg.OTLPEndpoint, cfg.LogLevel, cfg.Namespace
 }
 
 func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Options, started chan<- *edge.Server, ready chan<- struct{}) error {

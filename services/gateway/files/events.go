@@ -12,7 +12,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/switchyard-hub/switchyard/pkg/bus"
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/push"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 	"github.com/switchyard-hub/switchyard/services/gateway/dialect/push"
@@ -25,7 +24,7 @@ import (
 // download's "dl-<random>". Scope: the session's owner.
 const (
 	storageType = "ObjectStore"
-	storageName = bus.BucketFiles
+	storageName = "sy_files" // the base name: the wire is the same in every SY_NAMESPACE
 	// progressPerSecond throttles InProgress frames per transfer (the
 	// final Completed/Failed frame always goes).
 	progressPerSecond = 4

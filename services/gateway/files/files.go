@@ -39,7 +39,7 @@ import (
 )
 
 // Files (issue 4). The bytes of every file live in the JetStream object
-// store bus.BucketFiles under the file id; NATS messages only ever carry the
+// store bus.BucketFiles() under the file id; NATS messages only ever carry the
 // metadata. Three paths:
 //
 //   - POST /files (multipart): the upload is streamed into the object
@@ -110,9 +110,9 @@ func (s *room) maxFileBytes() int64 { return s.s.Config().MaxFileBytes }
 func (s *room) files(ctx context.Context) (jetstream.ObjectStore, error) { return openFiles(ctx, s.s) }
 
 func openFiles(ctx context.Context, s *edge.Server) (jetstream.ObjectStore, error) {
-	obs, err := s.Bus().JS.ObjectStore(ctx, bus.BucketFiles)
+	obs, err := s.Bus().JS.ObjectStore(ctx, bus.BucketFiles())
 	if err != nil {
-		return nil, fmt.Errorf("open object store %s: %w", bus.BucketFiles, err)
+		return nil, fmt.Errorf("open object store %s: %w", bus.BucketFiles(), err)
 	}
 	return obs, nil
 }

@@ -143,7 +143,7 @@ func (a *api) putEndpointConfig(w http.ResponseWriter, r *http.Request, admin st
 	a.s.Log().InfoContext(ctx, "endpoint config update requested", "endpoint", id, "admin", admin)
 	req := &syv1.Envelope{Type: kind.EndpointConfigUpdate, EndpointId: id, UserId: admin,
 		Body: &syv1.Envelope_EndpointConfigUpdate{EndpointConfigUpdate: upd}}
-	if a.askRelay(ctx, w, bus.SubjRelayConfig, req) == nil {
+	if a.askRelay(ctx, w, bus.SubjRelayConfig(), req) == nil {
 		return
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"endpoint_id": id, "ok": true})
@@ -162,7 +162,7 @@ func (a *api) issueRuntimeToken(w http.ResponseWriter, r *http.Request, admin st
 		return
 	}
 	a.s.Log().InfoContext(ctx, "runtime token issue requested", "runtime", id, "admin", admin)
-	reply := a.askRelay(ctx, w, bus.SubjRelayTokens, &syv1.Envelope{Type: kind.TokensIssue, RuntimeId: id, UserId: admin})
+	reply := a.askRelay(ctx, w, bus.SubjRelayTokens(), &syv1.Envelope{Type: kind.TokensIssue, RuntimeId: id, UserId: admin})
 	if reply == nil {
 		return
 	}
@@ -184,7 +184,7 @@ func (a *api) revokeRuntimeTokens(w http.ResponseWriter, r *http.Request, admin 
 		return
 	}
 	a.s.Log().InfoContext(ctx, "runtime token revocation requested", "runtime", id, "admin", admin)
-	reply := a.askRelay(ctx, w, bus.SubjRelayTokens, &syv1.Envelope{Type: kind.TokensRevoke, RuntimeId: id, UserId: admin})
+	reply := a.askRelay(ctx, w, bus.SubjRelayTokens(), &syv1.Envelope{Type: kind.TokensRevoke, RuntimeId: id, UserId: admin})
 	if reply == nil {
 		return
 	}

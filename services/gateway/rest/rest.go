@@ -119,7 +119,7 @@ func (a *api) createSession(w http.ResponseWriter, r *http.Request, user string)
 	defer cancel()
 	req := &syv1.Envelope{Type: kind.CreateSession, UserId: user, EndpointId: body.EndpointID,
 		Body: &syv1.Envelope_CreateSessionRequest{CreateSessionRequest: &syv1.CreateSessionRequest{EndpointId: body.EndpointID, UserId: user}}}
-	reply, err := a.s.Bus().Request(rctx, bus.SubjSessionCreate, req)
+	reply, err := a.s.Bus().Request(rctx, bus.SubjSessionCreate(), req)
 	if err != nil {
 		WriteError(w, http.StatusServiceUnavailable, errcode.Unavailable, "the session service did not answer: "+err.Error())
 		return

@@ -23,14 +23,14 @@ type adminState struct {
 }
 
 // startAdmin opens the token bucket; requests.go serves endpoint config
-// updates (bus.SubjRelayConfig), token refreshes (bus.SubjRelayRefresh)
-// and admin token requests (bus.SubjRelayTokens).
+// updates (bus.SubjRelayConfig()), token refreshes (bus.SubjRelayRefresh())
+// and admin token requests (bus.SubjRelayTokens()).
 func (s *Service) startAdmin(ctx context.Context) error {
 	if s.cfg.RuntimeTokenTTL <= 0 || s.cfg.RuntimeTokenGrace < 0 {
 		return fmt.Errorf("routing: runtime-token-ttl (%s) must be positive and runtime-token-grace (%s) not negative",
 			s.cfg.RuntimeTokenTTL, s.cfg.RuntimeTokenGrace)
 	}
-	kv, err := s.bus.KV(ctx, bus.BucketTokens)
+	kv, err := s.bus.KV(ctx, bus.BucketTokens())
 	if err != nil {
 		return err
 	}

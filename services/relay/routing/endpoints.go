@@ -6,7 +6,7 @@ package routing
 // counted (switchyard_relay_endpoint_claims_refused_total), until either
 //
 //   - an admin releases the endpoint (DELETE /v1/endpoints/{id}/owner →
-//     bus.SubjRelayRelease): the next runtime to register it owns it; or
+//     bus.SubjRelayRelease()): the next runtime to register it owns it; or
 //   - the owner's registration lapses: the owner has had no live socket
 //     (no sy:rt:<owner> record) for SY_ENDPOINT_OWNER_GRACE. The relay
 //     cannot watch every runtime, so it measures the grace from the first
@@ -205,7 +205,7 @@ func (r *registrar) release(ctx context.Context, id string) (*syv1.EndpointRecor
 	return before, err
 }
 
-// releaseRequest serves bus.SubjRelayRelease. Request: Envelope{type:
+// releaseRequest serves bus.SubjRelayRelease(). Request: Envelope{type:
 // kind.EndpointRelease, endpoint_id}. Reply: the same kind with endpoint_id
 // and runtime_id (the former owner), or an Error (invalid_message,
 // endpoint_not_found, unavailable).

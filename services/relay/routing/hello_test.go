@@ -50,7 +50,7 @@ func sayHello(t *testing.T, b *bus.Bus, rid, token string, eps ...string) *syv1.
 	h.Token = token
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	reply, err := b.Request(ctx, bus.SubjRelayHello, &syv1.Envelope{Type: kind.RuntimeHello, Body: &syv1.Envelope_RuntimeHello{RuntimeHello: h}})
+	reply, err := b.Request(ctx, bus.SubjRelayHello(), &syv1.Envelope{Type: kind.RuntimeHello, Body: &syv1.Envelope_RuntimeHello{RuntimeHello: h}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func sayHello(t *testing.T, b *bus.Bus, rid, token string, eps ...string) *syv1.
 // TestHelloEndpointHijackRefused is issue 9 item 1 against a real relay:
 // runtime B with its own valid token names runtime A's endpoint and is
 // refused with code endpoint_owned while A is online; an admin release
-// (bus.SubjRelayRelease) lets B take it over.
+// (bus.SubjRelayRelease()) lets B take it over.
 func TestHelloEndpointHijackRefused(t *testing.T) {
 	b, rd := startRelay(t)
 	ctx := t.Context()
@@ -83,7 +83,7 @@ func TestHelloEndpointHijackRefused(t *testing.T) {
 		t.Helper()
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		reply, err := b.Request(rctx, bus.SubjRelayRelease, &syv1.Envelope{Type: kind.EndpointRelease, EndpointId: id})
+		reply, err := b.Request(rctx, bus.SubjRelayRelease(), &syv1.Envelope{Type: kind.EndpointRelease, EndpointId: id})
 		if err != nil {
 			t.Fatal(err)
 		}

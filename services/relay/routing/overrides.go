@@ -11,7 +11,7 @@ package routing
 //
 // After a hello the relay sends the pending override if there is one, else
 // the accepted one. The runtime's ack of that re-send reaches the relay on
-// bus.SubjRelayConfigResult (the gateway knows which acks answer a re-send):
+// bus.SubjRelayConfigResult() (the gateway knows which acks answer a re-send):
 // accepted → it becomes the override; refused → it is recorded as refused
 // and is not sent again, and when it was a pending one the accepted
 // override (if any) is sent next, so the runtime runs with what it last
@@ -83,7 +83,7 @@ func applyAck(rec *syv1.EndpointRecord, sent *syv1.EndpointConfigUpdate, ack *sy
 	}
 }
 
-// configResultRequest serves bus.SubjRelayConfigResult: Envelope{type:
+// configResultRequest serves bus.SubjRelayConfigResult(): Envelope{type:
 // endpoint.config_ack, endpoint_id, runtime_id} for an override re-sent
 // after a hello. The reply is an endpoint.config_update to send next (the
 // accepted override, after a pending one was refused), or an

@@ -38,15 +38,15 @@ func (s *Service) requests() []request {
 		return []attribute.KeyValue{attribute.String("sy.endpoint_id", env.GetEndpointId())}
 	}
 	return []request{
-		{subject: bus.SubjRelayHello, span: "relay.hello", call: s.helloRequest},
-		{subject: bus.SubjRelayConfig, span: "relay.config_update", bounded: true, async: true, call: s.configRequest,
+		{subject: bus.SubjRelayHello(), span: "relay.hello", call: s.helloRequest},
+		{subject: bus.SubjRelayConfig(), span: "relay.config_update", bounded: true, async: true, call: s.configRequest,
 			attrs: func(env *syv1.Envelope) []attribute.KeyValue {
 				return []attribute.KeyValue{attribute.String("sy.endpoint_id", env.GetEndpointConfigUpdate().GetEndpointId())}
 			}},
-		{subject: bus.SubjRelayRefresh, span: "relay.token_refresh", attrs: runtimeAttr, call: s.refreshRequest},
-		{subject: bus.SubjRelayTokens, attrs: runtimeAttr, call: s.tokensRequest},
-		{subject: bus.SubjRelayRelease, span: "relay.endpoint_release", attrs: endpointAttr, call: s.releaseRequest},
-		{subject: bus.SubjRelayConfigResult, span: "relay.config_result", attrs: endpointAttr, call: s.configResultRequest},
+		{subject: bus.SubjRelayRefresh(), span: "relay.token_refresh", attrs: runtimeAttr, call: s.refreshRequest},
+		{subject: bus.SubjRelayTokens(), attrs: runtimeAttr, call: s.tokensRequest},
+		{subject: bus.SubjRelayRelease(), span: "relay.endpoint_release", attrs: endpointAttr, call: s.releaseRequest},
+		{subject: bus.SubjRelayConfigResult(), span: "relay.config_result", attrs: endpointAttr, call: s.configResultRequest},
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/config"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
+	"github.com/switchyard-hub/switchyard/pkg/namespace"
 	"github.com/switchyard-hub/switchyard/pkg/ownership"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
@@ -96,7 +97,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.parts, err = s.bus.ConsumePartitions(ctx, bus.PartitionOptions{
-		Stream: bus.StreamRuntime, Durable: "relay", Partitions: s.cfg.Partitions, AckWait: s.cfg.AckWait, Log: s.log,
+		Stream: bus.StreamRuntime(), Durable: "relay", Partitions: s.cfg.Partitions, AckWait: s.cfg.AckWait, Log: s.log,
 	}, s.route)
 	if err != nil {
 		return err
@@ -116,7 +117,7 @@ func (s *Service) Stop() {
 // Ready reports whether the replica can work.
 func (s *Service) Ready() error { return bus.ConsumerReady(s.bus, s.parts) }
 
-// helloRequest serves bus.SubjRelayHello: check a runtime's token and
+// helloRequest serves bus.SubjRelayHello(): check a runtime's token and
 // register its endpoints. A refusal carries HelloAck.code (pkg/errcode):
 // unavailable (the relay could not check: the gateway closes 1013),
 // auth_failed or endpoint_owned (1008); the human error text starts with
@@ -189,7 +190,7 @@ func outcome(code string) string {
 
 // deliveredKey marks a command as delivered, so a redelivery of the same
 // command (relay crashed before its ack) is not written to the runtime twice.
-func deliveredKey(id string) string { return "sy:dlv:" + id }
+func deliveredKey(id string) string { return namespace.Key("sy:dlv:") + id }
 
 // deliver returns a failure code and message when the command cannot
 // reach its runtime; err is for transient trouble worth a redelivery.

@@ -122,10 +122,10 @@ func (s *Service) getProto(ctx context.Context, key string, into proto.Message) 
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("routing: get %s/%s: %w", bus.BucketTokens, keyKind(key), err)
+		return false, fmt.Errorf("routing: get %s/%s: %w", bus.BucketTokens(), keyKind(key), err)
 	}
 	if err := proto.Unmarshal(e.Value(), into); err != nil {
-		return false, fmt.Errorf("routing: decode %s/%s: %w", bus.BucketTokens, keyKind(key), err)
+		return false, fmt.Errorf("routing: decode %s/%s: %w", bus.BucketTokens(), keyKind(key), err)
 	}
 	return true, nil
 }
@@ -136,7 +136,7 @@ func (s *Service) putProto(ctx context.Context, key string, m proto.Message) err
 		return err
 	}
 	if _, err := s.admin.kv.Put(ctx, key, data); err != nil {
-		return fmt.Errorf("routing: put %s/%s: %w", bus.BucketTokens, keyKind(key), err)
+		return fmt.Errorf("routing: put %s/%s: %w", bus.BucketTokens(), keyKind(key), err)
 	}
 	return nil
 }
@@ -214,7 +214,7 @@ func (s *Service) indexAdd(ctx context.Context, rid, digest string, exp, now tim
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 		case err != nil:
-			return fmt.Errorf("routing: get %s/%s: %w", bus.BucketTokens, key, err)
+			return fmt.Errorf("routing: get %s/%s: %w", bus.BucketTokens(), key, err)
 		default:
 			cur, rev = parseIndex(e.Value()), e.Revision()
 		}
@@ -245,14 +245,14 @@ func (s *Service) indexAdd(ctx context.Context, rid, digest string, exp, now tim
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("routing: update %s/%s: %w", bus.BucketTokens, key, err)
+			return fmt.Errorf("routing: update %s/%s: %w", bus.BucketTokens(), key, err)
 		}
 		for _, d := range pruned {
 			_ = s.admin.kv.Purge(ctx, tokenKey(d))
 		}
 		return nil
 	}
-	return fmt.Errorf("routing: update %s/%s: too many concurrent writers", bus.BucketTokens, key)
+	return fmt.Errorf("routing: update %s/%s: too many concurrent writers", bus.BucketTokens(), key)
 }
 
 // revoke refuses every current token of rid (pre-shared ones included)
@@ -266,7 +266,7 @@ func (s *Service) revoke(ctx context.Context, rid string, now time.Time) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("routing: get %s/%s: %w", bus.BucketTokens, indexKey(rid), err)
+		return fmt.Errorf("routing: get %s/%s: %w", bus.BucketTokens(), indexKey(rid), err)
 	}
 	for _, ie := range parseIndex(e.Value()) {
 		if err := s.admin.kv.Purge(ctx, tokenKey(ie.digest)); err != nil {
@@ -276,7 +276,7 @@ func (s *Service) revoke(ctx context.Context, rid string, now time.Time) error {
 	return s.admin.kv.Purge(ctx, indexKey(rid))
 }
 
-// refreshRequest serves bus.SubjRelayRefresh: the gateway of a runtime's
+// refreshRequest serves bus.SubjRelayRefresh(): the gateway of a runtime's
 // socket asks for a new token in exchange for the current one, which it
 // names by digest (TokenRefresh.token = sha256 hex of the current token).
 func (s *Service) refreshRequest(ctx context.Context, env *syv1.Envelope) *syv1.Envelope {
@@ -318,7 +318,7 @@ func (s *Service) refresh1(ctx context.Context, rid, digest string) *syv1.Envelo
 		Body: &syv1.Envelope_TokenRefresh{TokenRefresh: &syv1.TokenRefresh{Token: tok, ExpiresAt: clock.Stamp(exp)}}}
 }
 
-// tokensRequest serves bus.SubjRelayTokens (admin REST): revoke every
+// tokensRequest serves bus.SubjRelayTokens() (admin REST): revoke every
 // token of a runtime id and disconnect it, or issue a new token.
 func (s *Service) tokensRequest(ctx context.Context, env *syv1.Envelope) *syv1.Envelope {
 	rid := env.GetRuntimeId()

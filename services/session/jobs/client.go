@@ -26,7 +26,7 @@ func NewClient(b *bus.Bus) *Client { return &Client{bus: b} }
 // must be set (the gateway sets it: the REST body's owner, else the admin
 // token's name).
 func (c *Client) Create(ctx context.Context, job *syv1.Job) (*syv1.Job, error) {
-	r, err := c.call(ctx, bus.SubjJobsCreate, TypeCreate, &syv1.JobRequest{Job: job})
+	r, err := c.call(ctx, bus.SubjJobsCreate(), TypeCreate, &syv1.JobRequest{Job: job})
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +35,7 @@ func (c *Client) Create(ctx context.Context, job *syv1.Job) (*syv1.Job, error) {
 
 // List returns the jobs of owner by name; an empty owner lists every job.
 func (c *Client) List(ctx context.Context, owner string) ([]*syv1.Job, error) {
-	r, err := c.call(ctx, bus.SubjJobsList, TypeList, &syv1.JobRequest{Owner: owner})
+	r, err := c.call(ctx, bus.SubjJobsList(), TypeList, &syv1.JobRequest{Owner: owner})
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (c *Client) List(ctx context.Context, owner string) ([]*syv1.Job, error) {
 
 // Delete removes a job and returns what it was. Runs already started go on.
 func (c *Client) Delete(ctx context.Context, name string) (*syv1.Job, error) {
-	r, err := c.call(ctx, bus.SubjJobsDelete, TypeDelete, &syv1.JobRequest{Name: name})
+	r, err := c.call(ctx, bus.SubjJobsDelete(), TypeDelete, &syv1.JobRequest{Name: name})
 	if err != nil {
 		return nil, err
 	}

@@ -141,7 +141,7 @@ func notifications(t *testing.T, url string) <-chan *syv1.Envelope {
 	}
 	t.Cleanup(nc.Close)
 	ch := make(chan *syv1.Envelope, 1024)
-	if _, err := nc.Subscribe(bus.SubjJobNotification, func(m *nats.Msg) {
+	if _, err := nc.Subscribe(bus.SubjJobNotification(), func(m *nats.Msg) {
 		env := &syv1.Envelope{}
 		if err := proto.Unmarshal(m.Data, env); err != nil {
 			t.Errorf("undecodable notification: %v", err)
@@ -201,7 +201,7 @@ func runRecord(t *testing.T, b *bus.Bus, key string) *syv1.JobRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	kv, err := b.KV(ctx, bus.BucketJobRuns)
+	kv, err := b.KV(ctx, bus.BucketJobRuns())
 	if err != nil {
 		t.Fatal(err)
 	}

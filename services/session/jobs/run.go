@@ -200,7 +200,7 @@ func (s *Scheduler) notify(key string, rec *syv1.JobRun, rev uint64) {
 		UserId: job.GetOwner(), EndpointId: job.GetEndpointId(),
 		Body: &syv1.Envelope_JobNotification{JobNotification: n},
 	}
-	if err := s.bus.Send(ctx, bus.SubjJobNotification, env); err != nil {
+	if err := s.bus.Send(ctx, bus.SubjJobNotification(), env); err != nil {
 		s.log.Warn("jobs: notification not published; retried after the lease", "run", key, "err", err)
 		return
 	}

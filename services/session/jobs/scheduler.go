@@ -149,12 +149,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}()
 	jw, err := jobsKV.WatchAll(ctx)
 	if err != nil {
-		return fmt.Errorf("jobs: watch %s: %w", bus.BucketJobs, err)
+		return fmt.Errorf("jobs: watch %s: %w", bus.BucketJobs(), err)
 	}
 	defer func() { _ = jw.Stop() }()
 	rw, err := runs.WatchAll(ctx)
 	if err != nil {
-		return fmt.Errorf("jobs: watch %s: %w", bus.BucketJobRuns, err)
+		return fmt.Errorf("jobs: watch %s: %w", bus.BucketJobRuns(), err)
 	}
 	defer func() { _ = rw.Stop() }()
 	return s.loop(ctx, jw, rw)
@@ -170,13 +170,13 @@ func (s *Scheduler) loop(ctx context.Context, jw, rw jetstream.KeyWatcher) error
 			return nil
 		case e, ok := <-jw.Updates():
 			if !ok {
-				return s.watchEnded(ctx, bus.BucketJobs)
+				return s.watchEnded(ctx, bus.BucketJobs())
 			}
 			s.onJob(e)
 			s.evaluate(ctx)
 		case e, ok := <-rw.Updates():
 			if !ok {
-				return s.watchEnded(ctx, bus.BucketJobRuns)
+				return s.watchEnded(ctx, bus.BucketJobRuns())
 			}
 			if s.onRun(e) {
 				s.evaluate(ctx)

@@ -16,9 +16,9 @@ import (
 // request is answered by one replica) and returns the subscriptions.
 func (s *Scheduler) serve(ctx context.Context) ([]*nats.Subscription, error) {
 	handlers := map[string]func(context.Context, *syv1.JobRequest) *syv1.JobReply{
-		bus.SubjJobsCreate: s.handleCreate,
-		bus.SubjJobsList:   s.handleList,
-		bus.SubjJobsDelete: s.handleDelete,
+		bus.SubjJobsCreate(): s.handleCreate,
+		bus.SubjJobsList():   s.handleList,
+		bus.SubjJobsDelete(): s.handleDelete,
 	}
 	var subs []*nats.Subscription
 	for subject, h := range handlers {

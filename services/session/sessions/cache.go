@@ -47,7 +47,7 @@ func (c *recordCache) follow(ctx context.Context, b *bus.Bus) {
 }
 
 func (c *recordCache) watch(ctx context.Context, b *bus.Bus) error {
-	kv, err := b.KV(ctx, bus.BucketSessions)
+	kv, err := b.KV(ctx, bus.BucketSessions())
 	if err != nil {
 		return err
 	}

@@ -117,7 +117,7 @@ func jobMessageID(ctx context.Context) string {
 // order (an ordered consumer on sy.evt.<sid>: nothing is missed, however
 // fast the runtime answers). stop ends it and deletes the consumer.
 func (r jobRunner) follow(ctx context.Context, sid string) (<-chan *syv1.Envelope, func(), error) {
-	cons, err := r.s.bus.JS.OrderedConsumer(ctx, bus.StreamTranscript, jetstream.OrderedConsumerConfig{
+	cons, err := r.s.bus.JS.OrderedConsumer(ctx, bus.StreamTranscript(), jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{bus.TranscriptSubject(sid)}, DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
@@ -145,7 +145,7 @@ func (r jobRunner) follow(ctx context.Context, sid string) (<-chan *syv1.Envelop
 		close(done)
 		cc.Stop()
 		if info := cons.CachedInfo(); info != nil {
-			_ = r.s.bus.JS.DeleteConsumer(context.WithoutCancel(ctx), bus.StreamTranscript, info.Name)
+			_ = r.s.bus.JS.DeleteConsumer(context.WithoutCancel(ctx), bus.StreamTranscript(), info.Name)
 		}
 	}
 	return out, stop, nil

@@ -113,19 +113,19 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.cat, s.sessions, s.tw = cat, cat, transcript.NewWriter(store)
-	quotaKV, err := s.bus.KV(ctx, bus.BucketQuotas)
+	quotaKV, err := s.bus.KV(ctx, bus.BucketQuotas())
 	if err != nil {
 		return err
 	}
 	s.quota = &quotas{kv: quotaKV, limits: quotaLimits{messagesPerMinute: s.cfg.UserMessagesPerMinute, bytesPerHour: s.cfg.UserBytesPerHour}}
-	s.create, err = s.bus.NC.QueueSubscribe(bus.SubjSessionCreate, bus.QueueSession, func(m *nats.Msg) {
+	s.create, err = s.bus.NC.QueueSubscribe(bus.SubjSessionCreate(), bus.QueueSession, func(m *nats.Msg) {
 		go s.handleCreate(ctx, m)
 	})
 	if err != nil {
-		return fmt.Errorf("sessions: subscribe %s: %w", bus.SubjSessionCreate, err)
+		return fmt.Errorf("sessions: subscribe %s: %w", bus.SubjSessionCreate(), err)
 	}
 	s.parts, err = s.bus.ConsumePartitions(ctx, bus.PartitionOptions{
-		Stream: bus.StreamInbound, Durable: "session", Partitions: s.cfg.Partitions,
+		Stream: bus.StreamInbound(), Durable: "session", Partitions: s.cfg.Partitions,
 		AckWait: s.cfg.AckWait, Log: s.log,
 	}, s.handle)
 	if err != nil {

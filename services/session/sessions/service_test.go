@@ -55,7 +55,7 @@ func TestUserQuotaAndSeqFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := b.KV(ctx, bus.BucketSessions)
+	kv, err := b.KV(ctx, bus.BucketSessions())
 	if err != nil {
 		t.Fatal(err)
 	}

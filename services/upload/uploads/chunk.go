@@ -127,7 +127,7 @@ func (s *Service) publishChunk(ctx context.Context, id string, idx int, off int6
 	msg := nats.NewMsg(subj)
 	msg.Data = data
 	msg.Header.Set(headerSHA256, sum)
-	_, err = s.bus.JS.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithExpectStream(bus.StreamUploads))
+	_, err = s.bus.JS.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithExpectStream(bus.StreamUploads()))
 	if err == nil {
 		return false, nil
 	}

@@ -95,18 +95,18 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if s.stream, err = s.bus.JS.Stream(ctx, bus.StreamUploads); err != nil {
+	if s.stream, err = s.bus.JS.Stream(ctx, bus.StreamUploads()); err != nil {
 		return fmt.Errorf("uploads: open stream: %w", err)
 	}
-	if s.kv, err = s.bus.KV(ctx, bus.BucketUploads); err != nil {
+	if s.kv, err = s.bus.KV(ctx, bus.BucketUploads()); err != nil {
 		return err
 	}
-	if s.kvStream, err = s.bus.JS.Stream(ctx, "KV_"+bus.BucketUploads); err != nil {
+	if s.kvStream, err = s.bus.JS.Stream(ctx, "KV_"+bus.BucketUploads()); err != nil {
 		return fmt.Errorf("uploads: open bucket stream: %w", err)
 	}
 	s.limits()
 	s.work = make(chan *nats.Msg, 4*s.cfg.Workers)
-	for _, subj := range []string{bus.SubjUploadInit, bus.SubjUploadChunk, bus.SubjUploadStatus, bus.SubjUploadComplete, bus.SubjUploadCancel} {
+	for _, subj := range []string{bus.SubjUploadInit(), bus.SubjUploadChunk(), bus.SubjUploadStatus(), bus.SubjUploadComplete(), bus.SubjUploadCancel()} {
 		sub, err := s.bus.NC.ChanQueueSubscribe(subj, bus.QueueUpload, s.work)
 		if err != nil {
 			s.Stop()
@@ -164,7 +164,8 @@ func (s *Service) serve() {
 // handle dispatches one request and answers it.
 func (s *Service) handle(m *nats.Msg) {
 	ctx := otel.GetTextMapPropagator().Extract(context.Background(), bus.HeaderCarrier(m.Header))
-	ctx, span := s.tracer.Start(ctx, "upload."+m.Subject[len("sy.svc.upload."):], trace.WithSpanKind(trace.SpanKindServer))
+	op := bus.UploadOp(m.Subject)
+	ctx, span := s.tracer.Start(ctx, "upload."+op, trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
@@ -172,20 +173,19 @@ func (s *Service) handle(m *nats.Msg) {
 	var reply proto.Message
 	var err error
 	switch m.Subject {
-	case bus.SubjUploadInit:
+	case bus.SubjUploadInit():
 		reply, err = s.initUpload(ctx, m.Data)
-	case bus.SubjUploadChunk:
+	case bus.SubjUploadChunk():
 		reply, err = s.putChunk(ctx, m.Data)
-	case bus.SubjUploadStatus:
+	case bus.SubjUploadStatus():
 		reply, err = s.status(ctx, m.Data)
-	case bus.SubjUploadComplete:
+	case bus.SubjUploadComplete():
 		reply, err = s.complete(ctx, m.Data)
-	case bus.SubjUploadCancel:
+	case bus.SubjUploadCancel():
 		reply, err = s.cancelUpload(ctx, m.Data)
 	default:
 		return
 	}
-	op := m.Subject[len("sy.svc.upload."):]
 	ue := upload.AsError(err)
 	if ue != nil && ue.Code == upload.CodeInternal {
 		s.log.Warn("upload request failed", "op", op, "err", err)

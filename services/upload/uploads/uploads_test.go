@@ -204,7 +204,7 @@ func TestBadInput(t *testing.T) {
 	checkErr(t, "cancel by another user", c.Cancel(ctxT(t), id, "mallory"), upload.ReasonUnknownUpload)
 	checkErr(t, "cancel unknown", c.Cancel(ctxT(t), upload.NewID(), ""), upload.ReasonUnknownUpload)
 	// A request that is not protobuf is answered, not dropped.
-	m, err := s.bus.NC.Request(bus.SubjUploadChunk, []byte{0xff, 0xff, 0xff}, 5e9)
+	m, err := s.bus.NC.Request(bus.SubjUploadChunk(), []byte{0xff, 0xff, 0xff}, 5e9)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@ package amurg
 
 // Config overrides re-sent after a hello. No admin waits for their acks:
 // the socket remembers which endpoints it sent one for, and the ack that
-// answers it goes to the relay (bus.SubjRelayConfigResult), which records
+// answers it goes to the relay (bus.SubjRelayConfigResult()), which records
 // whether the runtime accepted or refused it and may name the accepted
 // override to send next (services/relay/routing overrides.go).
 
@@ -47,7 +47,7 @@ func takeHelloConfig(c *edge.Conn, id string) bool {
 func (d *Dialect) helloConfigResult(ctx context.Context, c *edge.Conn, env *syv1.Envelope) {
 	rctx, cancel := d.requestCtx(ctx)
 	defer cancel()
-	reply, err := d.s.Bus().Request(rctx, bus.SubjRelayConfigResult, env)
+	reply, err := d.s.Bus().Request(rctx, bus.SubjRelayConfigResult(), env)
 	if err != nil {
 		d.s.Log().WarnContext(ctx, "config ack after hello not recorded", "endpoint", env.GetEndpointId(), "err", err)
 		return

@@ -51,7 +51,7 @@ func startAmurg(t *testing.T, mod func(*edge.Config), answer func(*syv1.Envelope
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
-	sub, err := b.NC.QueueSubscribe(bus.SubjRelayHello, bus.QueueRelay, func(m *nats.Msg) {
+	sub, err := b.NC.QueueSubscribe(bus.SubjRelayHello(), bus.QueueRelay, func(m *nats.Msg) {
 		_, env, err := bus.Decode(context.Background(), m.Data, m.Header)
 		if err != nil || answer == nil {
 			return

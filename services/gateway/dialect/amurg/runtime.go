@@ -75,7 +75,7 @@ func (d *Dialect) hello(ctx context.Context, c *edge.Conn, env *syv1.Envelope) {
 		defer cancelBy()
 	}
 	rid := env.GetRuntimeHello().GetRuntimeId()
-	reply, err := d.s.Bus().Request(rctx, bus.SubjRelayHello, env)
+	reply, err := d.s.Bus().Request(rctx, bus.SubjRelayHello(), env)
 	ack := reply.GetHelloAck()
 	if err != nil || ack == nil {
 		if ctx.Err() != nil {

@@ -71,7 +71,7 @@ func TestHelloWaitsOffTheReadLoop(t *testing.T) {
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	// The test is the relay, and holds its answer.
 	hellos := make(chan *nats.Msg, 1)
-	sub, err := b.NC.QueueSubscribe(bus.SubjRelayHello, bus.QueueRelay, func(m *nats.Msg) { hellos <- m })
+	sub, err := b.NC.QueueSubscribe(bus.SubjRelayHello(), bus.QueueRelay, func(m *nats.Msg) { hellos <- m })
 	if err != nil {
 		t.Fatal(err)
 	}

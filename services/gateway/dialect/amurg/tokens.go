@@ -99,7 +99,7 @@ func (d *Dialect) refreshToken(rid, digest string) (token string, expires time.T
 	defer cancel()
 	req := &syv1.Envelope{Type: codec.TypeTokenRefresh, RuntimeId: rid,
 		Body: &syv1.Envelope_TokenRefresh{TokenRefresh: &syv1.TokenRefresh{Token: digest}}}
-	reply, err := d.s.Bus().Request(ctx, bus.SubjRelayRefresh, req)
+	reply, err := d.s.Bus().Request(ctx, bus.SubjRelayRefresh(), req)
 	if err != nil {
 		return "", time.Time{}, "", err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
+	"github.com/switchyard-hub/switchyard/pkg/namespace"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 )
@@ -22,18 +23,18 @@ import (
 // key k.<sha256(user) hex>.<sha256(channel_session_key) hex>. Written with
 // KV create (and update at the read revision when the session it named was
 // closed), so two gateways that see a new key at once agree on one session.
-const BucketKeys = "sy_chat_keys"
+func BucketKeys() string { return namespace.Stream("sy_chat_keys") }
 
 // maxResume bounds the running streams a connecting socket resumes.
 const maxResume = 16
 
 func ensureKeys(ctx context.Context, s *edge.Server) (jetstream.KeyValue, error) {
 	kv, err := s.Bus().JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: BucketKeys, Description: "chat: (user, channel_session_key) → session id",
+		Bucket: BucketKeys(), Description: "chat: (user, channel_session_key) → session id",
 		History: 1, Replicas: max(s.Config().StreamReplicas, 1), Storage: jetstream.FileStorage,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("chat: ensure bucket %s: %w", BucketKeys, err)
+		return nil, fmt.Errorf("chat: ensure bucket %s: %w", BucketKeys(), err)
 	}
 	return kv, nil
 }
@@ -154,7 +155,7 @@ func (d *Dialect) create(ctx context.Context, c *edge.Conn, endpoint string) (*s
 	user := c.Principal()
 	req := &syv1.Envelope{Type: kind.CreateSession, UserId: user, EndpointId: endpoint,
 		Body: &syv1.Envelope_CreateSessionRequest{CreateSessionRequest: &syv1.CreateSessionRequest{EndpointId: endpoint, UserId: user}}}
-	reply, err := d.s.Bus().Request(rctx, bus.SubjSessionCreate, req)
+	reply, err := d.s.Bus().Request(rctx, bus.SubjSessionCreate(), req)
 	if err != nil {
 		return nil, refuse(errcode.Unavailable, "the session service did not answer; retry")
 	}

@@ -70,7 +70,7 @@ func Register(s *edge.Server) error {
 		mux.HandleFunc(PathChat, s.Upgrade(d))
 		s.Listen(ListenerName, addr, mux, cfg.Chat.CompatOptional)
 	}
-	if d.notes, err = s.Bus().NC.Subscribe(bus.SubjJobNotification, d.onNotification); err != nil {
+	if d.notes, err = s.Bus().NC.Subscribe(bus.SubjJobNotification(), d.onNotification); err != nil {
 		return fmt.Errorf("chat: subscribe job notifications: %w", err)
 	}
 	return nil

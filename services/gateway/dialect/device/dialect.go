@@ -64,11 +64,11 @@ func Register(s *edge.Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	kv, err := s.Bus().JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: BucketPairing, Description: "device pairing codes, controller tokens (sha256), wrong-attempt counters",
+		Bucket: BucketPairing(), Description: "device pairing codes, controller tokens (sha256), wrong-attempt counters",
 		History: 1, Storage: jetstream.FileStorage, Replicas: max(cfg.StreamReplicas, 1),
 	})
 	if err != nil {
-		return fmt.Errorf("device: bucket %s: %w", BucketPairing, err)
+		return fmt.Errorf("device: bucket %s: %w", BucketPairing(), err)
 	}
 	d := &Dialect{s: s, cfg: cfg, up: upload.NewClient(s.Bus(), upload.ClientOptions{}),
 		pairs: &pairStore{kv: kv, cfg: cfg, now: time.Now}, routes: newRouteTable()}

@@ -16,6 +16,7 @@ import (
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	dev "github.com/switchyard-hub/switchyard/pkg/dialect/device"
 	"github.com/switchyard-hub/switchyard/pkg/dialect/push"
+	"github.com/switchyard-hub/switchyard/pkg/namespace"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 )
@@ -249,7 +250,9 @@ func (d *Dialect) announceCode(ctx context.Context, info *deviceInfo, rec codeRe
 // sy:devctl:<device>:<hub key> = "<pod> <conn>", TTL SY_OWNER_TTL,
 // refreshed every SY_HEARTBEAT while the socket lives. A holder whose pod
 // no longer answers, or whose socket is gone, is replaced (probe).
-func presenceKey(device, hub string) string { return "sy:devctl:" + device + ":" + digestKey(hub) }
+func presenceKey(device, hub string) string {
+	return namespace.Key("sy:devctl:") + device + ":" + digestKey(hub)
+}
 
 var (
 	refreshScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`)

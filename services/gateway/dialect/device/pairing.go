@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/switchyard-hub/switchyard/pkg/namespace"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 )
 
@@ -31,7 +32,7 @@ import (
 //
 // <hub key> and <address key> are the first 32 hex digits of the sha256 of
 // the hubId / the source IP, so any text is a valid key.
-const BucketPairing = "sy_device_pairing"
+func BucketPairing() string { return namespace.Stream("sy_device_pairing") }
 
 type codeRecord struct {
 	Code      string    `json:"code"`

@@ -45,9 +45,9 @@ func (f *fanout) add(rd *reader) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.sub == nil {
-		sub, err := f.s.Bus().NC.Subscribe(codec.SubjectAll, f.deliver)
+		sub, err := f.s.Bus().NC.Subscribe(codec.SubjectAll(), f.deliver)
 		if err != nil {
-			return fmt.Errorf("push: subscribe %s: %w", codec.SubjectAll, err)
+			return fmt.Errorf("push: subscribe %s: %w", codec.SubjectAll(), err)
 		}
 		_ = sub.SetPendingLimits(-1, pendingBytes)
 		f.sub = sub
