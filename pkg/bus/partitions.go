@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,26 @@ type Handler func(ctx context.Context, env *syv1.Envelope) error
 // ErrPoison marks an envelope that can never be processed; it is logged
 // and terminated instead of redelivered.
 var ErrPoison = errors.New("poison message")
+
+// DurableSession names the session service's partition consumers of
+// StreamInbound: session-p0 … session-p<N-1>.
+const DurableSession = "session"
+
+// PartitionConsumer is the durable name of partition p's consumer.
+func PartitionConsumer(durable string, p int) string { return durable + "-p" + strconv.Itoa(p) }
+
+// ParsePartitionConsumer reads a name made by PartitionConsumer.
+func ParsePartitionConsumer(name string) (durable string, p int, ok bool) {
+	i := strings.LastIndex(name, "-p")
+	if i <= 0 {
+		return "", 0, false
+	}
+	p, err := strconv.Atoi(name[i+2:])
+	if err != nil || p < 0 {
+		return "", 0, false
+	}
+	return name[:i], p, true
+}
 
 // PartitionOptions configures ConsumePartitions.
 type PartitionOptions struct {
@@ -58,7 +79,7 @@ func (b *Bus) ConsumePartitions(ctx context.Context, o PartitionOptions, handler
 	}
 	p := &Partitions{}
 	for i := 0; i < o.Partitions; i++ {
-		cc, err := b.consumePartition(ctx, stream, o, prefix+strconv.Itoa(i)+".>", o.Durable+"-p"+strconv.Itoa(i), handler, &p.wg)
+		cc, err := b.consumePartition(ctx, stream, o, prefix+strconv.Itoa(i)+".>", PartitionConsumer(o.Durable, i), handler, &p.wg)
 		if err != nil {
 			p.Stop()
 			return nil, err

@@ -387,9 +387,11 @@ func (c *Conn) ReadLoop(fn func(binary bool, data []byte)) error {
 			}
 			return err
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(c.o.PongWait))
 		fn(typ == websocket.BinaryMessage, data)
 		fr.done()
+		// The peer is silent only while we read: time fn spent (a frame
+		// waiting for admission or for its ack window) is not its silence.
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.o.PongWait))
 	}
 }
 

@@ -45,6 +45,7 @@ gateway:
     trustedProxies: SY_TRUSTED_PROXIES
     readBudgetBytes: SY_READ_BUDGET_BYTES
     readBudgetWait: SY_READ_BUDGET_WAIT
+    ingestMaxBacklog: SY_INGEST_MAX_BACKLOG
 session:
   internalListenEnv: SY_HTTP_LISTEN
   public: false

@@ -65,6 +65,7 @@ type Config struct {
 	MaxSocketsPerPrincipal int           `flag:"max-sockets-per-principal" env:"SY_MAX_SOCKETS_PER_PRINCIPAL" default:"256" usage:"sockets one user or runtime may hold on this gateway (HTTP 429 at the upgrade, or close 4029 when it authenticates later); 0 disables"`
 	TrustedProxies         []string      `flag:"trusted-proxies" env:"SY_TRUSTED_PROXIES" default:"" usage:"comma list of proxy IPs or CIDRs whose X-Forwarded-For names the source address (SY_MAX_SOCKETS_PER_IP)"`
 	ReadBudgetBytes        int64         `flag:"read-budget-bytes" env:"SY_READ_BUDGET_BYTES" default:"268435456" usage:"bytes of frames all sockets of the gateway may be reading and handling at once (beyond the first 64 KiB of each frame); 0 disables"`
+	IngestMaxBacklog       int64         `flag:"ingest-max-backlog" env:"SY_INGEST_MAX_BACKLOG" default:"2000" usage:"when one SY_IN partition has this many frames the session service has not finished, runtime sockets writing to it are read no faster than it drains (TCP backpressure; a frame waits at most 5s); client sockets are never paused; 0 disables"`
 	ReadBudgetWait         time.Duration `flag:"read-budget-wait" env:"SY_READ_BUDGET_WAIT" default:"5s" usage:"how long a large frame waits for read budget before its socket is closed 1013"`
 }
 
@@ -115,6 +116,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RuntimeRateLimit < 0 {
 		bad("RuntimeRateLimit", c.RuntimeRateLimit, "want frames per second >= 0 (0: no limit)")
+	}
+	if c.IngestMaxBacklog < 0 {
+		bad("IngestMaxBacklog", c.IngestMaxBacklog, "want frames >= 0 (0: no bound)")
 	}
 	if c.TraceOutputRatio < 0 || c.TraceOutputRatio > 1 {
 		bad("TraceOutputRatio", c.TraceOutputRatio, "want a share 0..1")

@@ -32,6 +32,9 @@ func (c *Conn) Ingest(env *syv1.Envelope) {
 	if hook := s.ingestHooks[env.GetType()]; hook != nil && !hook(c.ctx, c, env) {
 		return
 	}
+	if c.acks != nil {
+		s.admit.wait(c.ctx, env.GetSessionId()) // streaming (runtime) sockets only
+	}
 	subject := bus.InboundSubject(s.cfg.Partitions, env.GetSessionId())
 	ctx, span := s.tracer.Start(context.Background(), "gateway.ingest "+env.GetType(), trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.conn", c.id)),

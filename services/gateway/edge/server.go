@@ -75,6 +75,7 @@ type Server struct {
 	boot        string // random per process start, so conn ids never repeat
 
 	budget  *ws.Budget     // read budget of every socket (SY_READ_BUDGET_BYTES)
+	admit   *admission     // SY_INGEST_MAX_BACKLOG; nil: off
 	proxies []netip.Prefix // SY_TRUSTED_PROXIES
 
 	mu           sync.Mutex
@@ -110,6 +111,7 @@ func New(cfg Config, b *bus.Bus, rdb redis.UniversalClient, tel *telemetry.Telem
 		boot:          strconv.FormatUint(rand.Uint64()>>40, 36),
 	}
 	s.m = newMetrics(tel.Registry, s)
+	s.admit = newAdmission(cfg.IngestMaxBacklog, cfg.Partitions, tel.Registry)
 	s.topics = newTopics(s)
 	var jctx context.Context
 	jctx, s.jwtStop = context.WithCancel(context.Background())
@@ -227,6 +229,9 @@ func (s *Server) Start(ctx context.Context) error {
 		defer close(s.hbDone)
 		s.reg.Run(hbCtx, s.cfg.Heartbeat)
 	}()
+	if s.admit != nil {
+		go s.admit.run(hbCtx, s.bus, s.log)
+	}
 	if err := s.startExtra(); err != nil {
 		return err
 	}

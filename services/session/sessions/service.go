@@ -125,7 +125,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("sessions: subscribe %s: %w", bus.SubjSessionCreate(), err)
 	}
 	s.parts, err = s.bus.ConsumePartitions(ctx, bus.PartitionOptions{
-		Stream: bus.StreamInbound(), Durable: "session", Partitions: s.cfg.Partitions,
+		Stream: bus.StreamInbound(), Durable: bus.DurableSession, Partitions: s.cfg.Partitions,
 		AckWait: s.cfg.AckWait, Log: s.log,
 	}, s.handle)
 	if err != nil {

@@ -1,0 +1,142 @@
+package edge
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchyard-hub/switchyard/pkg/bus"
+)
+
+// Admission control (SY_INGEST_MAX_BACKLOG): when the session service is
+// behind on a partition of SY_IN, runtime sockets whose next frame goes to
+// that partition stop being read until the backlog is back under the
+// bound. The pressure reaches the runtime as TCP backpressure instead of
+// a backlog in the stream: past the ceiling, the hub spends its CPU on
+// frames it can deliver rather than on storing ones it cannot (issue 13,
+// "overload degrades gracefully"). Client sockets are never paused.
+//
+// The backlog is read from the partition consumers (one consumer-list
+// call per pod every admissionPoll, never per frame); a frame checks one
+// atomic counter. A poll that fails admits everything (the stream stays
+// the buffer, as without the bound). A frame waits at most
+// admissionMaxWait, so a paused runtime still gets a frame through (and
+// its pings answered) that often.
+const (
+	admissionPoll    = 250 * time.Millisecond
+	admissionMaxWait = 5 * time.Second
+)
+
+type admission struct {
+	max        int64
+	partitions int
+	backlog    []atomic.Int64 // per partition, from the last poll
+
+	mu      sync.Mutex
+	changed chan struct{} // closed after each poll
+
+	paused prometheus.Counter
+	waited prometheus.Histogram
+}
+
+// newAdmission returns nil (admit everything) when max is 0.
+func newAdmission(max int64, partitions int, reg prometheus.Registerer) *admission {
+	if max <= 0 {
+		return nil
+	}
+	a := &admission{
+		max: max, partitions: partitions, backlog: make([]atomic.Int64, partitions), changed: make(chan struct{}),
+		paused: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_gateway_ingest_paused_total",
+			Help: "Runtime frames that waited because their SY_IN partition was over SY_INGEST_MAX_BACKLOG."}),
+		waited: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchyard_gateway_ingest_pause_seconds",
+			Help: "How long a paused runtime frame waited for its partition's backlog to fall.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 10)}),
+	}
+	largest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_gateway_ingest_backlog_max",
+		Help: "Largest SY_IN partition backlog (undelivered + unacknowledged) at the last poll."}, func() float64 { return float64(a.largest()) })
+	reg.MustRegister(a.paused, a.waited, largest)
+	return a
+}
+
+func (a *admission) largest() int64 {
+	var m int64
+	for i := range a.backlog {
+		m = max(m, a.backlog[i].Load())
+	}
+	return m
+}
+
+// run polls the partition consumers until ctx ends.
+func (a *admission) run(ctx context.Context, b *bus.Bus, log *slog.Logger) {
+	t := time.NewTicker(admissionPoll)
+	defer t.Stop()
+	for {
+		if err := a.poll(ctx, b); err != nil && ctx.Err() == nil {
+			log.Debug("ingest admission: consumers not readable; admitting", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *admission) poll(ctx context.Context, b *bus.Bus) error {
+	pctx, cancel := context.WithTimeout(ctx, 2*admissionPoll)
+	defer cancel()
+	next := make([]int64, a.partitions)
+	st, err := b.JS.Stream(pctx, bus.StreamInbound())
+	if err == nil {
+		l := st.ListConsumers(pctx)
+		for ci := range l.Info() {
+			if durable, p, ok := bus.ParsePartitionConsumer(ci.Name); ok && durable == bus.DurableSession && p < a.partitions {
+				next[p] = int64(ci.NumPending) + int64(ci.NumAckPending)
+			}
+		}
+		err = l.Err()
+	}
+	if err != nil {
+		clear(next)
+	}
+	for i, n := range next {
+		a.backlog[i].Store(n)
+	}
+	a.mu.Lock()
+	close(a.changed)
+	a.changed = make(chan struct{})
+	a.mu.Unlock()
+	return err
+}
+
+// wait returns when the partition of sessionID is at most max behind, after
+// admissionMaxWait, or when ctx ends.
+func (a *admission) wait(ctx context.Context, sessionID string) {
+	if a == nil {
+		return
+	}
+	p := bus.Partition(sessionID, a.partitions)
+	if a.backlog[p].Load() <= a.max {
+		return
+	}
+	a.paused.Inc()
+	start := time.Now()
+	defer func() { a.waited.Observe(time.Since(start).Seconds()) }()
+	limit := time.NewTimer(admissionMaxWait)
+	defer limit.Stop()
+	for a.backlog[p].Load() > a.max {
+		a.mu.Lock()
+		changed := a.changed
+		a.mu.Unlock()
+		select {
+		case <-changed:
+		case <-limit.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,81 @@
+package cluster
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestIngestBackpressure: with the session service down, a streaming
+// runtime fills its SY_IN partition only up to about SY_INGEST_MAX_BACKLOG
+// (its socket is no longer read; the frames wait in the runtime's TCP
+// connection instead of the stream). The socket stays open, and once the
+// session service is back every frame reaches the client once, in order.
+func TestIngestBackpressure(t *testing.T) {
+	const bound, n = 50, 1000
+	c := startCluster(t, clusterOptions{gateways: 1, sessions: 1, relays: 1, env: []string{"SY_INGEST_MAX_BACKLOG=50"}})
+	rt := c.connectRuntime(0, "r1", "ep1")
+	sid := c.createSession(0, rt, "ep1")
+	f := newFollower()
+	p := c.subscribed(0, sid, 0, f)
+	c.sessions[0].kill()
+
+	sent := stream(rt, sid, 1, n, 2*time.Millisecond) // ≈ 500/s: 2 s unthrottled
+	waitFor(t, "the gateway pausing the runtime", func() bool {
+		return c.metric(c.gateways[0], "switchyard_gateway_ingest_paused_total") >= 1
+	})
+	stored := c.inboundMessages()
+	// Admission lags the backlog by up to one poll (250 ms ≈ 125 frames here)
+	// plus the frame that waits out admissionMaxWait; without it the stream
+	// would take all n frames within 2 s.
+	if stored > bound+300 {
+		t.Fatalf("SY_IN holds %d frames with the session service down; admission should stop near %d", stored, bound)
+	}
+	// A paused frame that waited out admissionMaxWait (5 s: the backlog
+	// cannot fall with the session service down) is admitted; by then an
+	// unthrottled runtime would have sent all n frames.
+	waitFor(t, "a paused frame to wait out its limit", func() bool {
+		return c.metric(c.gateways[0], "switchyard_gateway_ingest_pause_seconds_count") >= 1
+	})
+	again := c.inboundMessages()
+	t.Logf("SY_IN: %d frames when the gateway paused, %d after one pause limit (%d sent)", stored, again, n)
+	if again > bound+300+1 {
+		t.Fatalf("SY_IN grew to %d frames while the runtime was paused", again)
+	}
+
+	c.restart(c.sessions[0])
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	f.follow(t, p, n)
+	f.exact(t, "client", n)
+	if c.metric(c.gateways[0], "switchyard_gateway_closes_total") != 0 {
+		t.Fatalf("a socket was closed while the runtime was paused")
+	}
+}
+
+// inboundMessages is the number of frames in SY_IN (stored, not yet
+// handled by the session service).
+func (c *cluster) inboundMessages() uint64 {
+	c.t.Helper()
+	nc, err := nats.Connect("nats://" + c.natsAddr)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, "SY_IN")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return info.State.Msgs
+}
