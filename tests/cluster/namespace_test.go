@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -54,7 +52,7 @@ func TestNamespacesShareOneNATSAndRedis(t *testing.T) {
 
 	// Each installation lists only its own session.
 	for gw, sid := range sids {
-		body := c.get(gw, "/v1/sessions")
+		body := c.getJSON(gw, "/v1/sessions")
 		if !strings.Contains(body, sid) || strings.Contains(body, sids[1-gw]) {
 			t.Fatalf("%s lists %s, want its session %s only", c.gateways[gw].name, body, sid)
 		}
@@ -107,20 +105,4 @@ func TestNamespacesShareOneNATSAndRedis(t *testing.T) {
 	if keys := rdb.Keys(t.Context(), "sy:*").Val(); len(keys) != 0 {
 		t.Errorf("Redis keys without a namespace: %v", keys)
 	}
-}
-
-func (c *cluster) get(gw int, path string) string {
-	c.t.Helper()
-	req, _ := http.NewRequest("GET", c.url(gw, path), nil)
-	req.Header.Set("Authorization", "Bearer "+clientToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		c.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-	}
-	return string(b)
 }
