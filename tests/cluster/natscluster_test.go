@@ -409,10 +409,14 @@ func natsClusterLeaderKilled(t *testing.T, stream string) {
 	produced := prod.stream(stop, maxFrames, 2*time.Millisecond)
 	waitFor(t, "first frames", func() bool { return live.len() >= 100 })
 
-	info, err := streamInfo(js, stream)
-	if err != nil || !replicated(info, 2, "") {
-		t.Fatalf("%s before the kill: %+v %v", stream, info, err)
-	}
+	// The kill comes while the stream's two followers are current (a
+	// follower may lag a moment behind a streaming leader).
+	var info *jetstream.StreamInfo
+	waitFor(t, stream+" led with two current replicas while streaming", func() bool {
+		var err error
+		info, err = streamInfo(js, stream)
+		return err == nil && replicated(info, 2, "")
+	})
 	leader := info.Cluster.Leader
 	victim := slices.Index(c.natsNames, leader)
 	if victim < 0 {
