@@ -153,11 +153,7 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	c := &cluster{t: t, dir: t.TempDir(), redis: testenv.StartRedis(t), health: map[*proc]string{}}
 	t.Cleanup(c.stop) // before anything can fail: no process outlives the test
 	c.startNATS(max(o.natsNodes, 1))
-	var urls []string
-	for _, a := range c.natsAddrs {
-		urls = append(urls, "nats://"+a)
-	}
-	c.common = []string{"SY_NATS_URL=" + strings.Join(urls, ",")}
+	c.common = []string{"SY_NATS_URL=" + c.natsURL()}
 	if len(c.natsNodes) > 1 {
 		c.common = append(c.common, fmt.Sprintf("SY_STREAM_REPLICAS=%d", len(c.natsNodes)))
 	}
@@ -195,6 +191,15 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 		c.waitReady(p, addr)
 	}
 	return c
+}
+
+// natsURL is every NATS node's client URL, comma-separated.
+func (c *cluster) natsURL() string {
+	var urls []string
+	for _, a := range c.natsAddrs {
+		urls = append(urls, "nats://"+a)
+	}
+	return strings.Join(urls, ",")
 }
 
 // startNATS starts n `sy-devstack -nats-only` processes: one plain NATS

@@ -36,15 +36,6 @@ func TestNATSClusterEVTLeaderKilled(t *testing.T) { natsClusterLeaderKilled(t, b
 // partition consumers).
 func TestNATSClusterINLeaderKilled(t *testing.T) { natsClusterLeaderKilled(t, bus.StreamInbound) }
 
-// natsURL is every NATS node's client URL, comma-separated.
-func (c *cluster) natsURL() string {
-	var urls []string
-	for _, a := range c.natsAddrs {
-		urls = append(urls, "nats://"+a)
-	}
-	return strings.Join(urls, ",")
-}
-
 // jetStream is a JetStream client of the test's own on every node.
 func (c *cluster) jetStream() jetstream.JetStream {
 	c.t.Helper()
