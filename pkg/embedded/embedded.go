@@ -5,9 +5,11 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +42,88 @@ type NATSConfig struct {
 	// crash, costs throughput). Between syncs a stored message survives
 	// a process kill (it is in the OS page cache) but not a power loss.
 	Sync string
+
+	// Name is the server's name ("" : "switchyard-embedded"). The nodes
+	// of a JetStream cluster need names of their own, kept across
+	// restarts (a node's raft identity follows it).
+	Name string
+	// Cluster is the cluster's name; with ClusterListen it makes this
+	// server a node of a (JetStream) cluster.
+	Cluster string
+	// ClusterListen is the host:port the server takes routes from the
+	// other nodes on ("" : not clustered; port 0: a free one).
+	ClusterListen string
+	// Routes are the other nodes' cluster addresses
+	// (nats-route://host:port); one reachable node is enough, the
+	// others are learned from it.
+	Routes []string
+}
+
+// Clustered reports whether c makes the server a cluster node.
+func (c NATSConfig) Clustered() bool {
+	return c.ClusterListen != "" || c.Cluster != "" || len(c.Routes) > 0
+}
+
+// CheckCluster checks the clustering settings: a clustered node needs a
+// cluster name, a cluster listen address and a name; routes must be
+// nats-route://host:port. Field names in the errors are NATSConfig's.
+func (c NATSConfig) CheckCluster() error {
+	if !c.Clustered() {
+		return nil
+	}
+	var errs []error
+	if c.Cluster == "" {
+		errs = append(errs, errors.New("Cluster: a clustered server needs a cluster name"))
+	}
+	if c.ClusterListen == "" {
+		errs = append(errs, errors.New("ClusterListen: a clustered server needs a cluster listen address (host:port)"))
+	} else if _, _, err := SplitHostPort(c.ClusterListen); err != nil {
+		errs = append(errs, fmt.Errorf("ClusterListen: %w", err))
+	}
+	if c.Name == "" {
+		errs = append(errs, errors.New("Name: each node of a cluster needs a server name of its own"))
+	}
+	if _, err := ParseRoutes(c.Routes); err != nil {
+		errs = append(errs, fmt.Errorf("Routes: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// ParseRoutes reads route URLs: nats-route://host:port (or nats://),
+// with a host and a numeric port.
+func ParseRoutes(routes []string) ([]*url.URL, error) {
+	var out []*url.URL
+	for _, r := range routes {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		u, err := url.Parse(r)
+		if err != nil {
+			return nil, fmt.Errorf("route %q: %w", r, errors.Unwrap(err))
+		}
+		if u.Scheme != "nats-route" && u.Scheme != "nats" {
+			return nil, fmt.Errorf("route %q: want nats-route://host:port", r)
+		}
+		if _, port, err := SplitHostPort(u.Host); err != nil || port == 0 {
+			return nil, fmt.Errorf("route %q: want nats-route://host:port with a port", r)
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// SplitHostPort reads host:port with a numeric port (0..65535).
+func SplitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("address %q: want host:port", addr)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("address %q: port %q is not a number in 0..65535", addr, p)
+	}
+	return host, port, nil
 }
 
 // ParseSync reads a sync setting: a positive duration or "always".
@@ -63,8 +147,15 @@ func StartNATSConfig(c NATSConfig) (*NATS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: nats: %w", err)
 	}
+	if err := c.CheckCluster(); err != nil {
+		return nil, fmt.Errorf("embedded: nats: %w", err)
+	}
+	name := c.Name
+	if name == "" {
+		name = "switchyard-embedded"
+	}
 	opts := &server.Options{
-		ServerName:   "switchyard-embedded",
+		ServerName:   name,
 		Host:         c.Host,
 		Port:         c.Port,
 		JetStream:    true,
@@ -76,6 +167,14 @@ func StartNATSConfig(c NATSConfig) (*NATS, error) {
 	}
 	if c.Port == 0 {
 		opts.Port = server.RANDOM_PORT
+	}
+	if c.Clustered() {
+		host, port, _ := SplitHostPort(c.ClusterListen)
+		if port == 0 {
+			port = server.RANDOM_PORT
+		}
+		opts.Cluster = server.ClusterOpts{Name: c.Cluster, Host: host, Port: port}
+		opts.Routes, _ = ParseRoutes(c.Routes)
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
@@ -91,6 +190,15 @@ func StartNATSConfig(c NATSConfig) (*NATS, error) {
 
 // URL is the client URL of the server.
 func (n *NATS) URL() string { return n.Server.ClientURL() }
+
+// ClusterAddr is the host:port the server takes routes on ("" when not
+// clustered).
+func (n *NATS) ClusterAddr() string {
+	if a := n.Server.ClusterAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
 
 // Shutdown stops the server and waits for it.
 func (n *NATS) Shutdown() {

@@ -2,13 +2,18 @@ package embedded
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // The sync setting reaches the JetStream file store.
@@ -97,4 +102,116 @@ func TestLockDirAcrossProcesses(t *testing.T) {
 		t.Fatalf("lock after the holder was killed: %v", err)
 	}
 	l.Unlock()
+}
+
+// Three clustered embedded servers form one JetStream cluster: an R3
+// stream gets a leader and two current replicas, and a publish to one
+// node is read from another.
+func TestNATSCluster(t *testing.T) {
+	ports := make([]int, 3)
+	routes := make([]string, 3)
+	for i := range ports {
+		p, err := FreePort("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i], routes[i] = p, fmt.Sprintf("nats-route://127.0.0.1:%d", p)
+	}
+	var nodes []*NATS
+	for i := range ports {
+		n, err := StartNATSConfig(NATSConfig{Host: "127.0.0.1", Dir: t.TempDir(), Name: fmt.Sprintf("n%d", i+1),
+			Cluster: "sy-test", ClusterListen: fmt.Sprintf("127.0.0.1:%d", ports[i]), Routes: routes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Shutdown()
+		if got, want := n.ClusterAddr(), fmt.Sprintf("127.0.0.1:%d", ports[i]); got != want {
+			t.Fatalf("cluster address %s, want %s", got, want)
+		}
+		nodes = append(nodes, n)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	nc, err := nats.Connect(nodes[0].URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s jetstream.Stream
+	for s == nil {
+		// Until the meta group has a leader, stream creation fails or
+		// goes unanswered: each try has its own deadline.
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		s, err = js.CreateStream(actx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3})
+		acancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("create R3 stream: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond) // polling the cluster's formation under ctx's deadline
+		}
+	}
+	for {
+		info, err := s.Info(ctx)
+		if err == nil && info.Cluster != nil && info.Cluster.Leader != "" && len(info.Cluster.Replicas) == 2 &&
+			info.Cluster.Replicas[0].Current && info.Cluster.Replicas[1].Current {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("R3 stream never had a leader and two current replicas: %+v %v", info, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := js.Publish(ctx, "t.1", []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	nc3, err := nats.Connect(nodes[2].URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc3.Close()
+	js3, _ := jetstream.New(nc3)
+	s3, err := js3.Stream(ctx, "T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s3.GetLastMsgForSubject(ctx, "t.1")
+	if err != nil || string(m.Data) != "hello" {
+		t.Fatalf("read from node 3: %v %v", m, err)
+	}
+}
+
+// Clustering settings are checked before anything starts.
+func TestNATSClusterSettings(t *testing.T) {
+	cases := []struct {
+		c    NATSConfig
+		want string
+	}{
+		{NATSConfig{}, ""},
+		{NATSConfig{Name: "a", Cluster: "c", ClusterListen: "127.0.0.1:0"}, ""},
+		{NATSConfig{Name: "a", Cluster: "c", ClusterListen: "127.0.0.1:6222", Routes: []string{"nats-route://h:6222", " nats://h2:1 "}}, ""},
+		{NATSConfig{Name: "a", ClusterListen: "127.0.0.1:6222"}, "Cluster: a clustered server needs a cluster name"},
+		{NATSConfig{Name: "a", Cluster: "c"}, "ClusterListen: a clustered server needs"},
+		{NATSConfig{Name: "a", Cluster: "c", ClusterListen: "6222"}, `ClusterListen: address "6222": want host:port`},
+		{NATSConfig{Name: "a", Cluster: "c", ClusterListen: "h:x"}, `port "x" is not a number`},
+		{NATSConfig{Cluster: "c", ClusterListen: "h:1"}, "Name: each node"},
+		{NATSConfig{Name: "a", Cluster: "c", ClusterListen: "h:1", Routes: []string{"http://h:1"}}, `route "http://h:1": want nats-route://host:port`},
+		{NATSConfig{Name: "a", Cluster: "c", ClusterListen: "h:1", Routes: []string{"nats-route://h"}}, "with a port"},
+	}
+	for _, tc := range cases {
+		err := tc.c.CheckCluster()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v: %v", tc.c, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%+v: %v, want %q", tc.c, err, tc.want)
+		}
+	}
+	if _, err := StartNATSConfig(NATSConfig{Host: "127.0.0.1", Dir: t.TempDir(), Cluster: "c"}); err == nil || !strings.Contains(err.Error(), "ClusterListen") {
+		t.Errorf("start with a bad cluster setting: %v", err)
+	}
 }

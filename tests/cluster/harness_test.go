@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchyard-hub/switchyard/pkg/embedded"
@@ -121,49 +123,148 @@ type cluster struct {
 	t        *testing.T
 	dir      string
 	redis    *testenv.Redis
-	natsAddr string
-	nats     *proc
-	sessions []*proc
-	relays   []*proc
-	gateways []*proc
-	gwAddrs  []string
-	health   map[*proc]string
-	common   []string
+	natsAddr string // the first (or only) NATS node's client address
+	nats     *proc  // the first (or only) NATS node
+	// natsNodes are every NATS node (one unless clusterOptions.natsNodes
+	// asked for a cluster); natsNames and natsAddrs go with them.
+	natsNodes []*proc
+	natsNames []string
+	natsAddrs []string
+	sessions  []*proc
+	relays    []*proc
+	gateways  []*proc
+	gwAddrs   []string
+	health    map[*proc]string
+	common    []string
 }
 
 type clusterOptions struct {
 	gateways, sessions, relays int
 	env                        []string // extra SY_* for every service
+	// natsNodes > 1 runs NATS as a JetStream cluster of that many
+	// `sy-devstack -nats-only` nodes (each its own data directory, client
+	// and cluster port, routes to all), the services get every node's URL
+	// and SY_STREAM_REPLICAS=natsNodes. 0 or 1: one node, unclustered.
+	natsNodes int
 }
 
 func startCluster(t *testing.T, o clusterOptions) *cluster {
 	t.Helper()
-	c := &cluster{t: t, dir: t.TempDir(), redis: testenv.StartRedis(t), natsAddr: freeAddr(t), health: map[*proc]string{}}
-	c.nats = &proc{name: "nats", bin: "sy-devstack", args: []string{"-nats-only", "-nats-listen", c.natsAddr, "-data", filepath.Join(c.dir, "nats")}, log: filepath.Join(c.dir, "nats.log")}
-	c.nats.start(t)
+	c := &cluster{t: t, dir: t.TempDir(), redis: testenv.StartRedis(t), health: map[*proc]string{}}
 	t.Cleanup(c.stop) // before anything can fail: no process outlives the test
-	c.common = append([]string{
-		"SY_NATS_URL=nats://" + c.natsAddr, "SY_REDIS_URL=" + c.redis.URL(), "SY_LOG_LEVEL=warn",
+	c.startNATS(max(o.natsNodes, 1))
+	c.common = []string{"SY_NATS_URL=" + c.natsURL()}
+	if len(c.natsNodes) > 1 {
+		c.common = append(c.common, fmt.Sprintf("SY_STREAM_REPLICAS=%d", len(c.natsNodes)))
+	}
+	c.common = append(append(c.common,
+		"SY_REDIS_URL="+c.redis.URL(), "SY_LOG_LEVEL=warn",
 		"SY_HEARTBEAT=250ms", "SY_OWNER_TTL=1500ms", "SY_ACK_WAIT=1s",
-		"SY_RUNTIME_TOKENS=" + runtimeToken + "=*", "SY_CLIENT_TOKENS=" + clientToken + "=alice",
+		"SY_RUNTIME_TOKENS="+runtimeToken+"=*", "SY_CLIENT_TOKENS="+clientToken+"=alice",
 		"SY_DRAIN_TIMEOUT=5s", "SY_DRAIN_JITTER=500ms",
-	}, o.env...)
+	), o.env...)
+	// On a JetStream cluster the services start one at a time: several
+	// processes creating the same R3 stream or bucket at once with
+	// CreateOrUpdate leave some requests unanswered (nats-server
+	// 2.15.2), and a service whose start-up times out exits.
+	oneByOne := func(p *proc) {
+		if len(c.natsNodes) > 1 {
+			c.waitReady(p, c.health[p])
+		}
+	}
 	for i := 0; i < o.sessions; i++ {
 		c.sessions = append(c.sessions, c.service("session", fmt.Sprintf("session-%d", i+1), "sy-session"))
+		oneByOne(c.sessions[i])
 	}
 	for i := 0; i < o.relays; i++ {
 		c.relays = append(c.relays, c.service("relay", fmt.Sprintf("relay-%d", i+1), "sy-relay"))
+		oneByOne(c.relays[i])
 	}
 	for i := 0; i < o.gateways; i++ {
 		addr := freeAddr(t)
 		gw := c.service("gateway", fmt.Sprintf("gw-%d", i+1), "sy-gateway", "SY_LISTEN="+addr)
 		c.gateways, c.gwAddrs = append(c.gateways, gw), append(c.gwAddrs, addr)
 		c.health[gw] = addr
+		oneByOne(gw)
 	}
 	for p, addr := range c.health {
 		c.waitReady(p, addr)
 	}
 	return c
+}
+
+// natsURL is every NATS node's client URL, comma-separated.
+func (c *cluster) natsURL() string {
+	var urls []string
+	for _, a := range c.natsAddrs {
+		urls = append(urls, "nats://"+a)
+	}
+	return strings.Join(urls, ",")
+}
+
+// startNATS starts n `sy-devstack -nats-only` processes: one plain NATS
+// server, or n nodes of one JetStream cluster routed to each other.
+func (c *cluster) startNATS(n int) {
+	c.t.Helper()
+	var routes []string
+	cluster := make([]string, n)
+	if n > 1 {
+		for i := range cluster {
+			cluster[i] = freeAddr(c.t)
+			routes = append(routes, "nats-route://"+cluster[i])
+		}
+	}
+	for i := 0; i < n; i++ {
+		name, addr := "nats", freeAddr(c.t)
+		if n > 1 {
+			name = fmt.Sprintf("nats-%d", i+1)
+		}
+		p := &proc{name: name, bin: "sy-devstack", log: filepath.Join(c.dir, name+".log"),
+			args: []string{"-nats-only", "-nats-listen", addr, "-data", filepath.Join(c.dir, name)}}
+		if n > 1 {
+			p.args = append(p.args, "-nats-name", name, "-nats-cluster", "sy-test",
+				"-nats-cluster-listen", cluster[i], "-nats-routes", strings.Join(routes, ","))
+		}
+		p.start(c.t)
+		c.natsNodes, c.natsNames, c.natsAddrs = append(c.natsNodes, p), append(c.natsNames, name), append(c.natsAddrs, addr)
+	}
+	c.nats, c.natsAddr = c.natsNodes[0], c.natsAddrs[0]
+	if n > 1 {
+		c.waitNATSCluster()
+	}
+}
+
+// waitNATSCluster waits until the JetStream cluster can place a stream
+// on every node (a meta leader, all peers known): a service started
+// earlier may see its first stream creation go unanswered and exit.
+func (c *cluster) waitNATSCluster() {
+	c.t.Helper()
+	nc, err := nats.Connect(strings.Join(c.natsAddrs, ","), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	probe := jetstream.StreamConfig{Name: "SY_TEST_PROBE", Subjects: []string{"sy-test-probe"}, Replicas: len(c.natsNodes), Storage: jetstream.MemoryStorage}
+	waitFor(c.t, "the NATS cluster to place an R3 stream", func() bool {
+		for i, p := range c.natsNodes {
+			if !p.running() {
+				c.t.Fatalf("%s exited: %v\n%s", c.natsNames[i], p.err, tail(p.log))
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := js.CreateStream(ctx, probe)
+		return err == nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := js.DeleteStream(ctx, probe.Name); err != nil {
+		c.t.Fatalf("delete the probe stream: %v", err)
+	}
 }
 
 // service starts one service process with a health listener of its own.
@@ -209,11 +310,13 @@ func (c *cluster) stop() {
 			p.kill()
 		}
 	}
-	if c.nats.running() {
-		c.nats.kill()
+	for _, n := range c.natsNodes {
+		if n.cmd != nil && n.running() {
+			n.kill()
+		}
 	}
 	if c.t.Failed() {
-		for _, p := range append(all, c.nats) {
+		for _, p := range append(all, c.natsNodes...) {
 			c.t.Logf("--- %s log:\n%s", p.name, tail(p.log))
 		}
 	}

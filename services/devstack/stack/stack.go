@@ -61,6 +61,53 @@ type Config struct {
 	// NATSSync is the embedded JetStream file store's fsync policy
 	// (docs/configuration.md, "Durability").
 	NATSSync string `flag:"nats-sync" env:"SY_DEV_NATS_SYNC" default:"2m" usage:"embedded JetStream fsync: a duration (sync that often; JetStream's default 2m) or always (fsync every write)"`
+	// The embedded NATS as one node of a JetStream cluster (with
+	// -nats-only, a multi-process cluster on one machine: tests/cluster
+	// runs three). A node needs a name of its own, the cluster's name and
+	// a cluster listen address; routes name the other nodes.
+	NATSName          string   `flag:"nats-name" env:"SY_DEV_NATS_NAME" default:"" usage:"embedded NATS server name, unique per cluster node and kept across restarts (empty: switchyard-embedded)"`
+	NATSCluster       string   `flag:"nats-cluster" env:"SY_DEV_NATS_CLUSTER" default:"" usage:"embedded NATS cluster name: with -nats-cluster-listen the server is a JetStream cluster node (empty: not clustered)"`
+	NATSClusterListen string   `flag:"nats-cluster-listen" env:"SY_DEV_NATS_CLUSTER_LISTEN" default:"" usage:"host:port the embedded NATS takes cluster routes on (port 0: a free one; empty: not clustered)"`
+	NATSRoutes        []string `flag:"nats-routes" env:"SY_DEV_NATS_ROUTES" default:"" usage:"comma list of nats-route://host:port of the other cluster nodes (this node's own address may be listed)"`
+}
+
+// natsConfig is the embedded NATS server's configuration.
+func (c *Config) natsConfig(host string, port int, dir string) embedded.NATSConfig {
+	return embedded.NATSConfig{Host: host, Port: port, Dir: dir, Sync: c.NATSSync,
+		Name: c.NATSName, Cluster: c.NATSCluster, ClusterListen: c.NATSClusterListen, Routes: c.NATSRoutes}
+}
+
+// validateCluster names each bad clustering setting.
+func (c *Config) validateCluster() []error {
+	n := c.natsConfig("", 0, "")
+	if !n.Clustered() {
+		return nil
+	}
+	if c.NATSURL != "" {
+		field, got := "NATSRoutes", strings.Join(c.NATSRoutes, ",")
+		if c.NATSClusterListen != "" {
+			field, got = "NATSClusterListen", c.NATSClusterListen
+		} else if c.NATSCluster != "" {
+			field, got = "NATSCluster", c.NATSCluster
+		}
+		return []error{config.Invalid(c, field, got, "clustering is for the embedded NATS, and with "+config.Name(c, "NATSURL")+" set none runs")}
+	}
+	var errs []error
+	if c.NATSCluster == "" {
+		errs = append(errs, config.Invalid(c, "NATSCluster", c.NATSCluster, "a clustered node needs the cluster's name (the same on every node)"))
+	}
+	if c.NATSClusterListen == "" {
+		errs = append(errs, config.Invalid(c, "NATSClusterListen", c.NATSClusterListen, "a clustered node needs a cluster listen address (host:port)"))
+	} else if _, _, err := embedded.SplitHostPort(c.NATSClusterListen); err != nil {
+		errs = append(errs, config.Invalid(c, "NATSClusterListen", c.NATSClusterListen, "want host:port"))
+	}
+	if c.NATSName == "" {
+		errs = append(errs, config.Invalid(c, "NATSName", c.NATSName, "each node of a cluster needs a server name of its own"))
+	}
+	if _, err := embedded.ParseRoutes(c.NATSRoutes); err != nil {
+		errs = append(errs, config.Invalid(c, "NATSRoutes", strings.Join(c.NATSRoutes, ","), err.Error()))
+	}
+	return errs
 }
 
 // Validate checks the dev stack's settings, naming each bad one.
@@ -85,6 +132,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, config.Invalid(c, "RedisURL", config.RedactURL(c.RedisURL), "want redis://host:port/db: "+err.Error()))
 		}
 	}
+	errs = append(errs, c.validateCluster()...)
 	return errors.Join(errs...)
 }
 
@@ -169,7 +217,7 @@ func (st *Stack) startServers(cfg Config) error {
 		if st.lock, err = lockDataDir(dir); err != nil {
 			return err
 		}
-		if st.nats, err = embedded.StartNATSConfig(embedded.NATSConfig{Host: host, Port: port, Dir: dir, Sync: cfg.NATSSync}); err != nil {
+		if st.nats, err = embedded.StartNATSConfig(cfg.natsConfig(host, port, dir)); err != nil {
 			return err
 		}
 		st.NATSURL, st.DataDir = st.nats.URL(), dir
@@ -286,6 +334,9 @@ func (st *Stack) stopServers() {
 func (st *Stack) PrintBanner(w io.Writer, cfg Config) {
 	if cfg.NATSOnly {
 		fmt.Fprintf(w, "nats %s (embedded JetStream, data in %s)\n", st.NATSURL, st.DataDir)
+		if st.nats != nil && st.nats.ClusterAddr() != "" {
+			fmt.Fprintf(w, "cluster %s node %s, routes on %s\n", cfg.NATSCluster, cfg.NATSName, st.nats.ClusterAddr())
+		}
 		return
 	}
 	ws := "ws" + st.GatewayURL[len("http"):]

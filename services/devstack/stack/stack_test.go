@@ -92,6 +92,27 @@ func TestValidate(t *testing.T) {
 		"log level":     {func(c *Config) { c.LogLevel = "verbose" }, `SY_LOG_LEVEL (-log-level) = "verbose": want one of debug, info, warn, error`},
 		"nats url":      {func(c *Config) { c.NATSURL = "http://x:1" }, "SY_NATS_URL (-nats-url)"},
 		"redis url":     {func(c *Config) { c.RedisURL = "mysql://x" }, "SY_REDIS_URL (-redis-url)"},
+		"cluster node": {func(c *Config) {
+			c.NATSName, c.NATSCluster, c.NATSClusterListen = "n1", "sy", "127.0.0.1:6222"
+			c.NATSRoutes = []string{"nats-route://127.0.0.1:6222", "nats-route://127.0.0.1:6223"}
+		}, ""},
+		"cluster without name": {func(c *Config) { c.NATSCluster, c.NATSClusterListen = "sy", "127.0.0.1:6222" },
+			`SY_DEV_NATS_NAME (-nats-name) = "": each node of a cluster needs a server name of its own`},
+		"cluster without cluster name": {func(c *Config) { c.NATSName, c.NATSClusterListen = "n1", "127.0.0.1:6222" },
+			`SY_DEV_NATS_CLUSTER (-nats-cluster) = "": a clustered node needs the cluster's name`},
+		"routes without listen": {func(c *Config) { c.NATSName, c.NATSCluster, c.NATSRoutes = "n1", "sy", []string{"nats-route://h:1"} },
+			`SY_DEV_NATS_CLUSTER_LISTEN (-nats-cluster-listen) = "": a clustered node needs a cluster listen address`},
+		"cluster listen": {func(c *Config) { c.NATSName, c.NATSCluster, c.NATSClusterListen = "n1", "sy", "6222" },
+			`SY_DEV_NATS_CLUSTER_LISTEN (-nats-cluster-listen) = "6222": want host:port`},
+		"route scheme": {func(c *Config) {
+			c.NATSName, c.NATSCluster, c.NATSClusterListen, c.NATSRoutes = "n1", "sy", "h:1", []string{"nats-route://h:2", "http://h:3"}
+		}, `SY_DEV_NATS_ROUTES (-nats-routes) = "nats-route://h:2,http://h:3": route "http://h:3": want nats-route://host:port`},
+		"route port": {func(c *Config) {
+			c.NATSName, c.NATSCluster, c.NATSClusterListen, c.NATSRoutes = "n1", "sy", "h:1", []string{"nats-route://h"}
+		},
+			`SY_DEV_NATS_ROUTES (-nats-routes) = "nats-route://h": route "nats-route://h": want nats-route://host:port with a port`},
+		"cluster with external nats": {func(c *Config) { c.NATSURL, c.NATSCluster = "nats://x:4222", "sy" },
+			`SY_DEV_NATS_CLUSTER (-nats-cluster) = "sy": clustering is for the embedded NATS, and with SY_NATS_URL (-nats-url) set none runs`},
 	}
 	for name, tc := range cases {
 		var c Config
