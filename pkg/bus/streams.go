@@ -116,7 +116,7 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 		},
 	}
 	for _, sc := range streams {
-		if err := b.ensureStream(ctx, sc, l.Owner); err != nil {
+		if err := EnsureStream(ctx, b.JS, sc, l.Owner); err != nil {
 			return fmt.Errorf("bus: ensure stream %s: %w", sc.Name, err)
 		}
 	}
@@ -127,11 +127,11 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 		{Bucket: BucketTokens(), Description: "runtime tokens (hashed) and revocations", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage},
 		{Bucket: BucketQuotas(), Description: "per-user message and transcript-byte counters (fixed windows)", History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage, TTL: QuotaBucketTTL},
 	} {
-		if _, err := b.JS.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+		if _, err := EnsureKV(ctx, b.JS, kc); err != nil {
 			return fmt.Errorf("bus: ensure bucket %s: %w", kc.Bucket, err)
 		}
 	}
-	if _, err := b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	if err := ensureObjectStore(ctx, b.JS, jetstream.ObjectStoreConfig{
 		Bucket: BucketFiles(), Description: "files uploaded by users and produced by runtimes",
 		Replicas: l.Replicas, Storage: jetstream.FileStorage, MaxBytes: l.FilesMaxBytes,
 	}); err != nil {
@@ -140,16 +140,40 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 	return nil
 }
 
-// ensureStream creates sc, or (owner) updates it to sc; a non-owner keeps
+// Every "ensure" creates first and updates only what exists: on a
+// JetStream cluster, concurrent CreateOrUpdate calls for one stream that
+// does not exist yet (every replica of every service starting at once)
+// leave some requests unanswered until their timeout (nats-server 2.15,
+// replicas 3; seen in tests/cluster's R3 harness), while concurrent
+// creates of one new stream all succeed.
+
+// EnsureStream creates sc, or (owner) updates it to sc; a non-owner keeps
 // an existing stream's configuration as its owner set it.
-func (b *Bus) ensureStream(ctx context.Context, sc jetstream.StreamConfig, owner bool) error {
-	if owner {
-		_, err := b.JS.CreateOrUpdateStream(ctx, sc)
+func EnsureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig, owner bool) error {
+	_, err := js.CreateStream(ctx, sc)
+	if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		return err
 	}
-	_, err := b.JS.CreateStream(ctx, sc)
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return nil
+	if owner {
+		_, err = js.UpdateStream(ctx, sc)
+		return err
+	}
+	return nil
+}
+
+// EnsureKV creates the bucket kc, or updates an existing one to kc.
+func EnsureKV(ctx context.Context, js jetstream.JetStream, kc jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.CreateKeyValue(ctx, kc)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		return js.UpdateKeyValue(ctx, kc)
+	}
+	return kv, err
+}
+
+func ensureObjectStore(ctx context.Context, js jetstream.JetStream, oc jetstream.ObjectStoreConfig) error {
+	_, err := js.CreateObjectStore(ctx, oc)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		_, err = js.UpdateObjectStore(ctx, oc)
 	}
 	return err
 }

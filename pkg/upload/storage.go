@@ -41,10 +41,10 @@ func EnsureStorage(ctx context.Context, js jetstream.JetStream, l StorageLimits)
 		Duplicates:        2 * time.Minute,
 		AllowDirect:       true,
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+	if err := bus.EnsureStream(ctx, js, sc, true); err != nil {
 		return fmt.Errorf("upload: ensure stream %s: %w", sc.Name, err)
 	}
-	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if _, err := bus.EnsureKV(ctx, js, jetstream.KeyValueConfig{
 		Bucket: bus.BucketUploads(), Description: "upload manifests, stored ranges, totals, download grants",
 		History: 1, Replicas: l.Replicas, Storage: jetstream.FileStorage,
 	}); err != nil {

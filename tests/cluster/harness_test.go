@@ -163,29 +163,17 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 		"SY_RUNTIME_TOKENS="+runtimeToken+"=*", "SY_CLIENT_TOKENS="+clientToken+"=alice",
 		"SY_DRAIN_TIMEOUT=5s", "SY_DRAIN_JITTER=500ms",
 	), o.env...)
-	// On a JetStream cluster the services start one at a time: several
-	// processes creating the same R3 stream or bucket at once with
-	// CreateOrUpdate leave some requests unanswered (nats-server
-	// 2.15.2), and a service whose start-up times out exits.
-	oneByOne := func(p *proc) {
-		if len(c.natsNodes) > 1 {
-			c.waitReady(p, c.health[p])
-		}
-	}
 	for i := 0; i < o.sessions; i++ {
 		c.sessions = append(c.sessions, c.service("session", fmt.Sprintf("session-%d", i+1), "sy-session"))
-		oneByOne(c.sessions[i])
 	}
 	for i := 0; i < o.relays; i++ {
 		c.relays = append(c.relays, c.service("relay", fmt.Sprintf("relay-%d", i+1), "sy-relay"))
-		oneByOne(c.relays[i])
 	}
 	for i := 0; i < o.gateways; i++ {
 		addr := freeAddr(t)
 		gw := c.service("gateway", fmt.Sprintf("gw-%d", i+1), "sy-gateway", "SY_LISTEN="+addr)
 		c.gateways, c.gwAddrs = append(c.gateways, gw), append(c.gwAddrs, addr)
 		c.health[gw] = addr
-		oneByOne(gw)
 	}
 	for p, addr := range c.health {
 		c.waitReady(p, addr)

@@ -20,10 +20,9 @@ import (
 // sessions and transcripts; nothing of one reaches the other; every
 // stream, bucket and Redis key carries its namespace.
 func TestNamespacesShareOneNATSAndRedis(t *testing.T) {
-	c := &cluster{t: t, dir: t.TempDir(), redis: testenv.StartRedis(t), natsAddr: freeAddr(t), health: map[*proc]string{}}
-	c.nats = &proc{name: "nats", bin: "sy-devstack", args: []string{"-nats-only", "-nats-listen", c.natsAddr, "-data", filepath.Join(c.dir, "nats")}, log: filepath.Join(c.dir, "nats.log")}
-	c.nats.start(t)
+	c := &cluster{t: t, dir: t.TempDir(), redis: testenv.StartRedis(t), health: map[*proc]string{}}
 	t.Cleanup(c.stop)
+	c.startNATS(1)
 	for _, ns := range []string{"blue", "green"} {
 		addr := freeAddr(t)
 		p := &proc{name: ns, bin: "sy-devstack", log: filepath.Join(c.dir, ns+".log"), env: []string{

@@ -29,12 +29,12 @@ import (
 // TestNATSClusterEVTLeaderKilled kills the node leading SY_EVT (the
 // transcript: the session service's appends and the gateways' live
 // fan-out via its RePublish).
-func TestNATSClusterEVTLeaderKilled(t *testing.T) { natsClusterLeaderKilled(t, bus.StreamTranscript) }
+func TestNATSClusterEVTLeaderKilled(t *testing.T) { natsClusterLeaderKilled(t, bus.StreamTranscript()) }
 
 // TestNATSClusterINLeaderKilled kills the node leading SY_IN (the
 // gateways' publishes of inbound frames and the session service's
 // partition consumers).
-func TestNATSClusterINLeaderKilled(t *testing.T) { natsClusterLeaderKilled(t, bus.StreamInbound) }
+func TestNATSClusterINLeaderKilled(t *testing.T) { natsClusterLeaderKilled(t, bus.StreamInbound()) }
 
 // jetStream is a JetStream client of the test's own on every node.
 func (c *cluster) jetStream() jetstream.JetStream {
@@ -89,7 +89,7 @@ func (c *cluster) waitReplicated(js jetstream.JetStream) {
 		_, err := js.AccountInfo(ctx)
 		return err == nil
 	})
-	for _, name := range []string{bus.StreamTranscript, bus.StreamInbound, "KV_" + bus.BucketSessions} {
+	for _, name := range []string{bus.StreamTranscript(), bus.StreamInbound(), "KV_" + bus.BucketSessions()} {
 		waitFor(c.t, name+" led with two current replicas", func() bool {
 			info, err := streamInfo(js, name)
 			return err == nil && replicated(info, 2, "")

@@ -283,16 +283,26 @@ func (st *Stack) startServices(ctx context.Context, cfg Config, o process.Option
 		reg = telemetry.NewRegistry()
 	}
 	// Each service registers its own metrics; one registry would reject
-	// the process collectors registered three times.
+	// the process collectors registered three times. The gateway starts
+	// (and so answers /readyz and takes sockets) only once the other
+	// three serve: a runtime's first hello needs the relay.
+	up := make(chan struct{}, 3)
 	run := func(name string, f func(process.Options) error) {
 		st.wg.Add(1)
 		go func() {
 			defer st.wg.Done()
 			so := o
-			so.Started = func() { ready <- struct{}{} }
+			so.Started = func() { up <- struct{}{}; ready <- struct{}{} }
 			so.Registry = prometheus.NewRegistry()
 			if name == "gateway" {
-				so.Registry = reg
+				so.Started, so.Registry = func() { ready <- struct{}{} }, reg
+				for range 3 {
+					select {
+					case <-up:
+					case <-ctx.Done():
+						return
+					}
+				}
 			}
 			if err := f(so); err != nil && !errors.Is(err, context.Canceled) {
 				st.errs <- fmt.Errorf("%s: %w", name, err)

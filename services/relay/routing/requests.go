@@ -70,6 +70,12 @@ func (s *Service) startRequests(ctx context.Context) error {
 		}
 		s.subs = append(s.subs, sub)
 	}
+	// The server has the subscriptions before the relay reports ready: a
+	// gateway's first runtime.hello must not find no responders.
+	if err := s.bus.NC.Flush(); err != nil {
+		s.stopRequests()
+		return fmt.Errorf("routing: flush subscriptions: %w", err)
+	}
 	return nil
 }
 

@@ -31,6 +31,12 @@ func (s *Scheduler) serve(ctx context.Context) ([]*nats.Subscription, error) {
 		}
 		subs = append(subs, sub)
 	}
+	if err := s.bus.NC.Flush(); err != nil { // subscribed before ready
+		for _, old := range subs {
+			_ = old.Unsubscribe()
+		}
+		return nil, fmt.Errorf("jobs: flush subscriptions: %w", err)
+	}
 	return subs, nil
 }
 

@@ -23,14 +23,14 @@ func EnsureBuckets(ctx context.Context, b *bus.Bus, cfg Config, replicas int) (j
 	if replicas < 1 {
 		replicas = 1
 	}
-	jobs, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	jobs, err = bus.EnsureKV(ctx, b.JS, jetstream.KeyValueConfig{
 		Bucket: bus.BucketJobs(), Description: "job name → Job (scheduled prompts)",
 		History: 1, Replicas: replicas, Storage: jetstream.FileStorage,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("jobs: ensure bucket %s: %w", bus.BucketJobs(), err)
 	}
-	runs, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	runs, err = bus.EnsureKV(ctx, b.JS, jetstream.KeyValueConfig{
 		Bucket: bus.BucketJobRuns(), Description: "<job>.<tick unix> → JobRun (one claim per tick)",
 		History: 1, Replicas: replicas, Storage: jetstream.FileStorage, TTL: cfg.RunRecordTTL,
 	})

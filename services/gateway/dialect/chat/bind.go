@@ -29,7 +29,7 @@ func BucketKeys() string { return namespace.Stream("sy_chat_keys") }
 const maxResume = 16
 
 func ensureKeys(ctx context.Context, s *edge.Server) (jetstream.KeyValue, error) {
-	kv, err := s.Bus().JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := bus.EnsureKV(ctx, s.Bus().JS, jetstream.KeyValueConfig{
 		Bucket: BucketKeys(), Description: "chat: (user, channel_session_key) → session id",
 		History: 1, Replicas: max(s.Config().StreamReplicas, 1), Storage: jetstream.FileStorage,
 	})

@@ -63,7 +63,7 @@ func Register(s *edge.Server) error {
 	cfg := s.Config()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	kv, err := s.Bus().JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := bus.EnsureKV(ctx, s.Bus().JS, jetstream.KeyValueConfig{
 		Bucket: BucketPairing(), Description: "device pairing codes, controller tokens (sha256), wrong-attempt counters",
 		History: 1, Storage: jetstream.FileStorage, Replicas: max(cfg.StreamReplicas, 1),
 	})
