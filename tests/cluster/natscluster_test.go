@@ -166,6 +166,42 @@ func (l *seqLog) read(p *peer) {
 	}
 }
 
+// replay subscribes from seq 0 on gateway 0 until total frames are in.
+// A replay answered error{unavailable} (the hub could not read the
+// transcript: documented as "retry") is retried on a new socket, at most
+// twice; any other error frame ends it and check reports it.
+func (c *cluster) replay(sid string, total int) *seqLog {
+	c.t.Helper()
+	for attempt := 1; ; attempt++ {
+		l := newSeqLog()
+		p := c.client(0)
+		p.MustSend(subscribeFrame(sid, 0))
+		go l.read(p)
+		waitFor(c.t, "the replay", func() bool { return l.len() >= total || l.errors() > 0 })
+		if l.errors() == 0 || attempt == 3 || !l.unavailable() {
+			return l
+		}
+		c.t.Logf("replay attempt %d answered error{unavailable}; retrying", attempt)
+	}
+}
+
+func (l *seqLog) errors() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.wrong)
+}
+
+func (l *seqLog) unavailable() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, w := range l.wrong {
+		if !strings.Contains(w, "unavailable") {
+			return false
+		}
+	}
+	return len(l.wrong) > 0
+}
+
 func (l *seqLog) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -444,11 +480,7 @@ func natsClusterLeaderKilled(t *testing.T, stream string) {
 	}
 
 	// A replay from seq 0 on the other gateway shows the same frames.
-	replay := newSeqLog()
-	rp := c.client(0)
-	rp.MustSend(subscribeFrame(sid, 0))
-	go replay.read(rp)
-	waitFor(t, "the replay", func() bool { return replay.len() >= int(total) })
+	replay := c.replay(sid, int(total))
 	replay.check(t, "replay", n)
 	live.mu.Lock()
 	replay.mu.Lock()
@@ -467,10 +499,16 @@ func natsClusterLeaderKilled(t *testing.T, stream string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := st.ReadAfter(t.Context(), sid, 0, 0, 1_000_000, 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A fresh connection may find the direct-get responders of SY_EVT
+	// still moving after the kill ("no responders"): retry until read.
+	var page transcript.Page
+	waitFor(t, "the stored transcript", func() bool {
+		page, err = st.ReadAfter(t.Context(), sid, 0, 0, 1_000_000, 1<<30)
+		if err != nil {
+			t.Logf("read the stored transcript: %v (retrying)", err)
+		}
+		return err == nil
+	})
 	if int64(len(page.Messages)) != total {
 		t.Errorf("the stream stored %d messages, the client saw %d", len(page.Messages), total)
 	}
