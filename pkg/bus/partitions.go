@@ -26,6 +26,13 @@ type Handler func(ctx context.Context, env *syv1.Envelope) error
 // and terminated instead of redelivered.
 var ErrPoison = errors.New("poison message")
 
+// PullExpiry is how long one pull request of a partition consumer lives
+// (its idle heartbeat is half of it). nats.go's default, 30 s, notices a
+// pull lost with a dead consumer leader (an R3 node killed) only after two
+// missed 15 s heartbeats: half a minute without consuming. 5 s bounds that
+// to 5 s for one pull request per consumer per 5 s.
+const PullExpiry = 5 * time.Second
+
 // DurableSession names the session service's partition consumers of
 // StreamInbound: session-p0 … session-p<N-1>.
 const DurableSession = "session"
@@ -107,7 +114,7 @@ func (b *Bus) consumePartition(ctx context.Context, stream jetstream.Stream, o P
 		wg.Add(1)
 		defer wg.Done()
 		b.handle(ctx, o.Log, m, handler)
-	}, jetstream.PullMaxMessages(8))
+	}, jetstream.PullMaxMessages(8), jetstream.PullExpiry(PullExpiry))
 	if err != nil {
 		return nil, fmt.Errorf("bus: consume %s: %w", durable, err)
 	}

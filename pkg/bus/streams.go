@@ -137,6 +137,33 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 	}); err != nil {
 		return fmt.Errorf("bus: ensure object store %s: %w", BucketFiles(), err)
 	}
+	names := []string{"KV_" + BucketSessions(), "KV_" + BucketEndpoints(), "KV_" + BucketPermissions(), "KV_" + BucketTokens(), "KV_" + BucketQuotas(), "OBJ_" + BucketFiles()}
+	for _, sc := range streams {
+		names = append(names, sc.Name)
+	}
+	return WaitReadable(ctx, b.JS, names...)
+}
+
+// WaitReadable returns once every named stream answers its info request.
+// On a JetStream cluster a stream another process has just created can
+// answer "not found" for a moment (its group has no leader yet), and a
+// service opening its buckets right after EnsureStreams would exit.
+func WaitReadable(ctx context.Context, js jetstream.JetStream, names ...string) error {
+	for _, name := range names {
+		delay := 50 * time.Millisecond
+		for {
+			_, err := js.Stream(ctx, name)
+			if err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("bus: stream %s not readable: %w", name, err)
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, time.Second)
+		}
+	}
 	return nil
 }
 

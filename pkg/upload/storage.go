@@ -50,5 +50,5 @@ func EnsureStorage(ctx context.Context, js jetstream.JetStream, l StorageLimits)
 	}); err != nil {
 		return fmt.Errorf("upload: ensure bucket %s: %w", bus.BucketUploads(), err)
 	}
-	return nil
+	return bus.WaitReadable(ctx, js, sc.Name, "KV_"+bus.BucketUploads())
 }

@@ -356,7 +356,13 @@ func freeAddr(t *testing.T) string {
 // Redis state) until it holds or the limit passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
+	waitWithin(t, waitLimit, what, cond)
+}
+
+// waitWithin is waitFor with its own limit.
+func waitWithin(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -36,6 +36,9 @@ func TestNATSClusterEVTLeaderKilled(t *testing.T) { natsClusterLeaderKilled(t, b
 // partition consumers).
 func TestNATSClusterINLeaderKilled(t *testing.T) { natsClusterLeaderKilled(t, bus.StreamInbound()) }
 
+// failoverLimit bounds the waits for progress after the kill.
+const failoverLimit = 60 * time.Second
+
 // jetStream is a JetStream client of the test's own on every node.
 func (c *cluster) jetStream() jetstream.JetStream {
 	c.t.Helper()
@@ -432,7 +435,7 @@ func natsClusterLeaderKilled(t *testing.T, stream string) {
 	base := c.metric(c.gateways[0], published)
 	prod := newProducer(rt, sid)
 	stop := make(chan struct{})
-	const maxFrames = 20000 // bound: the producer stops here whatever happens (40 s at its pace)
+	const maxFrames = 40000 // bound: the producer stops here whatever happens (80 s at its pace)
 	produced := prod.stream(stop, maxFrames, 2*time.Millisecond)
 	waitFor(t, "first frames", func() bool { return live.len() >= 100 })
 
@@ -464,14 +467,19 @@ func natsClusterLeaderKilled(t *testing.T, stream string) {
 	}
 	// The runtime keeps streaming new frames through the new leader.
 	afterFailover := live.len()
-	waitFor(t, "frames after the failover", func() bool { return live.len() >= afterFailover+300 })
+	// Recovery is not what is asserted (only that it comes and loses
+	// nothing): besides the stream, the partition consumers and buckets
+	// the dead node led elect leaders too, slower on a loaded machine.
+	resumed := time.Now()
+	waitWithin(t, failoverLimit, "frames after the failover", func() bool { return live.len() >= afterFailover+300 })
+	t.Logf("300 frames through the new leaders %s after it was elected", time.Since(resumed).Round(time.Millisecond))
 	close(stop)
 	n := <-produced
 	if n >= maxFrames {
 		t.Fatalf("the producer reached its bound of %d frames before the failover was over", maxFrames)
 	}
 	c.settle(prod, 0, base)
-	waitFor(t, fmt.Sprintf("the client to see all %d frames", n), func() bool { return live.distinct(n) == n })
+	waitWithin(t, failoverLimit, fmt.Sprintf("the client to see all %d frames", n), func() bool { return live.distinct(n) == n })
 	sent, refusals, _ := prod.counts()
 
 	total := live.check(t, "live client", n)
