@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-hub/switchyard/pkg/namespace"
@@ -177,32 +178,79 @@ func WaitReadable(ctx context.Context, js jetstream.JetStream, names ...string) 
 // EnsureStream creates sc, or (owner) updates it to sc; a non-owner keeps
 // an existing stream's configuration as its owner set it.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig, owner bool) error {
-	_, err := js.CreateStream(ctx, sc)
-	if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return err
-	}
-	if owner {
-		_, err = js.UpdateStream(ctx, sc)
-		return err
-	}
-	return nil
+	return retryTransient(ctx, func() error {
+		_, err := js.CreateStream(ctx, sc)
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return err
+		}
+		if owner {
+			_, err = js.UpdateStream(ctx, sc)
+			return err
+		}
+		return nil
+	})
 }
 
 // EnsureKV creates the bucket kc, or updates an existing one to kc.
-func EnsureKV(ctx context.Context, js jetstream.JetStream, kc jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	kv, err := js.CreateKeyValue(ctx, kc)
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		return js.UpdateKeyValue(ctx, kc)
-	}
+func EnsureKV(ctx context.Context, js jetstream.JetStream, kc jetstream.KeyValueConfig) (kv jetstream.KeyValue, err error) {
+	err = retryTransient(ctx, func() error {
+		kv, err = js.CreateKeyValue(ctx, kc)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.UpdateKeyValue(ctx, kc)
+		}
+		return err
+	})
 	return kv, err
 }
 
 func ensureObjectStore(ctx context.Context, js jetstream.JetStream, oc jetstream.ObjectStoreConfig) error {
-	_, err := js.CreateObjectStore(ctx, oc)
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		_, err = js.UpdateObjectStore(ctx, oc)
+	return retryTransient(ctx, func() error {
+		_, err := js.CreateObjectStore(ctx, oc)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			_, err = js.UpdateObjectStore(ctx, oc)
+		}
+		return err
+	})
+}
+
+// transientFor bounds how long an ensure call retries a cluster that is
+// still forming (a peer not yet known, no meta leader, a request
+// unanswered): Kubernetes starts services beside the NATS pods. A
+// lasting error (e.g. 3 replicas on one server: "no suitable peers")
+// is returned after it, naming the cause.
+const transientFor = 30 * time.Second
+
+func retryTransient(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(transientFor)
+	delay := 100 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || !transient(ctx, err) || time.Now().Add(delay).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
 	}
-	return err
+}
+
+// transient: a JetStream cluster's answer while it forms or elects, or a
+// call's own timeout (ctx itself still live).
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		// 10005 no suitable peers (a peer offline), 10008 cluster not
+		// available, 503 JetStream temporarily unavailable.
+		return apiErr.ErrorCode == 10005 || apiErr.ErrorCode == 10008 || apiErr.Code == 503
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse)
 }
 
 // KV opens a bucket created by EnsureStreams.
