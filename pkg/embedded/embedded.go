@@ -73,18 +73,18 @@ func (c NATSConfig) CheckCluster() error {
 	}
 	var errs []error
 	if c.Cluster == "" {
-		errs = append(errs, errors.New("Cluster: a clustered server needs a cluster name"))
+		errs = append(errs, errors.New("cluster: a clustered server needs a cluster name"))
 	}
 	if c.ClusterListen == "" {
-		errs = append(errs, errors.New("ClusterListen: a clustered server needs a cluster listen address (host:port)"))
+		errs = append(errs, errors.New("cluster listen: a clustered server needs a cluster listen address (host:port)"))
 	} else if _, _, err := SplitHostPort(c.ClusterListen); err != nil {
-		errs = append(errs, fmt.Errorf("ClusterListen: %w", err))
+		errs = append(errs, fmt.Errorf("cluster listen: %w", err))
 	}
 	if c.Name == "" {
-		errs = append(errs, errors.New("Name: each node of a cluster needs a server name of its own"))
+		errs = append(errs, errors.New("name: each node of a cluster needs a server name of its own"))
 	}
 	if _, err := ParseRoutes(c.Routes); err != nil {
-		errs = append(errs, fmt.Errorf("Routes: %w", err))
+		errs = append(errs, fmt.Errorf("routes: %w", err))
 	}
 	return errors.Join(errs...)
 }

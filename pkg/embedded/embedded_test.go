@@ -194,11 +194,11 @@ func TestNATSClusterSettings(t *testing.T) {
 		{NATSConfig{}, ""},
 		{NATSConfig{Name: "a", Cluster: "c", ClusterListen: "127.0.0.1:0"}, ""},
 		{NATSConfig{Name: "a", Cluster: "c", ClusterListen: "127.0.0.1:6222", Routes: []string{"nats-route://h:6222", " nats://h2:1 "}}, ""},
-		{NATSConfig{Name: "a", ClusterListen: "127.0.0.1:6222"}, "Cluster: a clustered server needs a cluster name"},
-		{NATSConfig{Name: "a", Cluster: "c"}, "ClusterListen: a clustered server needs"},
-		{NATSConfig{Name: "a", Cluster: "c", ClusterListen: "6222"}, `ClusterListen: address "6222": want host:port`},
+		{NATSConfig{Name: "a", ClusterListen: "127.0.0.1:6222"}, "cluster: a clustered server needs a cluster name"},
+		{NATSConfig{Name: "a", Cluster: "c"}, "cluster listen: a clustered server needs"},
+		{NATSConfig{Name: "a", Cluster: "c", ClusterListen: "6222"}, `cluster listen: address "6222": want host:port`},
 		{NATSConfig{Name: "a", Cluster: "c", ClusterListen: "h:x"}, `port "x" is not a number`},
-		{NATSConfig{Cluster: "c", ClusterListen: "h:1"}, "Name: each node"},
+		{NATSConfig{Cluster: "c", ClusterListen: "h:1"}, "name: each node"},
 		{NATSConfig{Name: "a", Cluster: "c", ClusterListen: "h:1", Routes: []string{"http://h:1"}}, `route "http://h:1": want nats-route://host:port`},
 		{NATSConfig{Name: "a", Cluster: "c", ClusterListen: "h:1", Routes: []string{"nats-route://h"}}, "with a port"},
 	}
@@ -211,7 +211,7 @@ func TestNATSClusterSettings(t *testing.T) {
 			t.Errorf("%+v: %v, want %q", tc.c, err, tc.want)
 		}
 	}
-	if _, err := StartNATSConfig(NATSConfig{Host: "127.0.0.1", Dir: t.TempDir(), Cluster: "c"}); err == nil || !strings.Contains(err.Error(), "ClusterListen") {
+	if _, err := StartNATSConfig(NATSConfig{Host: "127.0.0.1", Dir: t.TempDir(), Cluster: "c"}); err == nil || !strings.Contains(err.Error(), "cluster listen") {
 		t.Errorf("start with a bad cluster setting: %v", err)
 	}
 }
