@@ -4,9 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestIngestBackpressure: with the session service down, a streaming
@@ -61,15 +58,9 @@ func TestIngestBackpressure(t *testing.T) {
 // handled by the session service).
 func (c *cluster) inboundMessages() uint64 {
 	c.t.Helper()
-	nc, err := nats.Connect("nats://" + c.natsAddr)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := js.Stream(ctx, "SY_IN")
+	st, err := c.jetStream().Stream(ctx, "SY_IN")
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -428,6 +428,23 @@ func (c *cluster) createSession(gw int, rt *peer, endpoint string) string {
 	return sid
 }
 
+// readFrames hands p's transcript frames (history pages unpacked) to take
+// and its error frames to bad until the socket ends.
+func readFrames(p *peer, take, bad func(map[string]any)) {
+	for m := range p.Frames {
+		switch m["type"] {
+		case "history.response":
+			for _, x := range payload(m)["messages"].([]any) {
+				take(x.(map[string]any))
+			}
+		case "error":
+			bad(m)
+		default:
+			take(m)
+		}
+	}
+}
+
 func (c *cluster) client(gw int) *peer {
 	return dial(c.t, c.ws(gw, "/ws/client?token="+clientToken))
 }

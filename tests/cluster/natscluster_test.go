@@ -153,20 +153,11 @@ func (l *seqLog) take(m map[string]any) {
 
 func (l *seqLog) read(p *peer) {
 	defer close(l.done)
-	for m := range p.Frames {
-		switch m["type"] {
-		case "history.response":
-			for _, x := range payload(m)["messages"].([]any) {
-				l.take(x.(map[string]any))
-			}
-		case "error":
-			l.mu.Lock()
-			l.wrong = append(l.wrong, fmt.Sprintf("error frame %v", m))
-			l.mu.Unlock()
-		default:
-			l.take(m)
-		}
-	}
+	readFrames(p, l.take, func(m map[string]any) {
+		l.mu.Lock()
+		l.wrong = append(l.wrong, fmt.Sprintf("error frame %v", m))
+		l.mu.Unlock()
+	})
 }
 
 // replay subscribes from seq 0 on gateway 0 until total frames are in.

@@ -49,20 +49,11 @@ func (l *frameLog) take(m map[string]any) {
 // read records p's frames until the socket ends.
 func (l *frameLog) read(p *peer) {
 	defer close(l.stopped)
-	for m := range p.Frames {
-		switch m["type"] {
-		case "history.response":
-			for _, x := range payload(m)["messages"].([]any) {
-				l.take(x.(map[string]any))
-			}
-		case "error":
-			l.mu.Lock()
-			l.wrong = append(l.wrong, fmt.Sprintf("error frame %v", m))
-			l.mu.Unlock()
-		default:
-			l.take(m)
-		}
-	}
+	readFrames(p, l.take, func(m map[string]any) {
+		l.mu.Lock()
+		l.wrong = append(l.wrong, fmt.Sprintf("error frame %v", m))
+		l.mu.Unlock()
+	})
 }
 
 func (l *frameLog) state() (last int64, final bool) {
