@@ -254,6 +254,7 @@ var badCases = []badValues{
 	{"max sockets per ip negative", "services: {gateway: {settings: {maxSocketsPerIP: -1}}}", []string{"--set", "services.gateway.settings.maxSocketsPerIP=-1"}, "'/services/gateway/settings/maxSocketsPerIP'", true},
 	{"max sockets per principal type", "services: {gateway: {settings: {maxSocketsPerPrincipal: many}}}", nil, "'/services/gateway/settings/maxSocketsPerPrincipal'", true},
 	{"trusted proxy not an address", `services: {gateway: {settings: {trustedProxies: ["ingress-nginx"]}}}`, nil, "'/services/gateway/settings/trustedProxies/0'", true},
+	{"ingest lag not a duration", "services: {gateway: {settings: {ingestMaxLag: fast}}}", nil, "'/services/gateway/settings/ingestMaxLag'", true},
 	{"ingest backlog negative", "services: {gateway: {settings: {ingestMaxBacklog: -1}}}", nil, "'/services/gateway/settings/ingestMaxBacklog'", true},
 	{"read budget bytes negative", "services: {gateway: {settings: {readBudgetBytes: -1}}}", nil, "'/services/gateway/settings/readBudgetBytes'", true},
 	{"read budget wait format", "services: {gateway: {settings: {readBudgetWait: 5 seconds}}}", nil, "'/services/gateway/settings/readBudgetWait'", true},

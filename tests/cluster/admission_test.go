@@ -7,13 +7,22 @@ import (
 )
 
 // TestIngestBackpressure: with the session service down, a streaming
-// runtime fills its SY_IN partition only up to about SY_INGEST_MAX_BACKLOG
+// runtime fills its SY_IN partition only up to about the admission bound
 // (its socket is no longer read; the frames wait in the runtime's TCP
 // connection instead of the stream). The socket stays open, and once the
 // session service is back every frame reaches the client once, in order.
 func TestIngestBackpressure(t *testing.T) {
-	const bound, n = 50, 1000
-	c := startCluster(t, clusterOptions{gateways: 1, sessions: 1, relays: 1, env: []string{"SY_INGEST_MAX_BACKLOG=50"}})
+	t.Run("count bound", func(t *testing.T) {
+		ingestBackpressure(t, 50, "SY_INGEST_MAX_BACKLOG=50", "SY_INGEST_MAX_LAG=0")
+	})
+	// The default lag bound: with the session service down the partition
+	// drains at 0/s, so any backlog over minLagBacklog (100) is too slow.
+	t.Run("lag bound", func(t *testing.T) { ingestBackpressure(t, 100) })
+}
+
+func ingestBackpressure(t *testing.T, bound int, env ...string) {
+	const n = 1000
+	c := startCluster(t, clusterOptions{gateways: 1, sessions: 1, relays: 1, env: env})
 	rt := c.connectRuntime(0, "r1", "ep1")
 	sid := c.createSession(0, rt, "ep1")
 	f := newFollower()
@@ -28,7 +37,7 @@ func TestIngestBackpressure(t *testing.T) {
 	// Admission lags the backlog by up to one poll (250 ms ≈ 125 frames here)
 	// plus the frame that waits out admissionMaxWait; without it the stream
 	// would take all n frames within 2 s.
-	if stored > bound+300 {
+	if stored > uint64(bound)+300 {
 		t.Fatalf("SY_IN holds %d frames with the session service down; admission should stop near %d", stored, bound)
 	}
 	// A paused frame that waited out admissionMaxWait (5 s: the backlog
@@ -39,7 +48,7 @@ func TestIngestBackpressure(t *testing.T) {
 	})
 	again := c.inboundMessages()
 	t.Logf("SY_IN: %d frames when the gateway paused, %d after one pause limit (%d sent)", stored, again, n)
-	if again > bound+300+1 {
+	if again > uint64(bound)+300+1 {
 		t.Fatalf("SY_IN grew to %d frames while the runtime was paused", again)
 	}
 

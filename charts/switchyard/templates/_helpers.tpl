@@ -46,6 +46,7 @@ gateway:
     readBudgetBytes: SY_READ_BUDGET_BYTES
     readBudgetWait: SY_READ_BUDGET_WAIT
     ingestMaxBacklog: SY_INGEST_MAX_BACKLOG
+    ingestMaxLag: SY_INGEST_MAX_LAG
 session:
   internalListenEnv: SY_HTTP_LISTEN
   public: false

@@ -65,7 +65,8 @@ type Config struct {
 	MaxSocketsPerPrincipal int           `flag:"max-sockets-per-principal" env:"SY_MAX_SOCKETS_PER_PRINCIPAL" default:"256" usage:"sockets one user or runtime may hold on this gateway (HTTP 429 at the upgrade, or close 4029 when it authenticates later); 0 disables"`
 	TrustedProxies         []string      `flag:"trusted-proxies" env:"SY_TRUSTED_PROXIES" default:"" usage:"comma list of proxy IPs or CIDRs whose X-Forwarded-For names the source address (SY_MAX_SOCKETS_PER_IP)"`
 	ReadBudgetBytes        int64         `flag:"read-budget-bytes" env:"SY_READ_BUDGET_BYTES" default:"268435456" usage:"bytes of frames all sockets of the gateway may be reading and handling at once (beyond the first 64 KiB of each frame); 0 disables"`
-	IngestMaxBacklog       int64         `flag:"ingest-max-backlog" env:"SY_INGEST_MAX_BACKLOG" default:"2000" usage:"when one SY_IN partition has this many frames the session service has not finished, runtime sockets writing to it are read no faster than it drains (TCP backpressure; a frame waits at most 5s); client sockets are never paused; 0 disables"`
+	IngestMaxLag           time.Duration `flag:"ingest-max-lag" env:"SY_INGEST_MAX_LAG" default:"1s" usage:"when one SY_IN partition's unfinished frames (over 100) would take longer than this to drain at its measured rate, runtime sockets writing to it are read no faster than it drains (TCP backpressure; a frame waits at most 5s); client sockets are never paused; 0 disables"`
+	IngestMaxBacklog       int64         `flag:"ingest-max-backlog" env:"SY_INGEST_MAX_BACKLOG" default:"2000" usage:"the same pause when one SY_IN partition has this many unfinished frames, whatever its rate; 0 disables"`
 	ReadBudgetWait         time.Duration `flag:"read-budget-wait" env:"SY_READ_BUDGET_WAIT" default:"5s" usage:"how long a large frame waits for read budget before its socket is closed 1013"`
 }
 
@@ -119,6 +120,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IngestMaxBacklog < 0 {
 		bad("IngestMaxBacklog", c.IngestMaxBacklog, "want frames >= 0 (0: no bound)")
+	}
+	if c.IngestMaxLag < 0 {
+		bad("IngestMaxLag", c.IngestMaxLag, "want a duration >= 0 (0: no bound)")
 	}
 	if c.TraceOutputRatio < 0 || c.TraceOutputRatio > 1 {
 		bad("TraceOutputRatio", c.TraceOutputRatio, "want a share 0..1")

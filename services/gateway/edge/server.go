@@ -111,7 +111,7 @@ func New(cfg Config, b *bus.Bus, rdb redis.UniversalClient, tel *telemetry.Telem
 		boot:          strconv.FormatUint(rand.Uint64()>>40, 36),
 	}
 	s.m = newMetrics(tel.Registry, s)
-	s.admit = newAdmission(cfg.IngestMaxBacklog, cfg.Partitions, tel.Registry)
+	s.admit = newAdmission(cfg.IngestMaxBacklog, cfg.IngestMaxLag, cfg.Partitions, tel.Registry)
 	s.topics = newTopics(s)
 	var jctx context.Context
 	jctx, s.jwtStop = context.WithCancel(context.Background())
