@@ -6,38 +6,14 @@
 // handed out in seq order, each once (a seq at or below the last one seen
 // is dropped).
 
-const MIN_DELAY = 500;
-const MAX_DELAY = 30000;
-const STABLE_MS = 5000; // a socket open this long resets the backoff
+import { ReconnectingSocket } from './socket.js';
 
-export class Hub extends EventTarget {
+export class Hub extends ReconnectingSocket {
   constructor(token) {
-    super();
+    super('signed out');
     this.token = token;
     this.follows = new Map(); // session id -> {lastSeq, handler, replayed}
-    this.state = 'idle';
-    this.attempt = 0;
-    this.reconnects = 0; // successful reconnects after a drop
     this.duplicates = 0; // entries dropped as already seen
-    this.ws = null;
-    this.stopped = true;
-    this.everOpen = false;
-  }
-
-  start() {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.open();
-  }
-
-  stop() {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
-    clearTimeout(this.stableTimer);
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) ws.close(1000, 'signed out');
-    this.setState('idle');
   }
 
   url() {
@@ -45,47 +21,15 @@ export class Hub extends EventTarget {
     return `${proto}//${location.host}/ws/client?token=${encodeURIComponent(this.token)}`;
   }
 
-  open() {
+  connect() {
     this.setState(this.everOpen ? 'reconnecting' : 'connecting');
-    const ws = new WebSocket(this.url());
-    this.ws = ws;
-    ws.onopen = () => {
-      if (this.ws !== ws) return;
-      if (this.everOpen) this.reconnects++;
-      this.everOpen = true;
-      this.setState('open');
-      for (const sid of this.follows.keys()) this.subscribe(sid);
-      this.stableTimer = setTimeout(() => { this.attempt = 0; }, STABLE_MS);
-    };
-    ws.onmessage = (ev) => { if (this.ws === ws) this.onFrame(ev.data); };
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      clearTimeout(this.stableTimer);
-      if (this.stopped) return;
-      if (ev.code === 1008) { // policy: the token was refused
-        this.setState('auth_failed');
-        return;
-      }
-      this.retry();
-    };
+    this.dial(this.url());
   }
 
-  retry() {
-    const base = Math.min(MAX_DELAY, MIN_DELAY * 2 ** this.attempt);
-    this.attempt++;
-    const delay = base / 2 + Math.random() * base / 2;
-    this.retryAt = Date.now() + delay;
-    this.setState('reconnecting');
-    this.retryTimer = setTimeout(() => { if (!this.stopped) this.open(); }, delay);
+  // opened subscribes again to every followed session, after its last seq.
+  opened() {
+    for (const sid of this.follows.keys()) this.subscribe(sid);
   }
-
-  setState(state) {
-    this.state = state;
-    this.dispatchEvent(new CustomEvent('state', { detail: state }));
-  }
-
-  get connected() { return this.ws !== null && this.ws.readyState === WebSocket.OPEN; }
 
   // follow subscribes to a session; handler gets every transcript entry
   // once, in seq order, plus frames about the session without seq

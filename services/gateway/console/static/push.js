@@ -5,14 +5,11 @@
 // (re)connect it asks GET /notification: 404 means this hub has no push
 // channels (state "unavailable", no retry until retry() is called); any
 // other answer (400: not an upgrade) means the route is there. A dropped
-// socket reconnects with the hub socket's backoff (0.5 s doubling to 30 s,
+// socket reconnects with the shared backoff of socket.js (0.5 s doubling to 30 s,
 // half random; reset after 5 s open); close 1008 (token refused) stops.
 
 import { probe } from './api.js';
-
-const MIN_DELAY = 500;
-const MAX_DELAY = 30000;
-const STABLE_MS = 5000;
+import { ReconnectingSocket } from './socket.js';
 
 export const PATH = '/notification';
 
@@ -29,36 +26,13 @@ export function typeName(n) {
   return t ? t.name : 'Type ' + n;
 }
 
-export class PushSocket extends EventTarget {
+export class PushSocket extends ReconnectingSocket {
   // opts: token (required), types (array of numbers; empty: every type).
   constructor(opts) {
-    super();
+    super('view closed');
     this.token = opts.token;
     this.types = opts.types || [];
-    this.state = 'idle';
-    this.attempt = 0;
-    this.reconnects = 0;
     this.received = 0;
-    this.ws = null;
-    this.stopped = true;
-    this.everOpen = false;
-    this.closeInfo = '';
-  }
-
-  start() {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.connect();
-  }
-
-  stop() {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
-    clearTimeout(this.stableTimer);
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) ws.close(1000, 'view closed');
-    this.setState('idle');
   }
 
   // retry reconnects now (after "unavailable" or "auth_failed").
@@ -88,43 +62,7 @@ export class PushSocket extends EventTarget {
       this.setState('unavailable');
       return;
     }
-    const ws = new WebSocket(this.url());
-    this.ws = ws;
-    ws.onopen = () => {
-      if (this.ws !== ws) return;
-      if (this.everOpen) this.reconnects++;
-      this.everOpen = true;
-      this.closeInfo = '';
-      this.setState('open');
-      this.stableTimer = setTimeout(() => { this.attempt = 0; }, STABLE_MS);
-    };
-    ws.onmessage = (ev) => { if (this.ws === ws) this.onFrame(ev.data); };
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      clearTimeout(this.stableTimer);
-      if (this.stopped) return;
-      this.closeInfo = ev.code + (ev.reason ? ' ' + ev.reason : '');
-      if (ev.code === 1008) {
-        this.setState('auth_failed');
-        return;
-      }
-      this.backoff();
-    };
-  }
-
-  backoff() {
-    const base = Math.min(MAX_DELAY, MIN_DELAY * 2 ** this.attempt);
-    this.attempt++;
-    const delay = base / 2 + Math.random() * base / 2;
-    this.retryAt = Date.now() + delay;
-    this.setState('reconnecting');
-    this.retryTimer = setTimeout(() => { if (!this.stopped) this.connect(); }, delay);
-  }
-
-  setState(state) {
-    this.state = state;
-    this.dispatchEvent(new CustomEvent('state', { detail: state }));
+    this.dial(this.url());
   }
 
   onFrame(data) {
