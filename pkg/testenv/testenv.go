@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/catalog"
 	"github.com/switchyard-hub/switchyard/pkg/embedded"
 )
 
@@ -170,6 +171,19 @@ func Bus(t testing.TB, url, name string) *bus.Bus {
 		t.Fatalf("testenv: %v", err)
 	}
 	return b
+}
+
+// Catalog opens the session and endpoint records (pkg/catalog) of the hub
+// on url over a connection of the test's own.
+func Catalog(t testing.TB, url string) *catalog.Catalog {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := catalog.Open(ctx, Bus(t, url, "test-catalog"))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return c
 }
 
 // Streams starts NATS, connects a Bus and creates Switchyard's streams.

@@ -1,16 +1,10 @@
 package cluster
 
 import (
-	"context"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/proto"
-
-	"github.com/switchyard-hub/switchyard/pkg/bus"
-	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
+	"github.com/switchyard-hub/switchyard/pkg/catalog"
+	"github.com/switchyard-hub/switchyard/pkg/testenv"
 )
 
 // TestChatQueueSurvivesSessionReplicas: chat follow-ups in queue mode are
@@ -21,6 +15,7 @@ import (
 func TestChatQueueSurvivesSessionReplicas(t *testing.T) {
 	c := startCluster(t, clusterOptions{gateways: 2, sessions: 2, relays: 1,
 		env: []string{"SY_CHAT_DEFAULT_ENDPOINT=ep1", "SY_CHAT_FOLLOWUP_MODE=queue"}})
+	cat := testenv.Catalog(t, c.natsURL())
 	rt := c.connectRuntime(0, "r1", "ep1")
 	chat := dial(t, c.ws(1, "/ws/chat?token="+clientToken))
 	chat.MustSend(map[string]any{"type": "message", "text": "first"})
@@ -38,7 +33,7 @@ func TestChatQueueSurvivesSessionReplicas(t *testing.T) {
 	}
 	chat.MustSend(map[string]any{"type": "message", "text": "q1"})
 	chat.MustSend(map[string]any{"type": "message", "text": "q2"})
-	waitFor(t, "two queued messages in the session record", func() bool { return queued(t, c, sid) == 2 })
+	waitFor(t, "two queued messages in the session record", func() bool { return queued(t, cat, sid) == 2 })
 
 	for _, s := range c.sessions {
 		s.kill()
@@ -61,30 +56,14 @@ func TestChatQueueSurvivesSessionReplicas(t *testing.T) {
 		chat.Expect("stream_end")
 	}
 	// The record is updated right after the transcript append that ended the turn.
-	waitFor(t, "an empty queue", func() bool { return queued(t, c, sid) == 0 })
+	waitFor(t, "an empty queue", func() bool { return queued(t, cat, sid) == 0 })
 }
 
-func queued(t *testing.T, c *cluster, sid string) int {
+// queued is the length of the session record's follow-up queue.
+func queued(t *testing.T, cat *catalog.Catalog, sid string) int {
 	t.Helper()
-	nc, err := nats.Connect("nats://"+c.natsAddr, nats.Timeout(2*time.Second))
+	info, _, err := cat.Session(t.Context(), sid)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(context.Background(), bus.BucketSessions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := kv.Get(context.Background(), sid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info := &syv1.SessionInfo{}
-	if err := proto.Unmarshal(e.Value(), info); err != nil {
 		t.Fatal(err)
 	}
 	return len(info.GetQueued())

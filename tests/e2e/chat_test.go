@@ -11,10 +11,10 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/catalog"
+	"github.com/switchyard-hub/switchyard/pkg/testenv"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -313,6 +313,7 @@ func TestChatInjectFollowup(t *testing.T) {
 // and runs each as its own turn after it, in order.
 func TestChatQueueFollowup(t *testing.T) {
 	h := startChatHub(t, 1, map[string]string{"SY_CHAT_FOLLOWUP_MODES": chatEndpoint + "=queue"})
+	cat := testenv.Catalog(t, h.st.NATSURL)
 	rt := h.connectRuntime(0, "rt-chat", chatEndpoint)
 	c := h.chat(1, clientToken)
 	c.MustSend(chatMsg("List files"))
@@ -325,7 +326,7 @@ func TestChatQueueFollowup(t *testing.T) {
 	// Both are stored in the session record before the turn ends.
 	waitFor(t, "two queued messages", func() bool {
 		_, body, _ := h.rest("GET", "/v1/sessions/"+sid, clientToken, nil)
-		return body != nil && body["turn_active"] == true && queuedCount(t, h, sid) == 2
+		return body != nil && body["turn_active"] == true && queuedCount(t, cat, sid) == 2
 	})
 	rtSend(rt, "turn.completed", sid, map[string]any{"in_response_to": payload(um)["message_id"], "exit_code": 0})
 	expectChat(t, c, map[string]any{"type": "stream_end", "session_id": sid})
@@ -343,28 +344,11 @@ func TestChatQueueFollowup(t *testing.T) {
 	}
 }
 
-// queuedCount reads the session record's queue from KV.
-func queuedCount(t *testing.T, h *hub, sid string) int {
+// queuedCount is the length of the session record's follow-up queue.
+func queuedCount(t *testing.T, cat *catalog.Catalog, sid string) int {
 	t.Helper()
-	nc, err := nats.Connect(h.st.NATSURL)
+	info, _, err := cat.Session(t.Context(), sid)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(context.Background(), bus.BucketSessions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := kv.Get(context.Background(), sid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info := &syv1.SessionInfo{}
-	if err := proto.Unmarshal(e.Value(), info); err != nil {
 		t.Fatal(err)
 	}
 	return len(info.GetQueued())
