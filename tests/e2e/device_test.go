@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -19,11 +18,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/switchyard-hub/switchyard/pkg/config"
-	"github.com/switchyard-hub/switchyard/pkg/process"
-	"github.com/switchyard-hub/switchyard/services/gateway/edge"
-	gateway "github.com/switchyard-hub/switchyard/services/gateway/pod"
 )
 
 // Device dialect (document 001) end to end: devices on /ws/runtime of one
@@ -611,41 +605,11 @@ func getFile(t *testing.T, h *hub, id, token string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-// startKillableGateway is one more gateway pod with its own lifetime.
-func (h *hub) startKillableGateway(pod string) (url string, stop func()) {
-	h.t.Helper()
-	var gcfg edge.Config
-	if err := config.Load(&gcfg, "gateway", nil); err != nil {
-		h.t.Fatal(err)
-	}
-	gcfg.Pod, gcfg.Listen, gcfg.NATSURL, gcfg.RedisURL = pod, "127.0.0.1:0", h.st.NATSURL, h.redis.URL()
-	gcfg.ClientTokens = []string{clientToken + "=alice", bobToken + "=bob"}
-	gcfg.LogLevel = "error"
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan *edge.Server, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- gateway.Run(ctx, gcfg, process.Options{}, func(s *edge.Server) { started <- s })
-	}()
-	var stopOnce sync.Once
-	stop = func() { stopOnce.Do(func() { cancel(); <-done }) }
-	h.t.Cleanup(stop)
-	select {
-	case s := <-started:
-		return "ws://" + s.Addr(), stop
-	case err := <-done:
-		h.t.Fatalf("gateway %s: %v", pod, err)
-	case <-time.After(waitLimit):
-		h.t.Fatalf("gateway %s did not start", pod)
-	}
-	return "", stop
-}
-
 func TestDeviceUploadResumeAfterControllerGatewayKilled(t *testing.T) {
 	h := startHub(t, hubOptions{extraGateways: 1, env: deviceEnv(nil)})
 	a := startAgent(t, h, 0, "deck")
-	url, kill := h.startKillableGateway("gw-doomed")
-	c := dial(t, url+"/ws/device/deck")
+	url, kill := h.gatewayPod("gw-doomed")
+	c := dial(t, "ws"+strings.TrimPrefix(url, "http")+"/ws/device/deck")
 	c.MustSend(hubConnected("h1", "hub-a", ""))
 	c.Expect("pairing_required")
 	c.MustSend(req("p1", "pair_confirm", map[string]any{"code": h.pairingCode("deck", "hub-a")}))

@@ -41,7 +41,7 @@ type hub struct {
 	spans    *tracetest.InMemoryExporter
 	gateways []string // http://host:port, [0] is the dev stack's
 	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	pods     []func() // stop each extra gateway pod (gatewayPod)
 	natsDir  string
 	stopOnce sync.Once
 }
@@ -86,14 +86,19 @@ func startHub(t *testing.T, o hubOptions) *hub {
 	h.st = st
 	h.gateways = append(h.gateways, st.GatewayURL)
 	for i := 0; i < o.extraGateways; i++ {
-		h.addGateway(ctx, fmt.Sprintf("gw-%d", i+2))
+		url, _ := h.gatewayPod(fmt.Sprintf("gw-%d", i+2))
+		h.gateways = append(h.gateways, url)
 	}
 	t.Cleanup(h.stop)
 	return h
 }
 
-// addGateway starts another gateway pod on the same NATS and Redis.
-func (h *hub) addGateway(ctx context.Context, pod string) {
+// gatewayPod starts another gateway pod on the hub's NATS and Redis and
+// returns its http:// URL. stop ends it as SIGTERM does (its context ends:
+// it drains) and waits until it has exited; the hub stops what is left
+// before its dev stack.
+func (h *hub) gatewayPod(pod string) (url string, stop func()) {
+	h.t.Helper()
 	var gcfg edge.Config
 	if err := config.Load(&gcfg, "gateway", nil); err != nil {
 		h.t.Fatal(err)
@@ -101,27 +106,46 @@ func (h *hub) addGateway(ctx context.Context, pod string) {
 	gcfg.Pod, gcfg.Listen, gcfg.NATSURL, gcfg.RedisURL = pod, "127.0.0.1:0", h.st.NATSURL, h.redis.URL()
 	gcfg.ClientTokens = []string{clientToken + "=alice", bobToken + "=bob"}
 	gcfg.LogLevel = "warn"
+	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan *edge.Server, 1)
 	errs := make(chan error, 1)
-	h.wg.Add(1)
 	go func() {
-		defer h.wg.Done()
 		errs <- gateway.Run(ctx, gcfg, process.Options{Exporter: h.spans}, func(s *edge.Server) { started <- s })
 	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-errs:
+				if err != nil {
+					h.t.Errorf("gateway %s: %v", pod, err)
+				}
+			case <-time.After(waitLimit + 20*time.Second):
+				h.t.Errorf("gateway %s did not drain", pod)
+			}
+		})
+	}
+	h.pods = append(h.pods, stop)
 	select {
 	case s := <-started:
-		h.gateways = append(h.gateways, "http://"+s.Addr())
+		return "http://" + s.Addr(), stop
 	case err := <-errs:
+		cancel()
 		h.t.Fatalf("gateway %s: %v", pod, err)
 	case <-time.After(waitLimit):
+		cancel()
 		h.t.Fatalf("gateway %s did not start", pod)
 	}
+	return "", stop
 }
 
 func (h *hub) stop() {
 	h.stopOnce.Do(func() {
+		for _, stop := range h.pods {
+			stop()
+		}
 		h.cancel()
-		h.wg.Wait()
 		h.st.Stop()
 	})
 }

@@ -15,12 +15,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/switchyard-hub/switchyard/pkg/config"
-	"github.com/switchyard-hub/switchyard/pkg/process"
 	"github.com/switchyard-hub/switchyard/pkg/testenv"
 	"github.com/switchyard-hub/switchyard/pkg/upload"
-	"github.com/switchyard-hub/switchyard/services/gateway/edge"
-	gatewaypod "github.com/switchyard-hub/switchyard/services/gateway/pod"
 )
 
 // Push channels (document 000): /notification and /statechange readers
@@ -430,7 +426,7 @@ func TestPushChannelRules(t *testing.T) {
 	h.pushSync(chatty)
 
 	// Drain (what SIGTERM does): readers close with 1000.
-	url, stop := h.drainableGateway("gw-drain")
+	url, stop := h.gatewayPod("gw-drain")
 	n := dial(t, "ws"+strings.TrimPrefix(url, "http")+"/notification?token="+clientToken)
 	s := dial(t, "ws"+strings.TrimPrefix(url, "http")+"/statechange?token="+clientToken)
 	h.pushSync(n)
@@ -466,46 +462,4 @@ func (h *hub) metrics(gw int) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
-}
-
-// drainableGateway starts a gateway pod of its own; stop drains it as
-// SIGTERM does (its context ends) and waits until it has exited.
-func (h *hub) drainableGateway(pod string) (url string, stop func()) {
-	h.t.Helper()
-	var gcfg edge.Config
-	if err := config.Load(&gcfg, "gateway", nil); err != nil {
-		h.t.Fatal(err)
-	}
-	gcfg.Pod, gcfg.Listen, gcfg.NATSURL, gcfg.RedisURL = pod, "127.0.0.1:0", h.st.NATSURL, h.redis.URL()
-	gcfg.ClientTokens = []string{clientToken + "=alice", bobToken + "=bob"}
-	gcfg.LogLevel = "warn"
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan *edge.Server, 1)
-	errs := make(chan error, 1)
-	go func() {
-		errs <- gatewaypod.Run(ctx, gcfg, process.Options{}, func(s *edge.Server) { started <- s })
-	}()
-	stop = func() {
-		cancel()
-		select {
-		case err := <-errs:
-			if err != nil {
-				h.t.Errorf("gateway %s: %v", pod, err)
-			}
-		case <-time.After(waitLimit + 20*time.Second):
-			h.t.Errorf("gateway %s did not drain", pod)
-		}
-	}
-	select {
-	case s := <-started:
-		h.t.Cleanup(func() { cancel() })
-		return "http://" + s.Addr(), stop
-	case err := <-errs:
-		cancel()
-		h.t.Fatalf("gateway %s: %v", pod, err)
-	case <-time.After(waitLimit):
-		cancel()
-		h.t.Fatalf("gateway %s did not start", pod)
-	}
-	return "", nil
 }
