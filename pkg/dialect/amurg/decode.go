@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/jsondepth"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
@@ -195,7 +196,7 @@ func fillBodySession(env *syv1.Envelope) {
 }
 
 // Timestamp renders t the way the hub stamps frames: ISO 8601 UTC, ms.
-func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+func Timestamp(t time.Time) string { return clock.Stamp(t) }
 
 func unmarshalPayload(f *Frame, v any) *Error {
 	if len(f.Payload) == 0 || bytes.Equal(f.Payload, []byte("null")) {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/jsondepth"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
@@ -139,12 +140,9 @@ func (c *Conn) SendErrorRef(ref, session, code, message string) {
 
 // ErrorEnvelope is an error with a hub error code (pkg/errcode).
 func ErrorEnvelope(session, code, message string) *syv1.Envelope {
-	return &syv1.Envelope{Type: kind.Error, SessionId: session, Ts: Timestamp(time.Now()),
+	return &syv1.Envelope{Type: kind.Error, SessionId: session, Ts: clock.Stamp(time.Now()),
 		Body: &syv1.Envelope_Error{Error: &syv1.Error{Code: code, Message: message}}}
 }
-
-// Timestamp renders t as the hub's wire timestamps (RFC 3339, UTC, ms).
-func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
 
 // Close sends what is queued, then closes the socket for reason with the
 // reason's code; text "" is the reason's default text. The first reason

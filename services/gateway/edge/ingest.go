@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
@@ -146,7 +147,7 @@ func assignID(env *syv1.Envelope) {
 // their subscribers (runtime.status frames). It travels on SY_IN like
 // every other change, so it is not lost if a session replica is down.
 func (s *Server) announceRuntime(ctx context.Context, rid string, online bool) {
-	env := &syv1.Envelope{Id: nuid.Next(), Type: kind.RuntimeStatus, RuntimeId: rid, Ts: Timestamp(time.Now()),
+	env := &syv1.Envelope{Id: nuid.Next(), Type: kind.RuntimeStatus, RuntimeId: rid, Ts: clock.Stamp(time.Now()),
 		Body: &syv1.Envelope_RuntimeStatus{RuntimeStatus: &syv1.RuntimeStatus{RuntimeId: rid, Online: online}}}
 	if _, err := s.bus.Publish(ctx, bus.InboundSubject(s.cfg.Partitions, "rt-"+rid), env); err != nil {
 		s.log.WarnContext(ctx, "runtime status not announced", "runtime", rid, "online", online, "err", err)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/push"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
@@ -330,7 +331,7 @@ func (s *room) uploadFile(w http.ResponseWriter, r *http.Request, user string) {
 	// The bytes are durable; the runtime gets them through the object store
 	// (attachFile), so the envelope carries metadata only.
 	env := &syv1.Envelope{
-		Type: kind.FileUpload, Id: "file-" + fileID, SessionId: sid, UserId: user, Ts: edge.Timestamp(time.Now()),
+		Type: kind.FileUpload, Id: "file-" + fileID, SessionId: sid, UserId: user, Ts: clock.Stamp(time.Now()),
 		Origin: &syv1.Route{Pod: s.s.Pod(), ConnId: "", Dialect: kind.RoleClient.String(), Role: kind.RoleClient.String()},
 		Body:   &syv1.Envelope_File{File: &syv1.FileTransfer{SessionId: sid, Metadata: md}},
 	}

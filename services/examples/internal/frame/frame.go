@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 )
 
 // Frame is one inbound message. Seq is the hub's per-session transcript
@@ -57,7 +59,7 @@ func Control(typ string, payload any) Out {
 func Now() string { return Timestamp(time.Now()) }
 
 // Timestamp renders t as RFC 3339 UTC with milliseconds.
-func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+func Timestamp(t time.Time) string { return clock.Stamp(t) }
 
 // NewID returns a random (version 4) UUID.
 func NewID() string {

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/chat"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
@@ -166,4 +167,4 @@ func (d *Dialect) requestCtx(ctx context.Context) (context.Context, context.Canc
 	return context.WithTimeout(ctx, d.s.Config().RequestTimeout+d.s.Config().RequestTimeout/10)
 }
 
-func now() string { return edge.Timestamp(time.Now()) }
+func now() string { return clock.Stamp(time.Now()) }
