@@ -71,13 +71,7 @@ func (s *room) ownedFile(w http.ResponseWriter, ctx context.Context, id, user st
 }
 
 func (s *room) deleteUploadFile(w http.ResponseWriter, ctx context.Context, fileID, uploadID, user string) {
-	fi, err := s.uploads.Stat(ctx, fileID)
-	if err != nil {
-		uploadFailed(w, err, fileID)
-		return
-	}
-	if fi.OwnerUserID != user {
-		rest.WriteError(w, http.StatusForbidden, errcode.Forbidden, "file belongs to another user's upload")
+	if _, ok := s.ownUploadFile(w, ctx, fileID, user); !ok {
 		return
 	}
 	if err := s.uploads.Cancel(ctx, uploadID, user); err != nil {
@@ -91,16 +85,24 @@ func (s *room) deleteUploadFile(w http.ResponseWriter, ctx context.Context, file
 // owner reads it (Reading while it is sent; the upload client publishes
 // the Download transfer and the states).
 func (s *room) serveUploadFile(w http.ResponseWriter, r *http.Request, fileID, user string) {
-	fi, err := s.uploads.Stat(r.Context(), fileID)
+	if fi, ok := s.ownUploadFile(w, r.Context(), fileID, user); ok {
+		s.uploads.Serve(w, r, fi, syv1.FileState_FILE_STATE_READING)
+	}
+}
+
+// ownUploadFile reads a device upload's file for user, its owner; false:
+// the request was answered (404, 503, 403).
+func (s *room) ownUploadFile(w http.ResponseWriter, ctx context.Context, fileID, user string) (*upload.FileInfo, bool) {
+	fi, err := s.uploads.Stat(ctx, fileID)
 	if err != nil {
 		uploadFailed(w, err, fileID)
-		return
+		return fi, false
 	}
 	if fi.OwnerUserID != user {
 		rest.WriteError(w, http.StatusForbidden, errcode.Forbidden, "file belongs to another user's upload")
-		return
+		return fi, false
 	}
-	s.uploads.Serve(w, r, fi, syv1.FileState_FILE_STATE_READING)
+	return fi, true
 }
 
 // uploadFailed answers an upload client error: unknown file/upload 404,
