@@ -27,6 +27,27 @@ import (
 // hellos with answer (nil: never).
 func startAmurg(t *testing.T, mod func(*edge.Config), answer func(*syv1.Envelope) *syv1.HelloAck) *edge.Server {
 	t.Helper()
+	s, b := startCore(t, mod)
+	sub, err := b.NC.QueueSubscribe(bus.SubjRelayHello(), bus.QueueRelay, func(m *nats.Msg) {
+		_, env, err := bus.Decode(context.Background(), m.Data, m.Header)
+		if err != nil || answer == nil {
+			return
+		}
+		if ack := answer(env); ack != nil {
+			_ = b.Reply(context.Background(), m, &syv1.Envelope{Type: codec.TypeHelloAck, Body: &syv1.Envelope_HelloAck{HelloAck: ack}})
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return s
+}
+
+// startCore runs a gateway core serving the dialect on NATS and Redis of
+// its own (no relay: the test is the relay) and returns it with the bus.
+func startCore(t *testing.T, mod func(*edge.Config)) (*edge.Server, *bus.Bus) {
+	t.Helper()
 	url, b := testenv.Streams(t)
 	r := testenv.StartRedis(t)
 	cfg := edge.Defaults()
@@ -51,20 +72,7 @@ func startAmurg(t *testing.T, mod func(*edge.Config), answer func(*syv1.Envelope
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
-	sub, err := b.NC.QueueSubscribe(bus.SubjRelayHello(), bus.QueueRelay, func(m *nats.Msg) {
-		_, env, err := bus.Decode(context.Background(), m.Data, m.Header)
-		if err != nil || answer == nil {
-			return
-		}
-		if ack := answer(env); ack != nil {
-			_ = b.Reply(context.Background(), m, &syv1.Envelope{Type: codec.TypeHelloAck, Body: &syv1.Envelope_HelloAck{HelloAck: ack}})
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	return s
+	return s, b
 }
 
 func dialRuntime(t *testing.T, s *edge.Server) *websocket.Conn {

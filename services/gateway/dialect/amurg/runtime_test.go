@@ -1,21 +1,16 @@
 package amurg
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
-	"github.com/switchyard-hub/switchyard/pkg/telemetry"
-	"github.com/switchyard-hub/switchyard/pkg/testenv"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
 )
@@ -48,27 +43,7 @@ func TestHelloCloseReasonFollowsTheCode(t *testing.T) {
 // runtime.hello, the socket still reads: a ping is answered before the
 // hello.ack.
 func TestHelloWaitsOffTheReadLoop(t *testing.T) {
-	url, b := testenv.Streams(t)
-	r := testenv.StartRedis(t)
-	cfg := edge.Defaults()
-	cfg.Pod, cfg.NATSURL, cfg.RedisURL, cfg.Listen, cfg.DrainJitter = "amurg-test", url, r.URL(), "127.0.0.1:0", 0
-	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "gw-test", Pod: cfg.Pod, LogOutput: io.Discard, Registry: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := edge.New(cfg, b, r.Client(t), tel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Register(s); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	s, b := startCore(t, nil)
 	// The test is the relay, and holds its answer.
 	hellos := make(chan *nats.Msg, 1)
 	sub, err := b.NC.QueueSubscribe(bus.SubjRelayHello(), bus.QueueRelay, func(m *nats.Msg) { hellos <- m })
@@ -99,7 +74,7 @@ func TestHelloWaitsOffTheReadLoop(t *testing.T) {
 		t.Fatalf("first frame while the hello waits: %s, want pong", typ)
 	}
 	ack := &syv1.Envelope{Type: codec.TypeHelloAck, Body: &syv1.Envelope_HelloAck{HelloAck: &syv1.HelloAck{Ok: false, Code: errcode.AuthFailed, Error: "unknown token"}}}
-	if err := b.Reply(ctx, held, ack); err != nil {
+	if err := b.Reply(t.Context(), held, ack); err != nil {
 		t.Fatal(err)
 	}
 	if typ := frameType(t, c); typ != "hello.ack" {
