@@ -34,6 +34,10 @@ func (s *Server) Authenticate(r *http.Request) (Principal, bool) {
 	return s.authenticateToken(r.Context(), Bearer(r))
 }
 
+// AdminName looks token up in SY_ADMIN_TOKENS (parsed once, by New): the
+// one admin rule of admin REST (rest.Admin) and the push channels.
+func (s *Server) AdminName(token string) (string, bool) { return s.admins.Lookup(token) }
+
 // authOnce is one request's Authenticate answer (afterHTTP).
 type authOnce struct {
 	once sync.Once

@@ -50,9 +50,11 @@ func glob(p, s string) bool {
 	return strings.HasSuffix(s, parts[len(parts)-1])
 }
 
-// originAllowed reports whether an upgrade request may open a socket: no
-// Origin (not a browser), the gateway's own origin, or one of the patterns.
-func originAllowed(r *http.Request, patterns []string) bool {
+// OriginMatches reports whether an upgrade request may open a socket: no
+// Origin (not a browser), the gateway's own origin, or one of the patterns
+// ("*", or scheme://host[:port] with * wildcards; case-insensitive). A
+// dialect with origins of its own (OriginChecker) matches them with it.
+func OriginMatches(r *http.Request, patterns []string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
@@ -83,7 +85,7 @@ var LoopbackOrigins = []string{"http://localhost:*", "http://127.0.0.1:*", "http
 
 // checkOrigin is the upgrader's Origin check (SY_ALLOWED_ORIGINS).
 func (s *Server) checkOrigin(r *http.Request) bool {
-	if originAllowed(r, s.cfg.AllowedOrigins) {
+	if OriginMatches(r, s.cfg.AllowedOrigins) {
 		return true
 	}
 	s.log.Info("socket refused: browser Origin not in SY_ALLOWED_ORIGINS", "origin", r.Header.Get("Origin"), "path", r.URL.Path)
@@ -99,7 +101,7 @@ type OriginChecker interface {
 
 // OriginAllowed reports whether SY_ALLOWED_ORIGINS admits r's Origin (no
 // Origin, or the gateway's own, always).
-func (s *Server) OriginAllowed(r *http.Request) bool { return originAllowed(r, s.cfg.AllowedOrigins) }
+func (s *Server) OriginAllowed(r *http.Request) bool { return OriginMatches(r, s.cfg.AllowedOrigins) }
 
 func (s *Server) originCheck(d Dialect) func(*http.Request) bool {
 	if oc, ok := d.(OriginChecker); ok {

@@ -74,6 +74,7 @@ type Server struct {
 	connSeq     atomic.Uint64
 	boot        string // random per process start, so conn ids never repeat
 
+	admins  *auth.Table    // SY_ADMIN_TOKENS (empty when unusable: fail closed)
 	budget  *ws.Budget     // read budget of every socket (SY_READ_BUDGET_BYTES)
 	admit   *admission     // SY_INGEST_MAX_BACKLOG; nil: off
 	proxies []netip.Prefix // SY_TRUSTED_PROXIES
@@ -109,6 +110,11 @@ func New(cfg Config, b *bus.Bus, rdb redis.UniversalClient, tel *telemetry.Telem
 		deliveryHooks: map[string]DeliveryHook{},
 		ingestHooks:   map[string]IngestHook{},
 		boot:          strconv.FormatUint(rand.Uint64()>>40, 36),
+	}
+	if s.admins, err = auth.ParseTable(cfg.AdminTokens); err != nil {
+		// Fail closed: no token is taken for an admin's.
+		s.log.Error("admin tokens unusable (SY_ADMIN_TOKENS); no admin call is served and no push reader is an admin by token", "err", err)
+		s.admins, _ = auth.ParseTable(nil)
 	}
 	s.m = newMetrics(tel.Registry, s)
 	s.admit = newAdmission(cfg.IngestMaxBacklog, cfg.IngestMaxLag, cfg.Partitions, tel.Registry)

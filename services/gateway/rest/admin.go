@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/switchyard-hub/switchyard/pkg/auth"
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
@@ -36,16 +35,9 @@ func (a *api) adminRoutes() {
 // auth_failed without a known token, 403 forbidden for a client token.
 // Every room that serves admin calls uses it, so the rule is one.
 func Admin(s *edge.Server) func(Handler) http.HandlerFunc {
-	admins, err := auth.ParseTable(s.Config().AdminTokens)
-	if err != nil {
-		// Fail closed: no admin call is served with a broken table.
-		s.Log().Error("admin tokens unusable (SY_ADMIN_TOKENS); every admin call is refused", "err", err)
-		admins, _ = auth.ParseTable(nil)
-	}
 	return func(h Handler) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			tok := edge.Bearer(r)
-			if name, ok := admins.Lookup(tok); ok {
+			if name, ok := s.AdminName(edge.Bearer(r)); ok {
 				h(w, r, name)
 				return
 			}

@@ -3,8 +3,6 @@ package push
 import (
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/push"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
@@ -26,7 +24,7 @@ import (
 func (d *Dialect) admit(r *http.Request) (codec.Reader, string) {
 	cfg := d.s.Config()
 	if tok := edge.Bearer(r); tok != "" {
-		if name, ok := d.admins.Lookup(tok); ok {
+		if name, ok := d.s.AdminName(tok); ok {
 			return codec.Reader{UserID: name, Admin: true}, ""
 		}
 		if p, ok := d.s.Authenticate(r); ok {
@@ -58,25 +56,4 @@ func loopback(r *http.Request) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// originAllowed is the browser check of an upgrade: no Origin header (not
-// a browser: the document's Python and Node samples) is admitted; a
-// browser's Origin must be the gateway's own (same host) or one of the
-// allowed origins ("scheme://host[:port]", case-insensitive, or "*").
-// SY_PUSH_ALLOWED_ORIGINS stands until the core checks origins for every
-// dialect.
-func originAllowed(allowed []string, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	for _, a := range allowed {
-		a = strings.TrimSuffix(strings.TrimSpace(a), "/")
-		if a == "*" || strings.EqualFold(a, origin) {
-			return true
-		}
-	}
-	u, err := url.Parse(origin)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 }

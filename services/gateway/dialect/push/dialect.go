@@ -12,10 +12,10 @@ package push
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/switchyard-hub/switchyard/pkg/auth"
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/push"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
@@ -27,25 +27,29 @@ const Name = "push"
 
 // Dialect is the push channels on one gateway.
 type Dialect struct {
-	s      *edge.Server
-	admins *auth.Table
-	fan    *fanout
+	s       *edge.Server
+	origins []string // SY_PUSH_ALLOWED_ORIGINS, trimmed
+	fan     *fanout
 }
 
 // Register serves the push channels and the gateway's push sources on s
 // (an edge.Room).
 func Register(s *edge.Server) error {
-	admins, err := auth.ParseTable(s.Config().AdminTokens)
-	if err != nil {
-		// Fail closed: no token is taken for an admin's.
-		s.Log().Error("admin tokens unusable (SY_ADMIN_TOKENS); push readers are never admins by token", "err", err)
-		admins, _ = auth.ParseTable(nil)
-	}
-	d := &Dialect{s: s, admins: admins}
+	d := &Dialect{s: s, origins: pushOrigins(s.Config().PushAllowedOrigins)}
 	d.fan = newFanout(s)
 	s.Register(d)
 	registerSources(s)
 	return nil
+}
+
+// pushOrigins are SY_PUSH_ALLOWED_ORIGINS as the core matches them
+// (edge.OriginMatches): spaces and a trailing slash dropped.
+func pushOrigins(list []string) []string {
+	out := make([]string, 0, len(list))
+	for _, o := range list {
+		out = append(out, strings.TrimSuffix(strings.TrimSpace(o), "/"))
+	}
+	return out
 }
 
 // reader is one push socket's dialect state.
@@ -68,7 +72,7 @@ func (d *Dialect) Paths() []string {
 // OriginAllowed implements edge.OriginChecker: a browser Origin is admitted
 // when SY_PUSH_ALLOWED_ORIGINS or SY_ALLOWED_ORIGINS lists it.
 func (d *Dialect) OriginAllowed(r *http.Request) bool {
-	return originAllowed(d.s.Config().PushAllowedOrigins, r) || d.s.OriginAllowed(r)
+	return edge.OriginMatches(r, d.origins) || d.s.OriginAllowed(r)
 }
 
 // Accept implements edge.Dialect: a request that is not a WebSocket
