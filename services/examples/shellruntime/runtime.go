@@ -160,13 +160,18 @@ func (r *runtime) onStop(ctx context.Context, f frame.Frame) error {
 	}
 	id := pick(p.SessionID, f.SessionID)
 	ack := stopAck{SessionID: id, OK: true}
+	send := func() {
+		r.log.Info("stop requested", "session", id, "ok", ack.OK)
+		r.send(ctx, frame.New("stop.ack", id, ack))
+	}
 	if s := r.lookup(id); s == nil {
 		ack.OK, ack.Error = false, "unknown session"
-	} else if !s.stop() {
+	} else if s.stop(send) {
+		return nil
+	} else {
 		ack.OK, ack.Error = false, "no command is running"
 	}
-	r.log.Info("stop requested", "session", id, "ok", ack.OK)
-	r.send(ctx, frame.New("stop.ack", id, ack))
+	send()
 	return nil
 }
 

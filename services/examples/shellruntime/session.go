@@ -95,13 +95,15 @@ func (s *session) beginTurn(stop context.CancelCauseFunc) {
 	s.mu.Unlock()
 }
 
-// stop kills the running command; false when nothing runs.
-func (s *session) stop() bool {
+// stop calls acked, then kills the running command; false (acked not
+// called) when nothing runs.
+func (s *session) stop(acked func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopTurn == nil {
 		return false
 	}
+	acked() // before the kill: stop.ack precedes the turn.completed it causes
 	s.stopTurn(errStopped)
 	return true
 }
