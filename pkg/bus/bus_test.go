@@ -473,7 +473,7 @@ func TestPoisonNotRedelivered(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // no event for "stream emptied"
 	}
-	cons, err := st.Consumer(ctx, "relay-p0")
+	cons, err := st.Consumer(ctx, bus.PartitionConsumer("relay", 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-hub/switchyard/pkg/namespace"
@@ -34,19 +35,37 @@ var ErrPoison = errors.New("poison message")
 const PullExpiry = 5 * time.Second
 
 // DurableSession names the session service's partition consumers of
-// StreamInbound: session-p0 … session-p<N-1>.
+// StreamInbound: session-owned-p0 … session-owned-p<N-1>.
 const DurableSession = "session"
 
+// PartitionGroup is the priority group of every partition consumer: the
+// replica pinned to it owns the partition.
+const PartitionGroup = "owner"
+
+// DefaultWindow is how many messages of one partition its owner holds at a
+// time when PartitionOptions.Window is zero.
+const DefaultWindow = 32
+
 // PartitionConsumer is the durable name of partition p's consumer.
-func PartitionConsumer(durable string, p int) string { return durable + "-p" + strconv.Itoa(p) }
+func PartitionConsumer(durable string, p int) string {
+	return PartitionConsumerPrefix(durable) + strconv.Itoa(p)
+}
+
+// PartitionConsumerPrefix is what the names of durable's partition
+// consumers start with.
+func PartitionConsumerPrefix(durable string) string { return durable + "-owned-p" }
+
+// legacyConsumer is partition p's consumer before partitions had owners
+// (MaxAckPending 1, shared by every replica), deleted on start-up.
+func legacyConsumer(durable string, p int) string { return durable + "-p" + strconv.Itoa(p) }
 
 // ParsePartitionConsumer reads a name made by PartitionConsumer.
 func ParsePartitionConsumer(name string) (durable string, p int, ok bool) {
-	i := strings.LastIndex(name, "-p")
+	i := strings.LastIndex(name, "-owned-p")
 	if i <= 0 {
 		return "", 0, false
 	}
-	p, err := strconv.Atoi(name[i+2:])
+	p, err := strconv.Atoi(name[i+len("-owned-p"):])
 	if err != nil || p < 0 {
 		return "", 0, false
 	}
@@ -56,103 +75,158 @@ func ParsePartitionConsumer(name string) (durable string, p int, ok bool) {
 // PartitionOptions configures ConsumePartitions.
 type PartitionOptions struct {
 	Stream string // StreamInbound() or StreamRuntime()
-	// Durable name prefix, e.g. "session" → consumers session-p0 … session-pN.
+	// Durable name prefix, e.g. "session" → consumers session-owned-p0 ….
 	Durable    string
 	Partitions int
 	// AckWait is how long a message may stay unacked before JetStream
-	// hands it to another replica: the failover time after a crash.
+	// hands it out again. A dead owner's partition moves to another
+	// replica after PinnedTTL(AckWait).
 	AckWait time.Duration
-	Log     *slog.Logger
+	// Window is how many messages of a partition its owner holds unacked
+	// (0: DefaultWindow). They are handled one at a time, in order.
+	Window int
+	Log    *slog.Logger
 }
+
+// PinnedTTL is how long a partition stays with a replica that stopped
+// pulling: longer than AckWait plus one pull's lifetime, so that every
+// message the old owner held is due for redelivery before a new owner
+// pulls, and the new owner gets them before anything newer.
+func PinnedTTL(ackWait time.Duration) time.Duration { return ackWait + PullExpiry + time.Second }
 
 // Partitions is a running set of partition consumers.
 type Partitions struct {
-	ccs []jetstream.ConsumeContext
-	wg  sync.WaitGroup
+	stream jetstream.Stream
+	parts  []*partition
+	wg     sync.WaitGroup
+	stop   chan struct{}
+	nc     *nats.Conn
+	log    *slog.Logger
 }
 
 // ConsumePartitions runs handler over every partition of a stream. Each
-// partition has one durable consumer with MaxAckPending 1, shared by all
-// replicas: at most one message of a partition is in flight anywhere, which
-// keeps per-session order across replicas and across crashes.
+// partition has one durable consumer shared by all replicas, with a pinned
+// priority group: one replica at a time owns a partition and handles its
+// messages in stream order, up to Window of them pulled ahead, which keeps
+// per-session order across replicas and across crashes. A handler error
+// is retried in place (a nak would let later messages pass it).
 func (b *Bus) ConsumePartitions(ctx context.Context, o PartitionOptions, handler Handler) (*Partitions, error) {
 	stream, err := b.JS.Stream(ctx, o.Stream)
 	if err != nil {
 		return nil, fmt.Errorf("bus: stream %s: %w", o.Stream, err)
 	}
+	if o.Window <= 0 {
+		o.Window = DefaultWindow
+	}
 	prefix := namespace.Subject(prefixInbound)
 	if o.Stream == StreamRuntime() {
 		prefix = namespace.Subject(prefixRuntime)
 	}
-	p := &Partitions{}
+	p := &Partitions{stream: stream, stop: make(chan struct{}), nc: b.NC, log: o.Log}
+	// Handlers finish what they started when ctx ends: Stop drains.
+	hctx := context.WithoutCancel(ctx)
 	for i := 0; i < o.Partitions; i++ {
-		cc, err := b.consumePartition(ctx, stream, o, prefix+strconv.Itoa(i)+".>", PartitionConsumer(o.Durable, i), handler, &p.wg)
+		part, err := consumePartition(ctx, hctx, stream, o, prefix+strconv.Itoa(i)+".>", i, handler, p)
 		if err != nil {
 			p.Stop()
 			return nil, err
 		}
-		p.ccs = append(p.ccs, cc)
+		p.parts = append(p.parts, part)
 	}
 	return p, nil
 }
 
-func (b *Bus) consumePartition(ctx context.Context, stream jetstream.Stream, o PartitionOptions, filter, durable string, handler Handler, wg *sync.WaitGroup) (jetstream.ConsumeContext, error) {
+func consumePartition(ctx, hctx context.Context, stream jetstream.Stream, o PartitionOptions, filter string, i int, handler Handler, ps *Partitions) (*partition, error) {
+	// A work-queue stream takes one consumer per subject: the shared
+	// consumer of earlier versions goes first. A message its replica
+	// still holds stays in the stream and comes first from the new one.
+	if err := stream.DeleteConsumer(ctx, legacyConsumer(o.Durable, i)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("bus: delete consumer %s: %w", legacyConsumer(o.Durable, i), err)
+	}
+	part := &partition{name: PartitionConsumer(o.Durable, i), filter: filter, stream: stream, handler: handler, stop: ps.stop, log: o.Log}
 	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       durable,
-		FilterSubject: filter,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       o.AckWait,
-		MaxAckPending: 1,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxDeliver:    -1,
-		BackOff:       nil,
+		Durable:        part.name,
+		FilterSubject:  filter,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        o.AckWait,
+		MaxAckPending:  o.Window,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		MaxDeliver:     -1,
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PriorityGroups: []string{PartitionGroup},
+		PinnedTTL:      PinnedTTL(o.AckWait),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bus: consumer %s: %w", durable, err)
+		return nil, fmt.Errorf("bus: consumer %s: %w", part.name, err)
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		wg.Add(1)
-		defer wg.Done()
-		b.handle(ctx, o.Log, m, handler)
-	}, jetstream.PullMaxMessages(8), jetstream.PullExpiry(PullExpiry))
+	part.cc, err = cons.Consume(func(m jetstream.Msg) {
+		ps.wg.Add(1)
+		defer ps.wg.Done()
+		part.receive(hctx, m)
+	}, jetstream.PullMaxMessages(o.Window), jetstream.PullExpiry(PullExpiry), jetstream.PullPriorityGroup(PartitionGroup))
 	if err != nil {
-		return nil, fmt.Errorf("bus: consume %s: %w", durable, err)
+		return nil, fmt.Errorf("bus: consume %s: %w", part.name, err)
 	}
-	return cc, nil
+	return part, nil
 }
 
-func (b *Bus) handle(ctx context.Context, log *slog.Logger, m jetstream.Msg, handler Handler) {
-	mctx, env, err := Decode(ctx, m.Data(), m.Headers())
-	mctx = context.WithValue(mctx, subjectKey{}, m.Subject())
-	if err == nil {
-		err = handler(mctx, env)
-	}
-	switch {
-	case err == nil:
-		if aerr := m.Ack(); aerr != nil {
-			log.Warn("ack failed; message will be redelivered", "subject", m.Subject(), "err", aerr)
-		}
-	case errors.Is(err, ErrPoison) || env == nil:
-		log.Error("dropping unprocessable message", "subject", m.Subject(), "err", err)
-		_ = m.Term()
-	default:
-		md, _ := m.Metadata()
-		delay := 100 * time.Millisecond
-		if md != nil && md.NumDelivered > 1 {
-			delay = min(time.Duration(md.NumDelivered)*250*time.Millisecond, 5*time.Second)
-		}
-		log.Warn("handler failed; redelivering", "subject", m.Subject(), "type", env.GetType(), "err", err, "delay", delay)
-		_ = m.NakWithDelay(delay)
-	}
-}
-
-// Stop stops pulling new messages and waits for in-flight handlers, so
-// their acks are sent before the process exits.
+// Stop stops pulling, handles the messages already pulled and waits for
+// them, so their acks are sent before the process exits; then hands each
+// partition it owned with nothing unacked straight to another replica. A
+// handler still retrying is abandoned: its partition keeps the pin until
+// PinnedTTL, so that message is redelivered before anything newer.
 func (p *Partitions) Stop() {
-	for _, cc := range p.ccs {
-		cc.Stop()
+	select {
+	case <-p.stop:
+		return // stopped before
+	default:
+	}
+	close(p.stop)
+	for _, part := range p.parts {
+		part.cc.Drain()
+	}
+	drained := time.After(30 * time.Second)
+	for _, part := range p.parts {
+		select {
+		case <-part.cc.Closed():
+		case <-drained:
+		}
 	}
 	p.wg.Wait()
+	_ = p.nc.FlushTimeout(time.Second) // the last acks reach the server
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, part := range p.parts {
+		p.unpin(ctx, part)
+	}
+}
+
+// unpin releases part's pin once none of its messages is unacked (acks
+// are processed by the server shortly after they are flushed).
+func (p *Partitions) unpin(ctx context.Context, part *partition) {
+	if part.abandoned.Load() {
+		return
+	}
+	cons, err := p.stream.Consumer(ctx, part.name)
+	if err != nil {
+		return
+	}
+	for settle := time.Now().Add(time.Second); ; {
+		ci, err := cons.Info(ctx)
+		if err != nil {
+			return
+		}
+		if ci.NumAckPending == 0 {
+			break
+		}
+		if time.Now().After(settle) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // no event for "acks processed"
+	}
+	if err := p.stream.UnpinConsumer(ctx, part.name, PartitionGroup); err != nil {
+		p.log.Debug("partition not unpinned; it moves after the pinned TTL", "consumer", part.name, "err", err)
+	}
 }
 
 // ConsumerReady reports why a process consuming partitions p over b is not

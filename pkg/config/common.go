@@ -72,6 +72,15 @@ func (c *Common) PodName() string {
 	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
+// CheckWindow checks a partition window setting (field of cfg): the
+// messages of one partition its owner holds at a time.
+func CheckWindow(cfg any, field string, n int) error {
+	if n < 1 || n > 1024 {
+		return Invalid(cfg, field, n, "want 1..1024")
+	}
+	return nil
+}
+
 // Validate checks the shared settings. Every error names the setting (its
 // environment variable and flag), what it wants and the value it got.
 func (c *Common) Validate() error {

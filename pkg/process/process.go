@@ -153,10 +153,10 @@ func Serve(ctx context.Context, d *Deps, w Worker, healthAddr string, o Options)
 		return err
 	}
 	started.Store(true)
-	// The service's partition consumers (session-p*, relay-p*): pending and
-	// redelivered, polled (docs/metrics.md).
+	// The service's partition consumers (session-owned-p*, relay-owned-p*):
+	// pending and redelivered, polled (docs/metrics.md).
 	d.Bus.WatchConsumers(ctx, d.Tel.Registry, d.Tel.Log, bus.ConsumerStatsEvery,
-		strings.TrimPrefix(d.service, "switchyard-")+"-p", bus.StreamInbound(), bus.StreamRuntime())
+		bus.PartitionConsumerPrefix(strings.TrimPrefix(d.service, "switchyard-")), bus.StreamInbound(), bus.StreamRuntime())
 	d.Tel.Log.Info("ready", "health", ln.Addr().String())
 	o.NotifyStarted()
 	<-ctx.Done()

@@ -94,7 +94,7 @@ var contract = map[string]serviceContract{
 	},
 	"session": {
 		InternalPort: 9090, InternalListenEnv: "SY_HTTP_LISTEN",
-		ExtraEnv: []string{"SY_ACK_WAIT", "SY_TRANSCRIPT_MAX_AGE", "SY_TRANSCRIPT_MAX_BYTES",
+		ExtraEnv: []string{"SY_ACK_WAIT", "SY_PARTITION_WINDOW", "SY_TRANSCRIPT_MAX_AGE", "SY_TRANSCRIPT_MAX_BYTES",
 			"SY_PERMISSION_TIMEOUT", "SY_SESSION_IDLE", "SY_SWEEP_INTERVAL", "SY_TRANSCRIPT_MAX_MSGS_PER_SESSION",
 			"SY_SEQ_FLOOR_INTERVAL", "SY_USER_MESSAGES_PER_MINUTE", "SY_USER_BYTES_PER_HOUR",
 			// jobs.Config (the Jobs field): the scheduler every replica runs.
@@ -103,7 +103,7 @@ var contract = map[string]serviceContract{
 	// The relay binary defaults to 127.0.0.1:9091; the chart uses 9090 like session.
 	"relay": {
 		InternalPort: 9090, InternalListenEnv: "SY_HTTP_LISTEN",
-		ExtraEnv: []string{"SY_ACK_WAIT", "SY_DELIVERY_WAIT", "SY_RUNTIME_TOKENS", "SY_RUNTIME_TOKEN_TTL", "SY_RUNTIME_TOKEN_GRACE",
+		ExtraEnv: []string{"SY_ACK_WAIT", "SY_PARTITION_WINDOW", "SY_DELIVERY_WAIT", "SY_RUNTIME_TOKENS", "SY_RUNTIME_TOKEN_TTL", "SY_RUNTIME_TOKEN_GRACE",
 			"SY_ENDPOINT_OWNER_GRACE"},
 		Secrets: []string{"SY_RUNTIME_TOKENS"},
 	},

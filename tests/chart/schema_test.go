@@ -199,6 +199,8 @@ var badCases = []badValues{
 	{"drain jitter negative", "services: {gateway: {settings: {drainJitterSeconds: -1}}}", nil, "'/services/gateway/settings/drainJitterSeconds'", true},
 	{"history page minimum", "services: {gateway: {settings: {historyPage: 0}}}", nil, "'/services/gateway/settings/historyPage'", true},
 	{"session ack wait format", "services: {session: {settings: {ackWait: soon}}}", nil, "'/services/session/settings/ackWait'", true},
+	{"session partition window zero", "services: {session: {settings: {partitionWindow: 0}}}", nil, "'/services/session/settings/partitionWindow'", true},
+	{"relay partition window too large", "services: {relay: {settings: {partitionWindow: 5000}}}", nil, "'/services/relay/settings/partitionWindow'", true},
 	{"transcript bytes minimum", "services: {session: {settings: {transcriptMaxBytes: 0}}}", nil, "'/services/session/settings/transcriptMaxBytes'", true},
 	{"messages per session zero", "services: {session: {settings: {transcriptMaxMsgsPerSession: 0}}}", nil, "'/services/session/settings/transcriptMaxMsgsPerSession'", true},
 	{"user messages negative", "services: {session: {settings: {userMessagesPerMinute: -1}}}", nil, "'/services/session/settings/userMessagesPerMinute'", true},

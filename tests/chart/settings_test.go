@@ -67,6 +67,7 @@ var valueEnvTable = []valueEnv{
 	{"services.gateway.settings.ingestMaxLag", "SY_INGEST_MAX_LAG", []string{"gateway"}, "3s", "3s"},
 	{"services.gateway.settings.readBudgetWait", "SY_READ_BUDGET_WAIT", []string{"gateway"}, "9s", "9s"},
 	{"services.session.settings.ackWait", "SY_ACK_WAIT", []string{"session"}, "7s", "7s"},
+	{"services.session.settings.partitionWindow", "SY_PARTITION_WINDOW", []string{"session"}, 64, "64"},
 	{"services.session.settings.transcriptMaxAge", "SY_TRANSCRIPT_MAX_AGE", []string{"session"}, "48h", "48h"},
 	// Above 2^32 and written without exponent (YAML numbers reach helm as float64).
 	{"services.session.settings.transcriptMaxBytes", "SY_TRANSCRIPT_MAX_BYTES", []string{"session"}, 10737418240, "10737418240"},
@@ -86,6 +87,7 @@ var valueEnvTable = []valueEnv{
 	{"services.session.settings.jobMaxAttempts", "SY_JOB_MAX_ATTEMPTS", []string{"session"}, 2, "2"},
 	{"services.session.settings.jobRunRecordTTL", "SY_JOB_RUN_RECORD_TTL", []string{"session"}, "48h", "48h"},
 	{"services.relay.settings.ackWait", "SY_ACK_WAIT", []string{"relay"}, "9s", "9s"},
+	{"services.relay.settings.partitionWindow", "SY_PARTITION_WINDOW", []string{"relay"}, 8, "8"},
 	{"services.relay.settings.deliveryWait", "SY_DELIVERY_WAIT", []string{"relay"}, "3s", "3s"},
 	{"services.relay.settings.runtimeTokenTTL", "SY_RUNTIME_TOKEN_TTL", []string{"relay"}, "12h", "12h"},
 	{"services.relay.settings.runtimeTokenGrace", "SY_RUNTIME_TOKEN_GRACE", []string{"relay"}, "2m", "2m"},

@@ -53,6 +53,7 @@ session:
   secretEnv: []
   settingsEnv:
     ackWait: SY_ACK_WAIT
+    partitionWindow: SY_PARTITION_WINDOW
     transcriptMaxAge: SY_TRANSCRIPT_MAX_AGE
     transcriptMaxBytes: SY_TRANSCRIPT_MAX_BYTES
     permissionTimeout: SY_PERMISSION_TIMEOUT
@@ -74,6 +75,7 @@ relay:
   secretEnv: [SY_RUNTIME_TOKENS]
   settingsEnv:
     ackWait: SY_ACK_WAIT
+    partitionWindow: SY_PARTITION_WINDOW
     deliveryWait: SY_DELIVERY_WAIT
     runtimeTokenTTL: SY_RUNTIME_TOKEN_TTL
     runtimeTokenGrace: SY_RUNTIME_TOKEN_GRACE

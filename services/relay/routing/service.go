@@ -6,6 +6,7 @@ package routing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -34,15 +35,21 @@ import (
 // Config is the relay service's configuration.
 type Config struct {
 	config.Common
-	HTTPListen    string        `flag:"http-listen" env:"SY_HTTP_LISTEN" default:"127.0.0.1:9091" usage:"address of /healthz, /readyz and /metrics"`
-	AckWait       time.Duration `flag:"ack-wait" env:"SY_ACK_WAIT" default:"5s" usage:"how long a command may stay unacked before another replica gets it (failover time)"`
-	DeliveryWait  time.Duration `flag:"delivery-wait" env:"SY_DELIVERY_WAIT" default:"2s" usage:"how long the owning gateway has to confirm a delivery"`
-	RuntimeTokens []string      `flag:"runtime-tokens" env:"SY_RUNTIME_TOKENS" default:"" usage:"comma list of token=runtime_id (runtime_id * allows any id)"`
+	HTTPListen      string        `flag:"http-listen" env:"SY_HTTP_LISTEN" default:"127.0.0.1:9091" usage:"address of /healthz, /readyz and /metrics"`
+	AckWait         time.Duration `flag:"ack-wait" env:"SY_ACK_WAIT" default:"5s" usage:"how long a command may stay unacked before it is handed out again; a dead replica's partitions move after this + 6s"`
+	PartitionWindow int           `flag:"partition-window" env:"SY_PARTITION_WINDOW" default:"32" usage:"commands of one partition its owning replica holds at a time (routed one by one, in order)"`
+	DeliveryWait    time.Duration `flag:"delivery-wait" env:"SY_DELIVERY_WAIT" default:"2s" usage:"how long the owning gateway has to confirm a delivery"`
+	RuntimeTokens   []string      `flag:"runtime-tokens" env:"SY_RUNTIME_TOKENS" default:"" usage:"comma list of token=runtime_id (runtime_id * allows any id)"`
 	// Hub-issued runtime tokens (tokens.go).
 	RuntimeTokenTTL   time.Duration `flag:"runtime-token-ttl" env:"SY_RUNTIME_TOKEN_TTL" default:"24h" usage:"lifetime of a hub-issued runtime token"`
 	RuntimeTokenGrace time.Duration `flag:"runtime-token-grace" env:"SY_RUNTIME_TOKEN_GRACE" default:"5m" usage:"how long a runtime's previous hub-issued token keeps working after a refresh"`
 	// Endpoint ownership (endpoints.go).
 	EndpointOwnerGrace time.Duration `flag:"endpoint-owner-grace" env:"SY_ENDPOINT_OWNER_GRACE" default:"15m" usage:"how long an endpoint's owner must be offline before another runtime may register the endpoint (0: as soon as it is offline)"`
+}
+
+// Validate checks the settings, naming each bad one.
+func (c *Config) Validate() error {
+	return errors.Join(c.Common.Validate(), config.CheckWindow(c, "PartitionWindow", c.PartitionWindow))
 }
 
 // Service is one replica of the relay service.
@@ -97,7 +104,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.parts, err = s.bus.ConsumePartitions(ctx, bus.PartitionOptions{
-		Stream: bus.StreamRuntime(), Durable: "relay", Partitions: s.cfg.Partitions, AckWait: s.cfg.AckWait, Log: s.log,
+		Stream: bus.StreamRuntime(), Durable: "relay", Partitions: s.cfg.Partitions, AckWait: s.cfg.AckWait, Window: s.cfg.PartitionWindow, Log: s.log,
 	}, s.route)
 	if err != nil {
 		return err

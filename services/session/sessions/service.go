@@ -9,6 +9,7 @@ package sessions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -31,7 +32,9 @@ import (
 type Config struct {
 	config.Common
 	HTTPListen string        `flag:"http-listen" env:"SY_HTTP_LISTEN" default:"127.0.0.1:9090" usage:"address of /healthz, /readyz and /metrics"`
-	AckWait    time.Duration `flag:"ack-wait" env:"SY_ACK_WAIT" default:"5s" usage:"how long an inbound message may stay unacked before another replica gets it (failover time)"`
+	AckWait    time.Duration `flag:"ack-wait" env:"SY_ACK_WAIT" default:"5s" usage:"how long an inbound message may stay unacked before it is handed out again; a dead replica's partitions move after this + 6s"`
+	// PartitionWindow: messages of a partition its owner pulls ahead (bus.PartitionOptions.Window).
+	PartitionWindow int `flag:"partition-window" env:"SY_PARTITION_WINDOW" default:"32" usage:"inbound messages of one partition its owning replica holds at a time (handled one by one, in order)"`
 	// Transcript retention.
 	TranscriptMaxAge   time.Duration `flag:"transcript-max-age" env:"SY_TRANSCRIPT_MAX_AGE" default:"720h" usage:"how long transcripts are kept"`
 	TranscriptMaxBytes int64         `flag:"transcript-max-bytes" env:"SY_TRANSCRIPT_MAX_BYTES" default:"8589934592" usage:"size limit of the transcript stream"`
@@ -45,6 +48,11 @@ type Config struct {
 	UserBytesPerHour            int64         `flag:"user-bytes-per-hour" env:"SY_USER_BYTES_PER_HOUR" default:"268435456" usage:"transcript bytes one user's user.message frames may add per hour, over all sessions (0: no limit)"`
 	// Scheduled jobs (jobrunner.go): every replica runs the scheduler.
 	Jobs jobs.Config
+}
+
+// Validate checks the settings, naming each bad one.
+func (c *Config) Validate() error {
+	return errors.Join(c.Common.Validate(), config.CheckWindow(c, "PartitionWindow", c.PartitionWindow))
 }
 
 // Limits are the stream limits implied by the configuration.
@@ -126,7 +134,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.parts, err = s.bus.ConsumePartitions(ctx, bus.PartitionOptions{
 		Stream: bus.StreamInbound(), Durable: bus.DurableSession, Partitions: s.cfg.Partitions,
-		AckWait: s.cfg.AckWait, Log: s.log,
+		AckWait: s.cfg.AckWait, Window: s.cfg.PartitionWindow, Log: s.log,
 	}, s.handle)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +119,22 @@ func TestUserQuotaAndSeqFloor(t *testing.T) {
 		case <-deadline:
 			t.Fatal("the session's last seq never reached its record")
 		}
+	}
+}
+
+// SY_PARTITION_WINDOW outside 1..1024 is refused by name.
+func TestConfigPartitionWindow(t *testing.T) {
+	var cfg Config
+	config.Defaults(&cfg)
+	for _, n := range []int{0, -1, 1025} {
+		cfg.PartitionWindow = n
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), "SY_PARTITION_WINDOW") {
+			t.Errorf("window %d: %v", n, err)
+		}
+	}
+	cfg.PartitionWindow = 32
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("window 32: %v", err)
 	}
 }
