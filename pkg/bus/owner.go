@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,12 +26,22 @@ import (
 // ones): one stream lookup per message, only after a takeover.
 type partition struct {
 	name    string
-	cc      jetstream.ConsumeContext
 	filter  string
 	stream  jetstream.Stream
 	handler Handler
 	stop    <-chan struct{}
 	log     *slog.Logger
+	hctx    context.Context // handlers' context: not cancelled by shutdown
+	window  int
+	wg      *sync.WaitGroup // handlers running
+
+	mu sync.Mutex
+	cc jetstream.ConsumeContext // replaced after a handover (balance.go)
+
+	// For the balancer: when a message was last handled here (unix ns),
+	// and whether a handler is retrying (no handover then).
+	lastHandled atomic.Int64
+	retrying    atomic.Bool
 
 	// maxHandled is the highest stream sequence handled here; synced
 	// says fresh messages may be handled as they come (nothing older is
@@ -140,13 +151,17 @@ func (p *partition) handle(ctx context.Context, m jetstream.Msg, seq uint64) {
 				p.log.Warn("ack failed; message will be redelivered", "subject", m.Subject(), "err", aerr)
 			}
 			p.maxHandled = max(p.maxHandled, seq)
+			p.lastHandled.Store(time.Now().UnixNano())
+			p.retrying.Store(false)
 			return
 		case errors.Is(err, ErrPoison) || env == nil:
 			p.log.Error("dropping unprocessable message", "subject", m.Subject(), "err", err)
 			_ = m.Term()
 			p.maxHandled = max(p.maxHandled, seq)
+			p.retrying.Store(false)
 			return
 		}
+		p.retrying.Store(true)
 		delay := retryDelay(attempt)
 		p.log.Warn("handler failed; retrying", "subject", m.Subject(), "type", env.GetType(), "err", err, "attempt", attempt, "delay", delay)
 		select {
@@ -156,6 +171,13 @@ func (p *partition) handle(ctx context.Context, m jetstream.Msg, seq uint64) {
 		case <-time.After(delay):
 		}
 	}
+}
+
+// newEpoch forgets the order state of an ownership that ended (a handover
+// with nothing unacked): the next message is checked against the stream.
+// Only while no handler runs.
+func (p *partition) newEpoch() {
+	p.synced, p.held = false, nil
 }
 
 // retryDelay is the wait before a failed handler's attempt+1: 100 ms,

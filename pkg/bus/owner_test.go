@@ -3,7 +3,9 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,4 +182,127 @@ func TestPartitionsReplaceLegacyConsumer(t *testing.T) {
 	if ci := consumerInfo(t, ctx, pub); ci.Config.PriorityPolicy != jetstream.PriorityPolicyPinned || ci.Config.MaxAckPending != 32 {
 		t.Errorf("consumer config %+v", ci.Config)
 	}
+}
+
+// Replicas with member names share the partitions: the first one owns all
+// of them until the second announces itself, then hands the second its
+// half (members sorted, partition i to member i mod n) without losing,
+// doubling or reordering a message; a member that stops hands its half
+// back at once.
+func TestPartitionsBalanceOverMembers(t *testing.T) {
+	url, pub := stack(t)
+	ctx := testCtx(t, 60*time.Second)
+	const partitions = 4
+	var (
+		mu      sync.Mutex
+		handled = map[string][]string{} // session → ids in handling order
+		byPart  = map[string]map[int]int{}
+	)
+	start := func(member string) *bus.Partitions {
+		b := connect(t, url, member)
+		p, err := b.ConsumePartitions(ctx, bus.PartitionOptions{Stream: bus.StreamRuntime(), Durable: "relay", Partitions: partitions,
+			AckWait: ownerAckWait, Member: member, Log: discard}, func(_ context.Context, env *syv1.Envelope) error {
+			mu.Lock()
+			defer mu.Unlock()
+			handled[env.GetSessionId()] = append(handled[env.GetSessionId()], env.GetId())
+			if byPart[member] == nil {
+				byPart[member] = map[int]int{}
+			}
+			byPart[member][bus.Partition(env.GetSessionId(), partitions)]++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Stop)
+		return p
+	}
+	sessions := []string{}
+	for i := 0; len(sessions) < 8; i++ { // two sessions on every partition
+		sid := "s" + strconv.Itoa(i)
+		n := 0
+		for _, s := range sessions {
+			if bus.Partition(s, partitions) == bus.Partition(sid, partitions) {
+				n++
+			}
+		}
+		if n < 2 {
+			sessions = append(sessions, sid)
+		}
+	}
+	sent := map[string][]string{}
+	round := 0
+	publishRound := func() {
+		for _, sid := range sessions {
+			id := sid + "-" + strconv.Itoa(round)
+			if _, err := pub.Publish(ctx, bus.RuntimeSubject(partitions, sid), &syv1.Envelope{Id: id, Type: "x", SessionId: sid}); err != nil {
+				t.Fatal(err)
+			}
+			sent[sid] = append(sent[sid], id)
+		}
+		round++
+	}
+	// until pred holds, keep the partitions busy (a balancer moves only
+	// partitions with traffic), a round every 50 ms
+	until := func(what string, pred func() bool) {
+		t.Helper()
+		for {
+			publishRound()
+			mu.Lock()
+			ok := pred()
+			mu.Unlock()
+			if ok {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("waiting for %s: handled by partition %v", what, byPart)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	a := start("a")
+	until("a owns every partition", func() bool { return len(byPart["a"]) == partitions })
+	start("b")
+	// Members [a b]: partitions 0 and 2 stay with a, 1 and 3 go to b.
+	until("b owns partitions 1 and 3", func() bool {
+		return byPart["b"][1] > 0 && byPart["b"][3] > 0
+	})
+	mu.Lock()
+	for p := range byPart["b"] {
+		if p%2 == 0 {
+			t.Errorf("b handled partition %d, which belongs to a", p)
+		}
+	}
+	aBefore := byPart["a"][1] + byPart["a"][3]
+	mu.Unlock()
+	a.Stop()
+	until("b owns partitions 0 and 2 after a stopped", func() bool {
+		return byPart["b"][0] > 0 && byPart["b"][2] > 0
+	})
+	// everything sent is handled exactly once, in order
+	for {
+		mu.Lock()
+		n := 0
+		for _, ids := range handled {
+			n += len(ids)
+		}
+		mu.Unlock()
+		want := len(sessions) * round
+		if n >= want {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("handled %d of %d", n, want)
+		}
+		time.Sleep(20 * time.Millisecond) // no event for "all handled"
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, sid := range sessions {
+		if !slices.Equal(handled[sid], sent[sid]) {
+			t.Errorf("session %s handled %v, sent %v", sid, handled[sid], sent[sid])
+		}
+	}
+	t.Logf("rounds %d; by member and partition %v (a's messages of 1 and 3 before the handover %d)", round, byPart, aBefore)
 }

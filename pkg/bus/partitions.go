@@ -85,6 +85,11 @@ type PartitionOptions struct {
 	// Window is how many messages of a partition its owner holds unacked
 	// (0: DefaultWindow). They are handled one at a time, in order.
 	Window int
+	// Member names this replica (its pod) among the replicas consuming
+	// the same partitions: partitions are balanced over the members
+	// (balance.go). Empty: no balancing, the first replica keeps what it
+	// owns.
+	Member string
 	Log    *slog.Logger
 }
 
@@ -102,6 +107,7 @@ type Partitions struct {
 	stop   chan struct{}
 	nc     *nats.Conn
 	log    *slog.Logger
+	bal    *balancer // nil without PartitionOptions.Member
 }
 
 // ConsumePartitions runs handler over every partition of a stream. Each
@@ -133,6 +139,12 @@ func (b *Bus) ConsumePartitions(ctx context.Context, o PartitionOptions, handler
 		}
 		p.parts = append(p.parts, part)
 	}
+	if o.Member != "" {
+		if p.bal, err = startBalancer(b.NC, p, o.Durable, o.Member); err != nil {
+			p.Stop()
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -143,7 +155,8 @@ func consumePartition(ctx, hctx context.Context, stream jetstream.Stream, o Part
 	if err := stream.DeleteConsumer(ctx, legacyConsumer(o.Durable, i)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("bus: delete consumer %s: %w", legacyConsumer(o.Durable, i), err)
 	}
-	part := &partition{name: PartitionConsumer(o.Durable, i), filter: filter, stream: stream, handler: handler, stop: ps.stop, log: o.Log}
+	part := &partition{name: PartitionConsumer(o.Durable, i), filter: filter, stream: stream, handler: handler, stop: ps.stop, log: o.Log,
+		hctx: hctx, window: o.Window, wg: &ps.wg}
 	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:        part.name,
 		FilterSubject:  filter,
@@ -159,15 +172,33 @@ func consumePartition(ctx, hctx context.Context, stream jetstream.Stream, o Part
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s: %w", part.name, err)
 	}
-	part.cc, err = cons.Consume(func(m jetstream.Msg) {
-		ps.wg.Add(1)
-		defer ps.wg.Done()
-		part.receive(hctx, m)
-	}, jetstream.PullMaxMessages(o.Window), jetstream.PullExpiry(PullExpiry), jetstream.PullPriorityGroup(PartitionGroup))
-	if err != nil {
-		return nil, fmt.Errorf("bus: consume %s: %w", part.name, err)
+	if err := part.start(cons); err != nil {
+		return nil, err
 	}
 	return part, nil
+}
+
+// start consumes the partition through cons (again, after a handover).
+func (p *partition) start(cons jetstream.Consumer) error {
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		p.wg.Add(1)
+		defer p.wg.Done()
+		p.receive(p.hctx, m)
+	}, jetstream.PullMaxMessages(p.window), jetstream.PullExpiry(PullExpiry), jetstream.PullPriorityGroup(PartitionGroup))
+	if err != nil {
+		return fmt.Errorf("bus: consume %s: %w", p.name, err)
+	}
+	p.mu.Lock()
+	p.cc = cc
+	p.mu.Unlock()
+	return nil
+}
+
+// consuming is the partition's current consume context.
+func (p *partition) consuming() jetstream.ConsumeContext {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cc
 }
 
 // Stop stops pulling, handles the messages already pulled and waits for
@@ -182,13 +213,16 @@ func (p *Partitions) Stop() {
 	default:
 	}
 	close(p.stop)
+	if p.bal != nil {
+		p.bal.close() // no handover starts or restarts a consumer after this
+	}
 	for _, part := range p.parts {
-		part.cc.Drain()
+		part.consuming().Drain()
 	}
 	drained := time.After(30 * time.Second)
 	for _, part := range p.parts {
 		select {
-		case <-part.cc.Closed():
+		case <-part.consuming().Closed():
 		case <-drained:
 		}
 	}

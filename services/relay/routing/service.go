@@ -104,7 +104,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.parts, err = s.bus.ConsumePartitions(ctx, bus.PartitionOptions{
-		Stream: bus.StreamRuntime(), Durable: "relay", Partitions: s.cfg.Partitions, AckWait: s.cfg.AckWait, Window: s.cfg.PartitionWindow, Log: s.log,
+		Stream: bus.StreamRuntime(), Durable: "relay", Partitions: s.cfg.Partitions, AckWait: s.cfg.AckWait, Window: s.cfg.PartitionWindow, Member: s.cfg.PodName(), Log: s.log,
 	}, s.route)
 	if err != nil {
 		return err
