@@ -6,13 +6,14 @@
 # Each TREE is a checkout with its binaries built (scripts/bench.sh build).
 # Per round, for every LABEL in turn: start a fresh hub from that tree
 # (scripts/bench-cluster.sh dev, or start with 3 gateways), run sy-loadgen
-# (10 runtimes, 100 sessions x 10 subscribers, 100-byte agent.output) at
+# (AB_RUNTIMES runtimes, 100 sessions x AB_CLIENTS subscribers, 100-byte agent.output) at
 # AB_RATES, stop the hub. Results: OUT/LABEL-rN.json (sy-loadgen -json).
 # Settings: AB_RATES (default 2000,3000,4000,6000 for dev, 1000,2000,3000
-# for 3gw), AB_MEASURE (8s), AB_SRC (source addresses).
+# for 3gw), AB_MEASURE (8s), AB_SRC (source addresses), AB_RUNTIMES (10),
+# AB_CLIENTS (subscribers per session, 10; 1 measures persisted ingest).
 # Run it on an otherwise idle machine: sy-loadgen waits for one first.
 set -euo pipefail
-[ $# -ge 4 ] || { sed -n 2,13p "$0"; exit 2; }
+[ $# -ge 4 ] || { sed -n 2,15p "$0"; exit 2; }
 out=$1 mode=$2 rounds=$3
 shift 3
 mkdir -p "$out"
@@ -24,6 +25,8 @@ dev) rates=${AB_RATES:-2000,3000,4000,6000} ;;
 esac
 measure=${AB_MEASURE:-8s}
 src=${AB_SRC:-127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5}
+runtimes=${AB_RUNTIMES:-10}
+clients=${AB_CLIENTS:-10}
 
 for r in $(seq 1 "$rounds"); do
 	for pair in "$@"; do
@@ -42,7 +45,7 @@ for r in $(seq 1 "$rounds"); do
 			metrics=()
 			[ -n "${METRICS:-}" ] && metrics=(-metrics "$METRICS")
 			bin/bench/sy-loadgen -gateways "$GATEWAYS" -watch "$WATCH" "${metrics[@]}" -quiet-wait 30s \
-				-runtimes 10 -sessions 100 -clients 10 -size 100 -rate "$rates" -warmup 2s -duration "$measure" \
+				-runtimes "$runtimes" -sessions 100 -clients "$clients" -size 100 -rate "$rates" -warmup 2s -duration "$measure" \
 				-drain 8s -src "$src" -label "$label-r$r" -json "$out/$label-r$r.json" | tail -n +1
 		)
 		rm -rf "$dir"
