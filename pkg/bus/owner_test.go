@@ -22,7 +22,7 @@ import (
 const ownerAckWait = time.Second
 
 // ownerReplica consumes one partition of SY_RT over a connection of its
-// own, recording what it handles; fail decides whether an attempt fails.
+// own, recording what it handles before its handler h (nil: succeed) runs.
 type ownerReplica struct {
 	b     *bus.Bus
 	p     *bus.Partitions
