@@ -29,13 +29,24 @@ import (
 // dev stack. Profile the handling loop with -cpuprofile.
 //
 //	go test ./services/session/sessions -run '^$' -bench Partition -benchtime 3000x -cpuprofile /tmp/part.prof
-func BenchmarkPartition(b *testing.B) {
+//
+// BenchmarkPartitionWindow does the same for several SY_PARTITION_WINDOW
+// values (how many frames the partition's owner pulls ahead).
+func BenchmarkPartition(b *testing.B) { benchmarkPartition(b, 0) }
+
+func BenchmarkPartitionWindow(b *testing.B) {
+	for _, w := range []int{1, 8, 32, 128} {
+		b.Run("window="+strconv.Itoa(w), func(b *testing.B) { benchmarkPartition(b, w) })
+	}
+}
+
+func benchmarkPartition(b *testing.B, window int) {
 	_, bs := testenv.Streams(b)
 	ctx := context.Background()
 	cfg := Config{
 		Common:  config.Common{Partitions: 1, RequestTimeout: 5 * time.Second},
 		AckWait: 5 * time.Second, PermissionTimeout: time.Minute, SweepInterval: time.Hour,
-		SeqFloorInterval: time.Second, TranscriptMaxMsgsPerSession: -1,
+		SeqFloorInterval: time.Second, TranscriptMaxMsgsPerSession: -1, PartitionWindow: window,
 	}
 	tel := &telemetry.Telemetry{Tracer: noop.NewTracerProvider().Tracer("bench"),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()}
