@@ -190,9 +190,10 @@ func TestGatewayDrain(t *testing.T) {
 	f.exact(t, "client after drain", n+1)
 }
 
-// TestServiceReplicaKilled: kill -9 a session replica and a relay replica
-// mid-stream; the survivors take over (JetStream redelivery) and the
-// client sees every frame once.
+// TestServiceReplicaKilled: kill -9 the session replica that owns the
+// session's partition, then a relay replica, mid-stream; the survivors take
+// over (the pin expires, JetStream redelivers what the dead one held) and
+// the client sees every frame once.
 func TestServiceReplicaKilled(t *testing.T) {
 	c := startCluster(t, clusterOptions{gateways: 1, sessions: 2, relays: 2})
 	rt := c.connectRuntime(0, "r1", "ep1")
@@ -201,8 +202,17 @@ func TestServiceReplicaKilled(t *testing.T) {
 	p := c.subscribed(0, sid, 0, f)
 	const n = 600
 	sent := stream(rt, sid, 1, n, time.Millisecond)
+	// Kill the replica that owns the session's partition now: the one
+	// whose appends grow while the stream goes on.
+	f.follow(t, p, 100)
+	before := []float64{c.metric(c.sessions[0], "switchyard_session_transcript_appends_total"), c.metric(c.sessions[1], "switchyard_session_transcript_appends_total")}
 	f.follow(t, p, 150)
-	c.sessions[0].kill()
+	owner := 0
+	if c.metric(c.sessions[1], "switchyard_session_transcript_appends_total") > before[1] {
+		owner = 1
+	}
+	t.Logf("killing session replica %d, the partition's owner (appends before %v)", owner, before)
+	c.sessions[owner].kill()
 	f.follow(t, p, 300)
 	c.relays[0].kill()
 	if err := <-sent; err != nil {
