@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -31,25 +32,15 @@ func (b *Bus) WatchConsumers(ctx context.Context, reg prometheus.Registerer, log
 	poll := func() {
 		for _, name := range streams {
 			pctx, cancel := context.WithTimeout(ctx, every)
-			st, err := b.JS.Stream(pctx, name)
-			if err != nil {
-				cancel()
-				log.Debug("consumer stats: stream not readable", "stream", name, "err", err)
-				continue
-			}
-			l := st.ListConsumers(pctx)
-			for ci := range l.Info() {
-				if !strings.HasPrefix(ci.Name, prefix) {
-					continue
-				}
+			err := b.EachConsumer(pctx, name, prefix, func(ci *jetstream.ConsumerInfo) {
 				pending.WithLabelValues(name, ci.Name).Set(float64(ci.NumPending))
 				ackPending.WithLabelValues(name, ci.Name).Set(float64(ci.NumAckPending))
 				redelivered.WithLabelValues(name, ci.Name).Set(float64(ci.NumRedelivered))
-			}
-			if err := l.Err(); err != nil {
-				log.Debug("consumer stats: list failed", "stream", name, "err", err)
-			}
+			})
 			cancel()
+			if err != nil {
+				log.Debug("consumer stats: not readable", "stream", name, "err", err)
+			}
 		}
 	}
 	go func() {
@@ -64,4 +55,20 @@ func (b *Bus) WatchConsumers(ctx context.Context, reg prometheus.Registerer, log
 			}
 		}
 	}()
+}
+
+// EachConsumer calls f with the state of every consumer of stream whose
+// name starts with prefix: one consumer-list call.
+func (b *Bus) EachConsumer(ctx context.Context, stream, prefix string, f func(*jetstream.ConsumerInfo)) error {
+	st, err := b.JS.Stream(ctx, stream)
+	if err != nil {
+		return err
+	}
+	l := st.ListConsumers(ctx)
+	for ci := range l.Info() {
+		if strings.HasPrefix(ci.Name, prefix) {
+			f(ci)
+		}
+	}
+	return l.Err()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -151,21 +152,20 @@ func (b *Bus) EnsureStreams(ctx context.Context, l Limits) error {
 // service opening its buckets right after EnsureStreams would exit.
 func WaitReadable(ctx context.Context, js jetstream.JetStream, names ...string) error {
 	for _, name := range names {
-		delay := 50 * time.Millisecond
-		for {
-			_, err := js.Stream(ctx, name)
-			if err == nil {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("bus: stream %s not readable: %w", name, err)
-			case <-time.After(delay):
-			}
-			delay = min(2*delay, time.Second)
+		_, err := backoff.Retry(ctx, func() (jetstream.Stream, error) { return js.Stream(ctx, name) },
+			backoff.WithBackOff(shortBackOff(time.Second)), backoff.WithMaxElapsedTime(0))
+		if err != nil {
+			return fmt.Errorf("bus: stream %s not readable: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// shortBackOff starts at 50 ms and doubles up to limit.
+func shortBackOff(limit time.Duration) *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = 50*time.Millisecond, limit
+	return b
 }
 
 // Every "ensure" creates first and updates only what exists: on a
@@ -221,20 +221,14 @@ func ensureObjectStore(ctx context.Context, js jetstream.JetStream, oc jetstream
 const transientFor = 30 * time.Second
 
 func retryTransient(ctx context.Context, f func() error) error {
-	deadline := time.Now().Add(transientFor)
-	delay := 100 * time.Millisecond
-	for {
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		err := f()
-		if err == nil || !transient(ctx, err) || time.Now().Add(delay).After(deadline) {
-			return err
+		if err != nil && !transient(ctx, err) {
+			return struct{}{}, backoff.Permanent(err)
 		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 2*time.Second)
-	}
+		return struct{}{}, err
+	}, backoff.WithBackOff(shortBackOff(2*time.Second)), backoff.WithMaxElapsedTime(transientFor))
+	return err
 }
 
 // transient: a JetStream cluster's answer while it forms or elects, or a

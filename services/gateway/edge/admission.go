@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
@@ -107,17 +108,12 @@ func (a *admission) poll(ctx context.Context, b *bus.Bus) error {
 	defer cancel()
 	next := make([]int64, a.partitions)
 	acked := make([]uint64, a.partitions)
-	st, err := b.JS.Stream(pctx, bus.StreamInbound())
-	if err == nil {
-		l := st.ListConsumers(pctx)
-		for ci := range l.Info() {
-			if durable, p, ok := bus.ParsePartitionConsumer(ci.Name); ok && durable == bus.DurableSession && p < a.partitions {
-				next[p] = int64(ci.NumPending) + int64(ci.NumAckPending)
-				acked[p] = ci.AckFloor.Consumer
-			}
+	err := b.EachConsumer(pctx, bus.StreamInbound(), bus.PartitionConsumerPrefix(bus.DurableSession), func(ci *jetstream.ConsumerInfo) {
+		if _, p, ok := bus.ParsePartitionConsumer(ci.Name); ok && p < a.partitions {
+			next[p] = int64(ci.NumPending) + int64(ci.NumAckPending)
+			acked[p] = ci.AckFloor.Consumer
 		}
-		err = l.Err()
-	}
+	})
 	now := time.Now()
 	for i := range next {
 		if err != nil { // fail open: admit everything
