@@ -64,27 +64,45 @@ func (c NATSConfig) Clustered() bool {
 	return c.ClusterListen != "" || c.Cluster != "" || len(c.Routes) > 0
 }
 
-// CheckCluster checks the clustering settings: a clustered node needs a
-// cluster name, a cluster listen address and a name; routes must be
-// nats-route://host:port. Field names in the errors are NATSConfig's.
-func (c NATSConfig) CheckCluster() error {
+// ClusterProblem is one bad clustering setting of a NATSConfig.
+type ClusterProblem struct {
+	Field   string // the NATSConfig field: Cluster, ClusterListen, Name or Routes
+	Problem string
+}
+
+// ClusterProblems checks the clustering settings: a clustered node needs
+// a cluster name, a cluster listen address and a name; routes must be
+// nats-route://host:port. The one rule set of the embedded server and of
+// the dev stack's settings (which name their own variables).
+func (c NATSConfig) ClusterProblems() []ClusterProblem {
 	if !c.Clustered() {
 		return nil
 	}
-	var errs []error
+	var out []ClusterProblem
+	bad := func(field, problem string) { out = append(out, ClusterProblem{field, problem}) }
 	if c.Cluster == "" {
-		errs = append(errs, errors.New("cluster: a clustered server needs a cluster name"))
+		bad("Cluster", "a clustered node needs the cluster's name (the same on every node)")
 	}
 	if c.ClusterListen == "" {
-		errs = append(errs, errors.New("cluster listen: a clustered server needs a cluster listen address (host:port)"))
+		bad("ClusterListen", "a clustered node needs a cluster listen address (host:port)")
 	} else if _, _, err := SplitHostPort(c.ClusterListen); err != nil {
-		errs = append(errs, fmt.Errorf("cluster listen: %w", err))
+		bad("ClusterListen", err.Error())
 	}
 	if c.Name == "" {
-		errs = append(errs, errors.New("name: each node of a cluster needs a server name of its own"))
+		bad("Name", "each node of a cluster needs a server name of its own")
 	}
 	if _, err := ParseRoutes(c.Routes); err != nil {
-		errs = append(errs, fmt.Errorf("routes: %w", err))
+		bad("Routes", err.Error())
+	}
+	return out
+}
+
+// CheckCluster is ClusterProblems as one error ("cluster listen: ...").
+func (c NATSConfig) CheckCluster() error {
+	label := map[string]string{"Cluster": "cluster", "ClusterListen": "cluster listen", "Name": "name", "Routes": "routes"}
+	var errs []error
+	for _, p := range c.ClusterProblems() {
+		errs = append(errs, fmt.Errorf("%s: %s", label[p.Field], p.Problem))
 	}
 	return errors.Join(errs...)
 }

@@ -92,20 +92,16 @@ func (c *Config) validateCluster() []error {
 		}
 		return []error{config.Invalid(c, field, got, "clustering is for the embedded NATS, and with "+config.Name(c, "NATSURL")+" set none runs")}
 	}
+	fields := map[string]struct {
+		name, value string
+	}{
+		"Cluster": {"NATSCluster", c.NATSCluster}, "ClusterListen": {"NATSClusterListen", c.NATSClusterListen},
+		"Name": {"NATSName", c.NATSName}, "Routes": {"NATSRoutes", strings.Join(c.NATSRoutes, ",")},
+	}
 	var errs []error
-	if c.NATSCluster == "" {
-		errs = append(errs, config.Invalid(c, "NATSCluster", c.NATSCluster, "a clustered node needs the cluster's name (the same on every node)"))
-	}
-	if c.NATSClusterListen == "" {
-		errs = append(errs, config.Invalid(c, "NATSClusterListen", c.NATSClusterListen, "a clustered node needs a cluster listen address (host:port)"))
-	} else if _, _, err := embedded.SplitHostPort(c.NATSClusterListen); err != nil {
-		errs = append(errs, config.Invalid(c, "NATSClusterListen", c.NATSClusterListen, "want host:port"))
-	}
-	if c.NATSName == "" {
-		errs = append(errs, config.Invalid(c, "NATSName", c.NATSName, "each node of a cluster needs a server name of its own"))
-	}
-	if _, err := embedded.ParseRoutes(c.NATSRoutes); err != nil {
-		errs = append(errs, config.Invalid(c, "NATSRoutes", strings.Join(c.NATSRoutes, ","), err.Error()))
+	for _, p := range n.ClusterProblems() {
+		f := fields[p.Field]
+		errs = append(errs, config.Invalid(c, f.name, f.value, p.Problem))
 	}
 	return errs
 }

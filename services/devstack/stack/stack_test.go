@@ -103,7 +103,7 @@ func TestValidate(t *testing.T) {
 		"routes without listen": {func(c *Config) { c.NATSName, c.NATSCluster, c.NATSRoutes = "n1", "sy", []string{"nats-route://h:1"} },
 			`SY_DEV_NATS_CLUSTER_LISTEN (-nats-cluster-listen) = "": a clustered node needs a cluster listen address`},
 		"cluster listen": {func(c *Config) { c.NATSName, c.NATSCluster, c.NATSClusterListen = "n1", "sy", "6222" },
-			`SY_DEV_NATS_CLUSTER_LISTEN (-nats-cluster-listen) = "6222": want host:port`},
+			`SY_DEV_NATS_CLUSTER_LISTEN (-nats-cluster-listen) = "6222": address "6222": want host:port`},
 		"route scheme": {func(c *Config) {
 			c.NATSName, c.NATSCluster, c.NATSClusterListen, c.NATSRoutes = "n1", "sy", "h:1", []string{"nats-route://h:2", "http://h:3"}
 		}, `SY_DEV_NATS_ROUTES (-nats-routes) = "nats-route://h:2,http://h:3": route "http://h:3": want nats-route://host:port`},
