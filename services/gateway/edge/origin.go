@@ -52,8 +52,9 @@ func glob(p, s string) bool {
 
 // OriginMatches reports whether an upgrade request may open a socket: no
 // Origin (not a browser), the gateway's own origin, or one of the patterns
-// ("*", or scheme://host[:port] with * wildcards; case-insensitive). A
-// dialect with origins of its own (OriginChecker) matches them with it.
+// ("*", or scheme://host[:port] with * wildcards; case-insensitive;
+// spaces and a trailing slash around a pattern are ignored). A dialect with
+// origins of its own (OriginChecker) matches them with it.
 func OriginMatches(r *http.Request, patterns []string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -68,6 +69,7 @@ func OriginMatches(r *http.Request, patterns []string) bool {
 	}
 	o := strings.ToLower(u.Scheme + "://" + u.Host)
 	for _, p := range patterns {
+		p = strings.TrimSuffix(strings.TrimSpace(p), "/")
 		if p == "*" {
 			return true
 		}

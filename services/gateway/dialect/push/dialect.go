@@ -12,7 +12,6 @@ package push
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/gorilla/websocket"
 
@@ -27,29 +26,18 @@ const Name = "push"
 
 // Dialect is the push channels on one gateway.
 type Dialect struct {
-	s       *edge.Server
-	origins []string // SY_PUSH_ALLOWED_ORIGINS, trimmed
-	fan     *fanout
+	s   *edge.Server
+	fan *fanout
 }
 
 // Register serves the push channels and the gateway's push sources on s
 // (an edge.Room).
 func Register(s *edge.Server) error {
-	d := &Dialect{s: s, origins: pushOrigins(s.Config().PushAllowedOrigins)}
+	d := &Dialect{s: s}
 	d.fan = newFanout(s)
 	s.Register(d)
 	registerSources(s)
 	return nil
-}
-
-// pushOrigins are SY_PUSH_ALLOWED_ORIGINS as the core matches them
-// (edge.OriginMatches): spaces and a trailing slash dropped.
-func pushOrigins(list []string) []string {
-	out := make([]string, 0, len(list))
-	for _, o := range list {
-		out = append(out, strings.TrimSuffix(strings.TrimSpace(o), "/"))
-	}
-	return out
 }
 
 // reader is one push socket's dialect state.
@@ -72,7 +60,7 @@ func (d *Dialect) Paths() []string {
 // OriginAllowed implements edge.OriginChecker: a browser Origin is admitted
 // when SY_PUSH_ALLOWED_ORIGINS or SY_ALLOWED_ORIGINS lists it.
 func (d *Dialect) OriginAllowed(r *http.Request) bool {
-	return edge.OriginMatches(r, d.origins) || d.s.OriginAllowed(r)
+	return edge.OriginMatches(r, d.s.Config().PushAllowedOrigins) || d.s.OriginAllowed(r)
 }
 
 // Accept implements edge.Dialect: a request that is not a WebSocket
