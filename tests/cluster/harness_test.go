@@ -126,9 +126,9 @@ type cluster struct {
 	natsAddr string // the first (or only) NATS node's client address
 	nats     *proc  // the first (or only) NATS node
 	// natsNodes are every NATS node (one unless clusterOptions.natsNodes
-	// asked for a cluster); natsNames and natsAddrs go with them.
+	// asked for a cluster; a node's server name is its proc name); natsAddrs
+	// go with them.
 	natsNodes []*proc
-	natsNames []string
 	natsAddrs []string
 	sessions  []*proc
 	relays    []*proc
@@ -214,7 +214,7 @@ func (c *cluster) startNATS(n int) {
 				"-nats-cluster-listen", cluster[i], "-nats-routes", strings.Join(routes, ","))
 		}
 		p.start(c.t)
-		c.natsNodes, c.natsNames, c.natsAddrs = append(c.natsNodes, p), append(c.natsNames, name), append(c.natsAddrs, addr)
+		c.natsNodes, c.natsAddrs = append(c.natsNodes, p), append(c.natsAddrs, addr)
 	}
 	c.nats, c.natsAddr = c.natsNodes[0], c.natsAddrs[0]
 	if n > 1 {
@@ -222,25 +222,32 @@ func (c *cluster) startNATS(n int) {
 	}
 }
 
+// jetStream is a JetStream client of the test's own on every node.
+func (c *cluster) jetStream() jetstream.JetStream {
+	c.t.Helper()
+	nc, err := nats.Connect(c.natsURL(), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return js
+}
+
 // waitNATSCluster waits until the JetStream cluster can place a stream
 // on every node (a meta leader, all peers known): a service started
 // earlier may see its first stream creation go unanswered and exit.
 func (c *cluster) waitNATSCluster() {
 	c.t.Helper()
-	nc, err := nats.Connect(strings.Join(c.natsAddrs, ","), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	js := c.jetStream()
 	probe := jetstream.StreamConfig{Name: "SY_TEST_PROBE", Subjects: []string{"sy-test-probe"}, Replicas: len(c.natsNodes), Storage: jetstream.MemoryStorage}
 	waitFor(c.t, "the NATS cluster to place an R3 stream", func() bool {
-		for i, p := range c.natsNodes {
+		for _, p := range c.natsNodes {
 			if !p.running() {
-				c.t.Fatalf("%s exited: %v\n%s", c.natsNames[i], p.err, tail(p.log))
+				c.t.Fatalf("%s exited: %v\n%s", p.name, p.err, tail(p.log))
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

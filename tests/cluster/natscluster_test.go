@@ -3,7 +3,6 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
@@ -38,21 +36,6 @@ func TestNATSClusterINLeaderKilled(t *testing.T) { natsClusterLeaderKilled(t, bu
 
 // failoverLimit bounds the waits for progress after the kill.
 const failoverLimit = 60 * time.Second
-
-// jetStream is a JetStream client of the test's own on every node.
-func (c *cluster) jetStream() jetstream.JetStream {
-	c.t.Helper()
-	nc, err := nats.Connect(c.natsURL(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return js
-}
 
 // streamInfo asks for one stream's info with a deadline of its own (a
 // request to a node that just died is not answered).
@@ -116,58 +99,14 @@ func (c *cluster) waitReplicated(js jetstream.JetStream) {
 	}
 }
 
-// seqLog is what one subscriber saw, in arrival order.
-type seqLog struct {
-	mu     sync.Mutex
-	seqs   []int64
-	frames map[int64][]byte // seq → the frame as canonical JSON
-	count  map[string]int   // content → how often seen
-	wrong  []string         // error frames, a seq seen twice
-	done   chan struct{}
-}
-
-func newSeqLog() *seqLog {
-	return &seqLog{frames: map[int64][]byte{}, count: map[string]int{}, done: make(chan struct{})}
-}
-
-func (l *seqLog) take(m map[string]any) {
-	seq, ok := m["seq"].(float64)
-	if !ok {
-		return
-	}
-	b, _ := json.Marshal(m)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := int64(seq)
-	if _, ok := l.frames[s]; ok {
-		l.wrong = append(l.wrong, fmt.Sprintf("seq %d delivered twice", s))
-	}
-	l.frames[s] = b
-	l.seqs = append(l.seqs, s)
-	if p, _ := m["payload"].(map[string]any); p != nil {
-		if content, ok := p["content"].(string); ok {
-			l.count[content]++
-		}
-	}
-}
-
-func (l *seqLog) read(p *peer) {
-	defer close(l.done)
-	readFrames(p, l.take, func(m map[string]any) {
-		l.mu.Lock()
-		l.wrong = append(l.wrong, fmt.Sprintf("error frame %v", m))
-		l.mu.Unlock()
-	})
-}
-
 // replay subscribes from seq 0 on gateway 0 until total frames are in.
 // A replay answered error{unavailable} (the hub could not read the
 // transcript: documented as "retry") is retried on a new socket, at most
 // twice; any other error frame ends it and check reports it.
-func (c *cluster) replay(sid string, total int) *seqLog {
+func (c *cluster) replay(sid string, total int) *frameLog {
 	c.t.Helper()
 	for attempt := 1; ; attempt++ {
-		l := newSeqLog()
+		l := newFrameLog()
 		p := c.client(0)
 		p.MustSend(subscribeFrame(sid, 0))
 		go l.read(p)
@@ -179,13 +118,13 @@ func (c *cluster) replay(sid string, total int) *seqLog {
 	}
 }
 
-func (l *seqLog) errors() int {
+func (l *frameLog) errors() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.wrong)
 }
 
-func (l *seqLog) unavailable() bool {
+func (l *frameLog) unavailable() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, w := range l.wrong {
@@ -196,14 +135,14 @@ func (l *seqLog) unavailable() bool {
 	return len(l.wrong) > 0
 }
 
-func (l *seqLog) len() int {
+func (l *frameLog) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.seqs)
 }
 
 // distinct is how many of the contents frame-000001..frame-n were seen.
-func (l *seqLog) distinct(n int) int {
+func (l *frameLog) distinct(n int) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	k := 0
@@ -218,7 +157,7 @@ func (l *seqLog) distinct(n int) int {
 // check asserts seq 1..len strictly increasing with no gap or
 // duplicate, no error frame, and each of n frames' contents exactly
 // once; it returns the number of seqs.
-func (l *seqLog) check(t *testing.T, who string, n int) int64 {
+func (l *frameLog) check(t *testing.T, who string, n int) int64 {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -417,7 +356,7 @@ func natsClusterLeaderKilled(t *testing.T, stream string) {
 
 	rt := c.connectRuntime(0, "r1", "ep1")
 	sid := c.createSession(0, rt, "ep1")
-	live := newSeqLog()
+	live := newFrameLog()
 	cl := c.client(1)
 	cl.MustSend(subscribeFrame(sid, 0))
 	go live.read(cl)
@@ -439,9 +378,9 @@ func natsClusterLeaderKilled(t *testing.T, stream string) {
 		return err == nil && replicated(info, 2, "")
 	})
 	leader := info.Cluster.Leader
-	victim := slices.Index(c.natsNames, leader)
+	victim := slices.IndexFunc(c.natsNodes, func(p *proc) bool { return p.name == leader })
 	if victim < 0 {
-		t.Fatalf("%s is led by %q, not one of %v", stream, leader, c.natsNames)
+		t.Fatalf("%s is led by %q, not one of the %d nodes", stream, leader, len(c.natsNodes))
 	}
 	atKill := live.len()
 	c.natsNodes[victim].kill()

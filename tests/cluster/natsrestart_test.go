@@ -13,18 +13,21 @@ import (
 )
 
 // frameLog is what one subscriber saw of a session: seq → the frame, as
-// canonical JSON (keys sorted), live frames and history alike.
+// canonical JSON (keys sorted), live frames and history alike; the seqs in
+// arrival order and how often each content came.
 type frameLog struct {
 	mu      sync.Mutex
 	frames  map[int64][]byte
-	wrong   []string // a seq seen twice with different bytes, error frames
+	seqs    []int64
+	count   map[string]int // content → how often seen
+	wrong   []string       // a seq seen twice with different bytes, error frames
 	last    int64
 	final   bool // saw the closing marker frame
 	stopped chan struct{}
 }
 
 func newFrameLog() *frameLog {
-	return &frameLog{frames: map[int64][]byte{}, stopped: make(chan struct{})}
+	return &frameLog{frames: map[int64][]byte{}, count: map[string]int{}, stopped: make(chan struct{})}
 }
 
 func (l *frameLog) take(m map[string]any) {
@@ -40,9 +43,12 @@ func (l *frameLog) take(m map[string]any) {
 		l.wrong = append(l.wrong, fmt.Sprintf("seq %d seen as %s and as %s", s, prev, b))
 	}
 	l.frames[s] = b
+	l.seqs = append(l.seqs, s)
 	l.last = max(l.last, s)
-	if p, _ := m["payload"].(map[string]any); p != nil && p["content"] == "final" {
-		l.final = true
+	if p, _ := m["payload"].(map[string]any); p != nil {
+		content, _ := p["content"].(string)
+		l.count[content]++
+		l.final = l.final || content == "final"
 	}
 }
 
