@@ -43,7 +43,6 @@ func SubjPartitionMembers(durable string) string {
 type balancer struct {
 	parts  *Partitions
 	member string
-	nc     *nats.Conn
 	subj   string
 	sub    *nats.Subscription
 
@@ -55,10 +54,10 @@ type balancer struct {
 	wg   sync.WaitGroup // the loop and handovers in progress
 }
 
-func startBalancer(nc *nats.Conn, parts *Partitions, durable, member string) (*balancer, error) {
-	b := &balancer{parts: parts, member: member, nc: nc, subj: SubjPartitionMembers(durable),
+func startBalancer(parts *Partitions, durable, member string) (*balancer, error) {
+	b := &balancer{parts: parts, member: member, subj: SubjPartitionMembers(durable),
 		members: map[string]time.Time{member: time.Now()}, movedAt: map[int]time.Time{}, done: make(chan struct{})}
-	sub, err := nc.Subscribe(b.subj, b.heard)
+	sub, err := parts.nc.Subscribe(b.subj, b.heard)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +81,7 @@ func (b *balancer) heard(m *nats.Msg) {
 	}
 }
 
-func (b *balancer) announce(payload string) { _ = b.nc.Publish(b.subj, []byte(payload)) }
+func (b *balancer) announce(payload string) { _ = b.parts.nc.Publish(b.subj, []byte(payload)) }
 
 func (b *balancer) loop() {
 	defer b.wg.Done()
@@ -157,13 +156,12 @@ func (b *balancer) handOver(part *partition) {
 	case <-b.done:
 		return // Stop drains and unpins
 	}
-	_ = b.nc.FlushTimeout(time.Second) // the last acks reach the server
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	b.parts.unpin(ctx, part)
+	b.parts.release(part)
 	part.newEpoch()
 	part.lastHandled.Store(0)
 	// A fresh handle: the old one would send its pin id with every pull.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	cons, err := b.parts.stream.Consumer(ctx, part.name)
 	if err == nil {
 		err = part.start(cons)

@@ -48,7 +48,7 @@ type partition struct {
 	// left unhandled).
 	maxHandled uint64
 	synced     bool
-	held       []jetstream.Msg // sorted by stream sequence
+	held       []heldMsg // sorted by stream sequence
 	// abandoned: a message was left unacked (Stop during its retries),
 	// so no later message of the partition may be handled here: they are
 	// redelivered, in order, to the next owner.
@@ -78,14 +78,21 @@ func (p *partition) receive(ctx context.Context, m jetstream.Msg) {
 	p.drainHeld(ctx)
 }
 
+// heldMsg is a message waiting for the ones before it, with its stream
+// sequence.
+type heldMsg struct {
+	m   jetstream.Msg
+	seq uint64
+}
+
 // hold keeps m until it is the partition's lowest unacked message.
 func (p *partition) hold(m jetstream.Msg, seq uint64) {
-	i, found := slices.BinarySearchFunc(p.held, seq, func(h jetstream.Msg, s uint64) int { return cmp.Compare(streamSeq(h), s) })
+	i, found := slices.BinarySearchFunc(p.held, seq, func(h heldMsg, s uint64) int { return cmp.Compare(h.seq, s) })
 	if found {
-		p.held[i] = m // a newer copy of the same message
+		p.held[i].m = m // a newer copy of the same message
 		return
 	}
-	p.held = slices.Insert(p.held, i, m)
+	p.held = slices.Insert(p.held, i, heldMsg{m, seq})
 }
 
 // drainHeld handles held messages while the lowest of them is the lowest
@@ -97,8 +104,7 @@ func (p *partition) drainHeld(ctx context.Context) {
 			p.log.Warn("partition order lookup failed; held messages wait for their redelivery", "consumer", p.name, "err", err)
 			return
 		}
-		m := p.held[0]
-		seq := streamSeq(m)
+		m, seq := p.held[0].m, p.held[0].seq
 		switch {
 		case low == 0 || seq < low: // gone from the stream: another owner acked it
 			p.held = p.held[1:]
@@ -187,12 +193,4 @@ func retryDelay(attempt int) time.Duration {
 		return 100 * time.Millisecond
 	}
 	return min(time.Duration(attempt)*250*time.Millisecond, 5*time.Second)
-}
-
-func streamSeq(m jetstream.Msg) uint64 {
-	md, err := m.Metadata()
-	if err != nil {
-		return 0
-	}
-	return md.Sequence.Stream
 }

@@ -194,9 +194,10 @@ func TestPartitionsBalanceOverMembers(t *testing.T) {
 	ctx := testCtx(t, 60*time.Second)
 	const partitions = 4
 	var (
-		mu      sync.Mutex
-		handled = map[string][]string{} // session → ids in handling order
-		byPart  = map[string]map[int]int{}
+		mu         sync.Mutex
+		handled    = map[string][]string{} // session → ids in handling order
+		byPart     = map[string]map[int]int{}
+		handledOne = make(chan struct{}, 1) // a message was handled
 	)
 	start := func(member string) *bus.Partitions {
 		b := connect(t, url, member)
@@ -209,6 +210,10 @@ func TestPartitionsBalanceOverMembers(t *testing.T) {
 				byPart[member] = map[int]int{}
 			}
 			byPart[member][bus.Partition(env.GetSessionId(), partitions)]++
+			select {
+			case handledOne <- struct{}{}:
+			default:
+			}
 			return nil
 		})
 		if err != nil {
@@ -292,10 +297,11 @@ func TestPartitionsBalanceOverMembers(t *testing.T) {
 		if n >= want {
 			break
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-handledOne:
+		case <-ctx.Done():
 			t.Fatalf("handled %d of %d", n, want)
 		}
-		time.Sleep(20 * time.Millisecond) // no event for "all handled"
 	}
 	mu.Lock()
 	defer mu.Unlock()

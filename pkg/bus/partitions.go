@@ -140,7 +140,7 @@ func (b *Bus) ConsumePartitions(ctx context.Context, o PartitionOptions, handler
 		p.parts = append(p.parts, part)
 	}
 	if o.Member != "" {
-		if p.bal, err = startBalancer(b.NC, p, o.Durable, o.Member); err != nil {
+		if p.bal, err = startBalancer(p, o.Durable, o.Member); err != nil {
 			p.Stop()
 			return nil, err
 		}
@@ -227,10 +227,16 @@ func (p *Partitions) Stop() {
 		}
 	}
 	p.wg.Wait()
-	_ = p.nc.FlushTimeout(time.Second) // the last acks reach the server
+	p.release(p.parts...)
+}
+
+// release unpins drained partitions: once their last acks reach the
+// server, each with nothing unacked goes to the next replica that pulls.
+func (p *Partitions) release(parts ...*partition) {
+	_ = p.nc.FlushTimeout(time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, part := range p.parts {
+	for _, part := range parts {
 		p.unpin(ctx, part)
 	}
 }
