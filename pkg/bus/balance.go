@@ -28,9 +28,6 @@ const (
 	memberTTL       = 3 * announceEvery
 	rebalanceEvery  = 2 * time.Second
 	handoverBackoff = 10 * time.Second // per partition: no ping-pong while views of the members differ
-	// A partition is "owned here" when a message was handled here this
-	// recently: idle partitions cost nothing wherever they are pinned.
-	busyWithin = 2 * rebalanceEvery
 )
 
 // SubjPartitionMembers is where the replicas consuming durable's
@@ -49,6 +46,10 @@ type balancer struct {
 	mu      sync.Mutex
 	members map[string]time.Time
 	movedAt map[int]time.Time
+	// counted is each partition's handled count at the last round: a
+	// partition is busy here when it moved since (idle partitions cost
+	// nothing wherever they are pinned).
+	counted map[int]uint64
 
 	done chan struct{}
 	wg   sync.WaitGroup // the loop and handovers in progress
@@ -56,7 +57,7 @@ type balancer struct {
 
 func startBalancer(parts *Partitions, durable, member string) (*balancer, error) {
 	b := &balancer{parts: parts, member: member, subj: SubjPartitionMembers(durable),
-		members: map[string]time.Time{member: time.Now()}, movedAt: map[int]time.Time{}, done: make(chan struct{})}
+		members: map[string]time.Time{member: time.Now()}, movedAt: map[int]time.Time{}, counted: map[int]uint64{}, done: make(chan struct{})}
 	sub, err := parts.nc.Subscribe(b.subj, b.heard)
 	if err != nil {
 		return nil, err
@@ -120,11 +121,9 @@ func (b *balancer) live() []string {
 // another member.
 func (b *balancer) rebalance() {
 	members := b.live()
-	if len(members) < 2 {
-		return
-	}
 	for i, part := range b.parts.parts {
-		if members[i%len(members)] == b.member || !b.shouldMove(i, part) {
+		busy := b.busy(i, part)
+		if len(members) < 2 || members[i%len(members)] == b.member || !busy || !b.mayMove(i, part) {
 			continue
 		}
 		b.wg.Add(1)
@@ -132,8 +131,19 @@ func (b *balancer) rebalance() {
 	}
 }
 
-func (b *balancer) shouldMove(i int, part *partition) bool {
-	if time.Since(time.Unix(0, part.lastHandled.Load())) > busyWithin || part.retrying.Load() {
+// busy reports whether part handled a message here since the last round.
+func (b *balancer) busy(i int, part *partition) bool {
+	n := part.handled.Load()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	moved := n != b.counted[i]
+	b.counted[i] = n
+	return moved
+}
+
+// mayMove: no handler retrying, and no handover of part this recently.
+func (b *balancer) mayMove(i int, part *partition) bool {
+	if part.retrying.Load() {
 		return false
 	}
 	b.mu.Lock()
@@ -158,7 +168,6 @@ func (b *balancer) handOver(part *partition) {
 	}
 	b.parts.release(part)
 	part.newEpoch()
-	part.lastHandled.Store(0)
 	// A fresh handle: the old one would send its pin id with every pull.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -38,10 +38,11 @@ type partition struct {
 	mu sync.Mutex
 	cc jetstream.ConsumeContext // replaced after a handover (balance.go)
 
-	// For the balancer: when a message was last handled here (unix ns),
-	// and whether a handler is retrying (no handover then).
-	lastHandled atomic.Int64
-	retrying    atomic.Bool
+	// For the balancer: messages handled here (it compares the count
+	// between its rounds), and whether a handler is retrying (no handover
+	// then).
+	handled  atomic.Uint64
+	retrying atomic.Bool
 
 	// maxHandled is the highest stream sequence handled here; synced
 	// says fresh messages may be handled as they come (nothing older is
@@ -157,7 +158,7 @@ func (p *partition) handle(ctx context.Context, m jetstream.Msg, seq uint64) {
 				p.log.Warn("ack failed; message will be redelivered", "subject", m.Subject(), "err", aerr)
 			}
 			p.maxHandled = max(p.maxHandled, seq)
-			p.lastHandled.Store(time.Now().UnixNano())
+			p.handled.Add(1)
 			p.retrying.Store(false)
 			return
 		case errors.Is(err, ErrPoison) || env == nil:
