@@ -143,7 +143,7 @@ func Decode(data []byte, role Role, now time.Time) (*syv1.Envelope, *Error) {
 	}
 	env := &syv1.Envelope{Id: f.ID, Type: f.Type, SessionId: f.SessionID, Ts: f.Ts}
 	if env.Ts == "" {
-		env.Ts = Timestamp(now)
+		env.Ts = clock.Stamp(now)
 	}
 	if err := decodeBody(&f, env); err != nil {
 		err.Type, err.SessionID = f.Type, env.SessionId
@@ -194,9 +194,6 @@ func fillBodySession(env *syv1.Envelope) {
 		body.Set(sf, protoreflect.ValueOfString(env.SessionId))
 	}
 }
-
-// Timestamp renders t the way the hub stamps frames: ISO 8601 UTC, ms.
-func Timestamp(t time.Time) string { return clock.Stamp(t) }
 
 func unmarshalPayload(f *Frame, v any) *Error {
 	if len(f.Payload) == 0 || bytes.Equal(f.Payload, []byte("null")) {

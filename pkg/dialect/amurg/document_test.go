@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	"github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
@@ -403,7 +404,7 @@ func TestDecodeStampsTimestampAndKeepsID(t *testing.T) {
 	if env.GetTs() != "2024-01-15T10:30:00.123Z" {
 		t.Errorf("ts = %q, want 2024-01-15T10:30:00.123Z", env.GetTs())
 	}
-	if got := amurg.Timestamp(local); got != "2024-01-15T10:30:00.123Z" {
+	if got := clock.Stamp(local); got != "2024-01-15T10:30:00.123Z" {
 		t.Errorf("Timestamp = %q", got)
 	}
 	env, derr = amurg.Decode([]byte(`{"type":"ping","id":"p-1","ts":"whatever the peer says"}`), amurg.RoleRuntime, local)

@@ -56,10 +56,7 @@ func Control(typ string, payload any) Out {
 }
 
 // Now is the current time as RFC 3339 UTC with milliseconds.
-func Now() string { return Timestamp(time.Now()) }
-
-// Timestamp renders t as RFC 3339 UTC with milliseconds.
-func Timestamp(t time.Time) string { return clock.Stamp(t) }
+func Now() string { return clock.Stamp(time.Now()) }
 
 // NewID returns a random (version 4) UUID.
 func NewID() string {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
@@ -72,7 +73,7 @@ func (d *Dialect) sendHistory(ctx context.Context, c *edge.Conn, p edge.Page) er
 			return err
 		}
 	}
-	return c.SendEnvelope(&syv1.Envelope{Type: codec.TypeHistoryResponse, SessionId: p.Session, Ts: codec.Timestamp(time.Now()),
+	return c.SendEnvelope(&syv1.Envelope{Type: codec.TypeHistoryResponse, SessionId: p.Session, Ts: clock.Stamp(time.Now()),
 		Body: &syv1.Envelope_HistoryResponse{HistoryResponse: hr}})
 }
 

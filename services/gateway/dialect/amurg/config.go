@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 	"github.com/switchyard-hub/switchyard/services/gateway/edge"
@@ -25,7 +26,7 @@ func sendHelloConfig(c *edge.Conn, cfg *syv1.EndpointConfigUpdate) {
 	}
 	st.helloConfigs[cfg.GetEndpointId()] = true
 	st.mu.Unlock()
-	send(c, &syv1.Envelope{Type: codec.TypeEndpointConfigUpdate, Ts: codec.Timestamp(time.Now()), EndpointId: cfg.GetEndpointId(),
+	send(c, &syv1.Envelope{Type: codec.TypeEndpointConfigUpdate, Ts: clock.Stamp(time.Now()), EndpointId: cfg.GetEndpointId(),
 		Body: &syv1.Envelope_EndpointConfigUpdate{EndpointConfigUpdate: cfg}})
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
@@ -124,7 +125,7 @@ func decode(c *edge.Conn, f edge.Frame) *syv1.Envelope {
 }
 
 func pong(c *edge.Conn) {
-	_ = c.Send(edge.Text([]byte(`{"type":"pong","ts":"` + codec.Timestamp(time.Now()) + `"}`)))
+	_ = c.Send(edge.Text([]byte(`{"type":"pong","ts":"` + clock.Stamp(time.Now()) + `"}`)))
 }
 
 // send renders an envelope to the socket; a failure is the socket's end.

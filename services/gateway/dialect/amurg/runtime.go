@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/catalog"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
@@ -139,7 +140,7 @@ func helloCloseReason(ack *syv1.HelloAck) edge.CloseReason {
 }
 
 func sendHelloAck(c *edge.Conn, ack *syv1.HelloAck) {
-	send(c, &syv1.Envelope{Type: codec.TypeHelloAck, Ts: codec.Timestamp(time.Now()), Body: &syv1.Envelope_HelloAck{HelloAck: ack}})
+	send(c, &syv1.Envelope{Type: codec.TypeHelloAck, Ts: clock.Stamp(time.Now()), Body: &syv1.Envelope_HelloAck{HelloAck: ack}})
 }
 
 // configAck hands a runtime's endpoint.config_ack to the relay replica

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard-hub/switchyard/pkg/auth"
 	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/clock"
 	codec "github.com/switchyard-hub/switchyard/pkg/dialect/amurg"
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
@@ -71,11 +72,11 @@ func (d *Dialect) keepTokenFresh(c *edge.Conn, rid, digest string, expires time.
 		tok, exp, code, err := d.refreshToken(rid, digest)
 		switch {
 		case err == nil:
-			send(c, &syv1.Envelope{Type: codec.TypeTokenRefresh, Ts: codec.Timestamp(time.Now()),
-				Body: &syv1.Envelope_TokenRefresh{TokenRefresh: &syv1.TokenRefresh{Token: tok, ExpiresAt: codec.Timestamp(exp)}}})
+			send(c, &syv1.Envelope{Type: codec.TypeTokenRefresh, Ts: clock.Stamp(time.Now()),
+				Body: &syv1.Envelope_TokenRefresh{TokenRefresh: &syv1.TokenRefresh{Token: tok, ExpiresAt: clock.Stamp(exp)}}})
 			digest, backoff = auth.Digest(tok), time.Second
 			next = time.Now().Add(refreshDelay(time.Until(exp), d.s.Config().TokenRefreshBefore))
-			d.s.Log().Debug("runtime token refreshed", "runtime", rid, "conn", c.ID(), "expires_at", codec.Timestamp(exp))
+			d.s.Log().Debug("runtime token refreshed", "runtime", rid, "conn", c.ID(), "expires_at", clock.Stamp(exp))
 		case code == errcode.AuthFailed:
 			d.s.Log().Warn("runtime token no longer valid; closing its socket", "runtime", rid, "conn", c.ID(), "reason", err)
 			c.SendError("", errcode.AuthFailed, "runtime token no longer valid: "+err.Error())
