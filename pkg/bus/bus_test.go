@@ -473,15 +473,7 @@ func TestPoisonNotRedelivered(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // no event for "stream emptied"
 	}
-	cons, err := st.Consumer(ctx, bus.PartitionConsumer("relay", 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ci, err := cons.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ci.NumRedelivered != 0 || ci.NumAckPending != 0 {
+	if ci := consumerInfo(t, ctx, b); ci.NumRedelivered != 0 || ci.NumAckPending != 0 {
 		t.Errorf("consumer redelivered %d, ack pending %d", ci.NumRedelivered, ci.NumAckPending)
 	}
 	rec.mu.Lock()

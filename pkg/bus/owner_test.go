@@ -61,6 +61,8 @@ func publishN(t *testing.T, ctx context.Context, b *bus.Bus, from, to int) []str
 	return ids
 }
 
+// consumerInfo is the state of partition 0's consumer of SY_RT (Durable
+// "relay", as consumeOne and startOwner consume it).
 func consumerInfo(t *testing.T, ctx context.Context, b *bus.Bus) *jetstream.ConsumerInfo {
 	t.Helper()
 	st, err := b.JS.Stream(ctx, bus.StreamRuntime())
