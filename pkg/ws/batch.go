@@ -5,24 +5,38 @@ import (
 	"net"
 	"net/http"
 	"sync"
+
+	"github.com/gorilla/websocket"
 )
 
 // DefaultWriteBatchBytes is the most a socket's writer gathers into one
 // write(2) when Options.WriteBatchBytes is 0.
 const DefaultWriteBatchBytes = 16 << 10
 
-// Coalesce returns w with the connection it hijacks wrapped so that the
-// frames a socket's writer finds queued on one wake-up go out in one
-// write(2) instead of one per frame. Upgrade through it:
+// Upgrade upgrades r to a WebSocket with up, as every hub socket is:
+//   - its read buffer (up.ReadBufferSize, at least IdleReadBufferBytes) is
+//     the socket's own, so the socket can tell a frame already buffered from
+//     none and wait for the next one without a goroutine (Conn.Serve);
+//   - the frames its writer finds queued on one wake-up go out in one
+//     write(2) instead of one per frame.
 //
-//	ws.Upgrader().Upgrade(ws.Coalesce(w), r, nil)
-//
-// A socket upgraded without it writes one frame per write(2).
-func Coalesce(w http.ResponseWriter) http.ResponseWriter { return coalescing{w} }
+// A socket upgraded by gorilla directly keeps a reader goroutine and
+// writes one frame per write(2).
+func Upgrade(up *websocket.Upgrader, w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+	u := *up
+	size := max(u.ReadBufferSize, IdleReadBufferBytes)
+	u.ReadBufferSize = 0 // gorilla reads through the reader the hijack hands it: ours
+	return u.Upgrade(coalescing{ResponseWriter: w, readBuffer: size}, r, nil)
+}
 
-type coalescing struct{ http.ResponseWriter }
+type coalescing struct {
+	http.ResponseWriter
+	readBuffer int
+}
 
-// Hijack hands gorilla the connection wrapped in a batchConn.
+// Hijack hands gorilla the connection wrapped in a batchConn, with a read
+// buffer of the socket's own (net/http's, 4 KiB, when the client sent
+// bytes ahead of the handshake: gorilla refuses those).
 func (c coalescing) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	h, ok := c.ResponseWriter.(http.Hijacker)
 	if !ok {
@@ -32,16 +46,24 @@ func (c coalescing) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &batchConn{Conn: nc}, brw, nil
+	bc := &batchConn{Conn: nc}
+	if brw.Reader.Buffered() > 0 {
+		return bc, brw, nil
+	}
+	bc.br = bufio.NewReaderSize(bc, c.readBuffer)
+	return bc, bufio.NewReadWriter(bc.br, brw.Writer), nil
 }
 
 // batchConn is the net.Conn under a gorilla socket. Outside a batch it
 // writes through; during one (the writer goroutine between begin and end)
 // gorilla's frame writes are gathered in a pooled buffer that goes out in
 // one write when the batch ends or the buffer is full. An idle socket holds
-// no buffer. Reads and deadlines go to the connection unchanged.
+// no buffer. Reads (after any bytes the poller read for the reader) and
+// deadlines go to the connection.
 type batchConn struct {
 	net.Conn
+	br       *bufio.Reader // what gorilla reads from (nil: net/http's)
+	pending  []byte        // read off the socket by the poller, for the reader (reader side only)
 	mu       sync.Mutex
 	batching bool
 	max      int
@@ -100,6 +122,17 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	}
 	*b.buf = append(*b.buf, p...)
 	return len(p), nil
+}
+
+// Read returns what the poller read off a parked socket first, then reads
+// the connection.
+func (b *batchConn) Read(p []byte) (int, error) {
+	if len(b.pending) > 0 {
+		n := copy(p, b.pending)
+		b.pending = b.pending[n:]
+		return n, nil
+	}
+	return b.Conn.Read(p)
 }
 
 func (b *batchConn) flushLocked() error {

@@ -34,7 +34,7 @@ func (l countingListener) Accept() (net.Conn, error) {
 	return countingConn{Conn: c, writes: l.writes}, nil
 }
 
-// pair returns the server side of one socket upgraded through Coalesce,
+// pair returns the server side of one socket upgraded through Upgrade,
 // the peer, and the count of write calls on the server's connection.
 func pair(t *testing.T, o Options) (*Conn, *websocket.Conn, *atomic.Int64) {
 	t.Helper()
@@ -45,7 +45,7 @@ func pair(t *testing.T, o Options) (*Conn, *websocket.Conn, *atomic.Int64) {
 	writes := &atomic.Int64{}
 	got := make(chan *Conn, 1)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, err := Upgrader().Upgrade(Coalesce(w), r, nil)
+		raw, err := Upgrade(Upgrader(), w, r)
 		if err != nil {
 			return
 		}

@@ -1,20 +1,25 @@
-// Package ws is the WebSocket connection every dialect runs on: one reader
-// (the caller's goroutine), a writer goroutine that runs only while the
-// bounded send queue holds frames, control-frame keepalive from a timer,
-// read limits and close codes.
+// Package ws is the WebSocket connection every dialect runs on: a reader
+// that holds a goroutine only while the peer sends (an idle socket is
+// parked on an epoll set, park.go), a writer goroutine that runs only while
+// the bounded send queue holds frames, control-frame keepalive from a
+// timer, read limits and close codes.
 //
 // Frames are shared []byte: a frame fanned out to many sockets is encoded
 // once and queued by reference.
 package ws
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -44,7 +49,7 @@ type Options struct {
 	QueueFrames     int
 	QueueBytes      int
 	// WriteBatchBytes bounds what one write(2) carries when several frames
-	// are queued (sockets upgraded through Coalesce): 0 is
+	// are queued (sockets upgraded through Upgrade): 0 is
 	// DefaultWriteBatchBytes, < 0 writes one frame per write(2).
 	WriteBatchBytes int
 	// PreAuthMaxMessageBytes is the largest frame until Authenticate is
@@ -55,6 +60,10 @@ type Options struct {
 	// (close 1013 after).
 	Budget     *Budget
 	BudgetWait time.Duration
+	// Streaming: the peer sends frames back to back (a runtime), so the
+	// socket keeps its reader goroutine rather than parking after every
+	// frame (park.go).
+	Streaming bool
 }
 
 // ErrClosed is returned by Send on a closed or closing socket.
@@ -77,6 +86,21 @@ type Conn struct {
 	ws *websocket.Conn
 	o  Options
 	bc *batchConn // nil: one write(2) per frame
+
+	// The reader (park.go).
+	fn       func(binary bool, data []byte)
+	end      func(error)
+	pre      int64         // frame limit before Authenticate (0: none)
+	br       *bufio.Reader // gorilla's read buffer when it is ours (nil: the socket never parks)
+	in       *batchConn    // what br reads from
+	raw      syscall.RawConn
+	fd       int          // the socket's descriptor (-1: none to poll)
+	noPark   bool         // parking failed once: read on a goroutine from now on (reader only)
+	rstate   atomic.Int32 // readRunning, readParked, readEnded
+	readBy   atomic.Int64 // monoNow by which the peer must be heard from
+	silence  *time.Timer  // ends a parked socket at readBy
+	polled   bool         // registered with the poller (guarded by the poller)
+	pollGone bool         // forgotten by the poller: never arm again (guarded by the poller)
 
 	mu      sync.Mutex
 	queue   []item
@@ -124,17 +148,25 @@ func Upgrader() *websocket.Upgrader {
 	}
 }
 
-// New wraps an upgraded socket and starts its writer.
+// New wraps an upgraded socket (Upgrade) and starts its keepalive; Serve
+// starts its reader.
 //
 // An idle socket has no writer goroutine: one is started when frames are
 // queued and ends when the queue is empty, and keepalive pings come from a
-// timer that queues a ping. Idle sockets cost only their reader.
+// timer that queues a ping. Nor, upgraded through Upgrade on Linux, a
+// reader goroutine (park.go).
 func New(c *websocket.Conn, o Options) *Conn {
-	conn := &Conn{ws: c, o: o, flushed: make(chan struct{}, 1), done: make(chan struct{})}
-	if bc, ok := c.NetConn().(*batchConn); ok && o.WriteBatchBytes >= 0 {
-		conn.bc = bc
-		if conn.o.WriteBatchBytes == 0 {
-			conn.o.WriteBatchBytes = DefaultWriteBatchBytes
+	conn := &Conn{ws: c, o: o, fd: -1, flushed: make(chan struct{}, 1), done: make(chan struct{})}
+	if bc, ok := c.NetConn().(*batchConn); ok {
+		if o.WriteBatchBytes >= 0 {
+			conn.bc = bc
+			if conn.o.WriteBatchBytes == 0 {
+				conn.o.WriteBatchBytes = DefaultWriteBatchBytes
+			}
+		}
+		if bc.br != nil && !o.Streaming {
+			conn.br, conn.in = bc.br, bc
+			conn.raw, conn.fd = socketFD(bc.Conn)
 		}
 	}
 	conn.mu.Lock() // ping reads pinger under mu
@@ -144,6 +176,8 @@ func New(c *websocket.Conn, o Options) *Conn {
 }
 
 // ping queues a keepalive ping (outside the queue limits) and re-arms.
+// On an idle socket the timer's goroutine writes it: no writer goroutine
+// is started per ping.
 func (c *Conn) ping() {
 	c.mu.Lock()
 	if c.closing {
@@ -151,9 +185,14 @@ func (c *Conn) ping() {
 		return
 	}
 	c.queue = append(c.queue, item{ping: true})
-	c.startWriter()
 	c.pinger.Reset(c.o.PingPeriod)
+	if c.writing {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
 	c.mu.Unlock()
+	c.writeLoop()
 }
 
 // startWriter starts the writer goroutine unless one runs. Called with
@@ -238,15 +277,20 @@ func (c *Conn) flushBatch() {
 	}
 }
 
-// finish releases the socket; safe to call more than once.
+// finish releases the socket; safe to call more than once. A parked
+// reader learns of it here (its end runs on a goroutine of its own).
 func (c *Conn) finish() {
 	c.doneOnce.Do(func() {
 		c.mu.Lock()
 		c.pinger.Stop()
 		c.mu.Unlock()
+		readiness.forget(c) // before the descriptor is closed
 		close(c.done)
 		_ = c.ws.Close()
 	})
+	if c.unpark(readEnded) {
+		go c.end(fmt.Errorf("ws: socket closed while idle: %w", net.ErrClosed))
+	}
 }
 
 func (c *Conn) writeLoop() {
@@ -349,50 +393,35 @@ func (c *Conn) write(it *item) bool {
 // MaxMessageBytes are read from now on (also one already being read).
 func (c *Conn) Authenticate() { c.authed.Store(true) }
 
-// ReadLoop reads frames until the socket ends, calling fn for each; it
-// returns the reason the socket ended. Any frame or pong extends the read
-// deadline by PongWait, so a silent peer is dropped.
-//
-// A frame is read into a buffer of its own (fn may keep data) under the
-// socket's limits: over PreAuthMaxMessageBytes before Authenticate it
-// closes 1009 (ErrPreAuthTooBig), over MaxMessageBytes 1009
-// (websocket.ErrReadLimit), and a frame that finds no read budget within
-// BudgetWait closes 1013 (ErrBudget). The frame's budget is held until fn
-// returns.
-func (c *Conn) ReadLoop(fn func(binary bool, data []byte)) error {
-	defer c.finish()
-	c.ws.SetReadLimit(c.o.MaxMessageBytes)
-	_ = c.ws.SetReadDeadline(time.Now().Add(c.o.PongWait))
-	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(c.o.PongWait))
-	})
-	pre := c.o.PreAuthMaxMessageBytes
-	if pre >= c.o.MaxMessageBytes {
-		pre = 0
+// frame reads one message and hands it to fn, under the socket's limits:
+// over PreAuthMaxMessageBytes before Authenticate it closes 1009
+// (ErrPreAuthTooBig), over MaxMessageBytes 1009 (websocket.ErrReadLimit),
+// and a frame that finds no read budget within BudgetWait closes 1013
+// (ErrBudget). The frame's budget is held until fn returns. Control frames
+// before the message are gorilla's to answer.
+func (c *Conn) frame() error {
+	typ, r, err := c.ws.NextReader()
+	if err != nil {
+		return err
 	}
-	for {
-		typ, r, err := c.ws.NextReader()
-		if err != nil {
-			return err
-		}
-		fr := frameReader{budget: c.o.Budget, wait: c.o.BudgetWait, limit: c.o.MaxMessageBytes, pre: pre, authed: &c.authed}
-		data, err := fr.read(r)
-		if err != nil {
-			fr.done()
-			switch {
-			case errors.Is(err, ErrPreAuthTooBig):
-				c.closeRead(CloseTooBig, "frame over "+strconv.FormatInt(pre, 10)+" bytes before authentication")
-			case errors.Is(err, ErrBudget):
-				c.closeRead(CloseTryAgain, "gateway read budget exhausted; try again later")
-			}
-			return err
-		}
-		fn(typ == websocket.BinaryMessage, data)
+	fr := frameReader{budget: c.o.Budget, wait: c.o.BudgetWait, limit: c.o.MaxMessageBytes, pre: c.pre, authed: &c.authed}
+	data, err := fr.read(r)
+	if err != nil {
 		fr.done()
-		// The peer is silent only while we read: time fn spent (a frame
-		// waiting for admission or for its ack window) is not its silence.
-		_ = c.ws.SetReadDeadline(time.Now().Add(c.o.PongWait))
+		switch {
+		case errors.Is(err, ErrPreAuthTooBig):
+			c.closeRead(CloseTooBig, "frame over "+strconv.FormatInt(c.pre, 10)+" bytes before authentication")
+		case errors.Is(err, ErrBudget):
+			c.closeRead(CloseTryAgain, "gateway read budget exhausted; try again later")
+		}
+		return err
 	}
+	c.fn(typ == websocket.BinaryMessage, data)
+	fr.done()
+	// The peer is silent only while we read: time fn spent (a frame
+	// waiting for admission or for its ack window) is not its silence.
+	_ = c.heard()
+	return nil
 }
 
 // closeRead ends the socket from its reader: nothing more is queued, the

@@ -39,7 +39,7 @@ func serve(t *testing.T, o ws.Options, setup func(*ws.Conn)) (url string, conns 
 	t.Helper()
 	conns = make(chan *served, 4)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, err := ws.Upgrader().Upgrade(ws.Coalesce(w), r, nil) // as the gateway upgrades
+		raw, err := ws.Upgrade(ws.Upgrader(), w, r) // as the gateway upgrades
 		if err != nil {
 			return
 		}

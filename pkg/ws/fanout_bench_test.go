@@ -40,7 +40,7 @@ func (c countingConn) Write(p []byte) (int, error) {
 }
 
 // fanoutSockets opens n sockets over loopback whose peers count what they
-// read; the server side upgrades through ws.Coalesce when coalesce is set.
+// read; the server side upgrades through ws.Upgrade (coalescing writes) when coalesce is set.
 func fanoutSockets(b *testing.B, n int, o ws.Options, coalesce bool) (conns []*ws.Conn, writes *atomic.Int64, received *atomic.Int64) {
 	writes, received = &atomic.Int64{}, &atomic.Int64{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -49,10 +49,11 @@ func fanoutSockets(b *testing.B, n int, o ws.Options, coalesce bool) (conns []*w
 	}
 	accepted := make(chan *ws.Conn, n)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		upgrade := func() (*websocket.Conn, error) { return ws.Upgrader().Upgrade(w, r, nil) }
 		if coalesce {
-			w = ws.Coalesce(w)
+			upgrade = func() (*websocket.Conn, error) { return ws.Upgrade(ws.Upgrader(), w, r) }
 		}
-		raw, err := ws.Upgrader().Upgrade(w, r, nil)
+		raw, err := upgrade()
 		if err != nil {
 			return
 		}

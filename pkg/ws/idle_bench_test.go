@@ -65,6 +65,9 @@ type idleModel struct {
 	// runs on a goroutine of its own (net/http's per-connection state and
 	// the serving goroutine's grown stack are released).
 	ownReader bool
+	// park: upgraded through ws.Upgrade, so an idle socket holds no
+	// goroutine at all.
+	park bool
 }
 
 // BenchmarkIdleSockets opens 2,000 authenticated idle sockets (another
@@ -83,9 +86,12 @@ func BenchmarkIdleSockets(b *testing.B) {
 			return &websocket.Upgrader{WriteBufferPool: &sync.Pool{}, CheckOrigin: func(*http.Request) bool { return true }}
 		}},
 		{name: "handler-reads/http-read-buffer", upgrader: httpReadBuffer},
-		{name: "own-reader/read-buffer=4096", upgrader: func() *websocket.Upgrader { u := ws.Upgrader(); u.ReadBufferSize = ws.StreamReadBufferBytes; return u }, ownReader: true},
-		// What the gateway does for client sockets:
+		// The gateway before sockets parked (05dd331): a reader goroutine
+		// per socket.
 		{name: "own-reader/ws.Upgrader", upgrader: ws.Upgrader, ownReader: true},
+		// What the gateway does: runtimes (4 KiB buffer) and client sockets.
+		{name: "parked/read-buffer=4096", upgrader: streamUpgrader, ownReader: true, park: true},
+		{name: "parked/ws.Upgrader", upgrader: ws.Upgrader, ownReader: true, park: true},
 	}
 	for _, m := range models {
 		b.Run(m.name, func(b *testing.B) {
@@ -94,6 +100,13 @@ func BenchmarkIdleSockets(b *testing.B) {
 			}
 		})
 	}
+}
+
+// streamUpgrader is ws.Upgrader with a runtime socket's read buffer.
+func streamUpgrader() *websocket.Upgrader {
+	u := ws.Upgrader()
+	u.ReadBufferSize = ws.StreamReadBufferBytes
+	return u
 }
 
 // httpReadBuffer is ws.Upgrader reusing net/http's 4 KiB read buffer.
@@ -110,20 +123,24 @@ func idleRun(b *testing.B, m idleModel, sockets int) {
 	}
 	o := ws.Options{PingPeriod: time.Hour, PongWait: time.Hour, WriteWait: 5 * time.Second,
 		MaxMessageBytes: 1 << 20, QueueFrames: 256, QueueBytes: 1 << 20}
-	read := func(c *ws.Conn) {
-		_ = c.ReadLoop(func(_ bool, data []byte) { _ = c.Send([]byte(`{"type":"hello.ack"}`)) })
+	echo := func(c *ws.Conn) func(bool, []byte) {
+		return func(bool, []byte) { _ = c.Send([]byte(`{"type":"hello.ack"}`)) }
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, err := m.upgrader().Upgrade(ws.Coalesce(w), r, nil)
+		upgrade := func() (*websocket.Conn, error) { return m.upgrader().Upgrade(w, r, nil) }
+		if m.park {
+			upgrade = func() (*websocket.Conn, error) { return ws.Upgrade(m.upgrader(), w, r) }
+		}
+		raw, err := upgrade()
 		if err != nil {
 			return
 		}
 		c := ws.New(raw, o)
 		if m.ownReader {
-			go read(c)
+			c.Serve(echo(c), func(error) {})
 			return
 		}
-		read(c)
+		_ = c.ReadLoop(echo(c))
 	}), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()

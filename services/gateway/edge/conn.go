@@ -288,7 +288,7 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 	if adm.Role == kind.RoleRuntime {
 		up.ReadBufferSize = ws.StreamReadBufferBytes // runtimes stream frames in
 	}
-	wc, err := up.Upgrade(ws.Coalesce(w), r, nil) // queued frames: one write(2) per wake-up
+	wc, err := ws.Upgrade(up, w, r) // queued frames: one write(2) per wake-up; idle: no reader goroutine
 	if err != nil {
 		if key != "" {
 			s.dropPrincipal(key)
@@ -309,22 +309,20 @@ func (s *Server) serve(d Dialect, w http.ResponseWriter, r *http.Request) {
 		// have been taken before this one registered, so it closes itself.
 		c.Close(drainReason(d), "")
 	}
-	// The handler returns and the socket is read on a goroutine of its own,
-	// so net/http's per-connection state (two 4 KiB buffers, the request)
-	// and its serving goroutine's grown stack are not kept per socket.
+	// The handler returns and the socket is read on goroutines of its own
+	// (none while it is idle), so net/http's per-connection state (two 4 KiB
+	// buffers, the request) and its serving goroutine's grown stack are not
+	// kept per socket.
 	handedOver = true
-	go func() {
-		defer s.dropAddr(addr)
-		s.read(d, c, adm.Expires)
-	}()
+	go s.read(d, c, addr, adm.Expires)
 }
 
-// read runs a socket's read loop until the socket ends, then releases it.
-func (s *Server) read(d Dialect, c *Conn, expires time.Time) {
-	defer s.release(c)
-	defer expireAt(c, expires)()
+// read opens the socket for its dialect and serves its frames until it
+// ends, then releases it and its source address.
+func (s *Server) read(d Dialect, c *Conn, addr string, expires time.Time) {
+	stopExpiry := expireAt(c, expires)
 	d.Open(c)
-	err := c.ws.ReadLoop(func(binary bool, data []byte) {
+	c.ws.Serve(func(binary bool, data []byte) {
 		if c.limitedFrame() {
 			return
 		}
@@ -333,15 +331,20 @@ func (s *Server) read(d Dialect, c *Conn, expires time.Time) {
 			return
 		}
 		d.Frame(c, Frame{Binary: binary, Data: data})
+	}, func(err error) {
+		stopExpiry()
+		c.setReason(endReason(err))
+		c.peerCode = peerCloseCode(err)
+		s.log.Debug("socket ended", "conn", c.id, "dialect", d.Name(), "principal", c.Principal(), "err", err)
+		s.release(c)
+		s.dropAddr(addr)
 	})
-	c.setReason(endReason(err))
-	c.peerCode = peerCloseCode(err)
-	s.log.Debug("socket ended", "conn", c.id, "dialect", d.Name(), "principal", c.Principal(), "err", err)
 }
 
 func (s *Server) newConn(d Dialect, adm Admission, raw *websocket.Conn) *Conn {
 	o := s.cfg.WSOptions()
 	o.Budget = s.budget
+	o.Streaming = adm.Role == kind.RoleRuntime // runtimes stream: their reader never parks
 	wc := ws.New(raw, o)
 	label := adm.Label
 	if label == "" {

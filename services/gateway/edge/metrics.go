@@ -2,6 +2,8 @@ package edge
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchyard-hub/switchyard/pkg/ws"
 )
 
 type metrics struct {
@@ -58,6 +60,9 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		}
 		return float64(total)
 	})
-	reg.MustRegister(m.conns, m.framesIn, m.framesOut, m.drops, m.errors, m.publishLatency, m.fanout, m.topics, m.duplicates, m.gaps, m.replayed, m.closes, m.refused, queue, budgetUsed, budgetWaits)
+	parked := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_gateway_sockets_parked", Help: "Open WebSockets waiting for their peer without a goroutine (idle; pkg/ws park.go)."}, func() float64 {
+		return float64(ws.Parked())
+	})
+	reg.MustRegister(m.conns, m.framesIn, m.framesOut, m.drops, m.errors, m.publishLatency, m.fanout, m.topics, m.duplicates, m.gaps, m.replayed, m.closes, m.refused, queue, budgetUsed, budgetWaits, parked)
 	return m
 }
