@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/kind"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
 	"github.com/switchyard-hub/switchyard/pkg/testenv"
+	"github.com/switchyard-hub/switchyard/pkg/ws"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -209,3 +211,71 @@ func TestSlowDeliveryBlocksOnlyItsSocket(t *testing.T) {
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// TestIdleSocketsPark: an idle client socket holds no reader goroutine
+// (switchyard_gateway_sockets_parked counts it), lives on its keepalive
+// alone past several pong waits, and wakes for its next frame.
+func TestIdleSocketsPark(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("sockets park only on Linux (epoll)")
+	}
+	p := &probe{release: make(chan struct{})}
+	s := startCore(t, p, func(c *Config) { c.PingPeriod, c.PongWait = 50*time.Millisecond, 300*time.Millisecond })
+	before := ws.Parked()
+	const sockets = 5
+	pings := make(chan struct{}, 1024)
+	peers := make([]*peer, sockets)
+	for i := range peers {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+s.Addr()+"/ws/probe", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		c.SetPingHandler(func(data string) error {
+			pings <- struct{}{}
+			return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		})
+		pr := &peer{c: c, frames: make(chan string, 64)}
+		go func() {
+			defer close(pr.frames)
+			for {
+				_, data, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				pr.frames <- string(data)
+			}
+		}()
+		pr.expect(t, "id:")
+		peers[i] = pr
+	}
+	waitParked := func(n int64) {
+		t.Helper()
+		deadline := time.Now().Add(waitLimit)
+		for ws.Parked() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d sockets parked, want %d", ws.Parked(), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitParked(before + sockets)
+	// Three pong waits' worth of pings with nothing else: nobody is cut off.
+	for range sockets * 3 * int(s.cfg.PongWait/s.cfg.PingPeriod) {
+		select {
+		case <-pings:
+		case <-time.After(waitLimit):
+			t.Fatal("no ping")
+		}
+	}
+	for i, pr := range peers {
+		select {
+		case f, ok := <-pr.frames:
+			t.Fatalf("idle socket %d: frame %q (open %v)", i, f, ok)
+		default:
+		}
+		pr.send(t, "ping")
+		pr.expect(t, "pong")
+	}
+	waitParked(before + sockets)
+}
