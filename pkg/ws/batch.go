@@ -129,7 +129,9 @@ func (b *batchConn) Write(p []byte) (int, error) {
 func (b *batchConn) Read(p []byte) (int, error) {
 	if len(b.pending) > 0 {
 		n := copy(p, b.pending)
-		b.pending = b.pending[n:]
+		if b.pending = b.pending[n:]; len(b.pending) == 0 {
+			b.pending = nil // an idle socket keeps no buffer
+		}
 		return n, nil
 	}
 	return b.Conn.Read(p)
