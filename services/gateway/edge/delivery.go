@@ -62,7 +62,14 @@ func (e deliveryError) Error() string { return string(e) }
 // DeliveryError is an error a DeliveryHook returns to refuse a delivery.
 func DeliveryError(msg string) error { return deliveryError(msg) }
 
+// deliverTo runs env's delivery hook and queues it on c. The hook's
+// context also ends with the socket, so a released socket never waits on
+// a delivery still loading (release stops the socket's deliveries after
+// cancelling its context).
 func (s *Server) deliverTo(ctx context.Context, c *Conn, env *syv1.Envelope) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(c.Context(), cancel)()
 	if env.GetType() == kind.ConnClose {
 		return s.closeConn(c, env)
 	}

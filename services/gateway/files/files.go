@@ -482,13 +482,35 @@ func (s *room) attachFile(ctx context.Context, _ *edge.Conn, env *syv1.Envelope)
 	if err != nil {
 		return err
 	}
-	data, err := obs.GetBytes(ctx, id)
+	data, err := getBytes(ctx, obs, id)
 	if err != nil {
 		s.s.Log().Warn("file.upload not delivered: bytes not loaded", "file_id", id, "session", env.GetSessionId(), "err", err)
 		return fmt.Errorf("file %s: %w", id, err)
 	}
 	f.Data = data
 	return nil
+}
+
+// getBytes is obs.GetBytes that returns as soon as ctx is cancelled (the
+// socket was released): nats.go's object reader waits for a missing chunk
+// (a file deleted while it is read) until ctx's deadline and ignores
+// cancellation. The read left behind ends by that deadline.
+func getBytes(ctx context.Context, obs jetstream.ObjectStore, id string) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := obs.GetBytes(ctx, id)
+		done <- result{data, err}
+	}()
+	select {
+	case r := <-done:
+		return r.data, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // storeAvailableFile handles file.available from a runtime: the decoded
