@@ -274,7 +274,12 @@ func TestPushUploadServiceStates(t *testing.T) {
 	bobS := h.pushReader(0, "/statechange", "token="+bobToken)
 	adminS := h.pushReader(0, "/statechange", "token="+adminToken)
 	bobN := h.pushReader(0, "/notification", "token="+bobToken)
-	h.pushSync(aliceN, bobN) // one subscription per pod: the state readers are live too
+	// Every reader registered (a reader joins its pod's list after the
+	// upgrade, on its own goroutine), then the pods' one subscription each
+	// is live.
+	waitFor(t, "3 push readers on gateway 0", func() bool { return strings.Contains(h.metrics(0), "switchyard_gateway_push_readers 3\n") })
+	waitFor(t, "2 push readers on gateway 1", func() bool { return strings.Contains(h.metrics(1), "switchyard_gateway_push_readers 2\n") })
+	h.pushSync(aliceN, bobN)
 
 	b := testenv.Bus(t, h.st.NATSURL, "push-test-device")
 	uc := upload.NewClient(b, upload.ClientOptions{})
