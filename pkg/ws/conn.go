@@ -9,7 +9,6 @@
 package ws
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -90,9 +89,8 @@ type Conn struct {
 	// The reader (park.go).
 	fn       func(binary bool, data []byte)
 	end      func(error)
-	pre      int64         // frame limit before Authenticate (0: none)
-	br       *bufio.Reader // gorilla's read buffer when it is ours (nil: the socket never parks)
-	in       *batchConn    // what br reads from
+	pre      int64      // frame limit before Authenticate (0: none)
+	in       *batchConn // gorilla reads from in.br (nil: the socket never parks)
 	raw      syscall.RawConn
 	fd       int          // the socket's descriptor (-1: none to poll)
 	noPark   bool         // parking failed once: read on a goroutine from now on (reader only)
@@ -165,7 +163,7 @@ func New(c *websocket.Conn, o Options) *Conn {
 			}
 		}
 		if bc.br != nil && !o.Streaming {
-			conn.br, conn.in = bc.br, bc
+			conn.in = bc
 			conn.raw, conn.fd = socketFD(bc.Conn)
 		}
 	}

@@ -98,7 +98,7 @@ func (c *Conn) heard() error {
 	return c.ws.SetReadDeadline(time.Now().Add(c.o.PongWait))
 }
 
-func (c *Conn) parks() bool { return c.br != nil && c.fd >= 0 && !c.noPark }
+func (c *Conn) parks() bool { return c.in != nil && c.fd >= 0 && !c.noPark }
 
 // read runs the reader until it parks or the socket ends.
 func (c *Conn) read() {
@@ -119,8 +119,8 @@ func (c *Conn) read() {
 // and reports whether anything follows them: a frame for gorilla, or a
 // read error for it to report. False: nothing is buffered.
 func (c *Conn) controlFrames() bool {
-	for c.br.Buffered() > 0 {
-		h, err := c.br.Peek(2)
+	for c.in.br.Buffered() > 0 {
+		h, err := c.in.br.Peek(2)
 		if err != nil {
 			return true
 		}
@@ -128,13 +128,13 @@ func (c *Conn) controlFrames() bool {
 		if !ok {
 			return true
 		}
-		f, err := c.br.Peek(size)
+		f, err := c.in.br.Peek(size)
 		if err != nil {
 			return true
 		}
 		var buf [maxControlPayload]byte
 		p := unmask(buf[:0], f[2:6], f[6:])
-		_, _ = c.br.Discard(size)
+		_, _ = c.in.br.Discard(size)
 		if op == websocket.PongMessage {
 			if c.heard() != nil {
 				return true // closed: gorilla reports it
@@ -234,7 +234,7 @@ func (c *Conn) woken() {
 // resume runs the reader of a socket woken with bytes for it: they are
 // buffered first (the reader parks only when nothing is).
 func (c *Conn) resume() {
-	if _, err := c.br.Peek(1); err != nil {
+	if _, err := c.in.br.Peek(1); err != nil {
 		c.noPark = true // gorilla reads the error again and reports it
 	}
 	c.read()

@@ -150,13 +150,13 @@ func TestIdleSocketParks(t *testing.T) {
 	needPoller(t)
 	ps := startParked(t, parkOpts(), false)
 	const sockets = 20
+	before := runtime.NumGoroutine() // the peers below hold no goroutine: only the server's sockets count
 	peers := make([]*websocket.Conn, sockets)
 	conns := make([]*Conn, sockets)
 	for i := range peers {
 		peers[i] = dialPeer(t, ps.url)
 		conns[i] = ps.accept(t)
 	}
-	before := runtime.NumGoroutine()
 	for round := range 5 {
 		for i, p := range peers {
 			waitParked(t, conns[i])
@@ -175,7 +175,7 @@ func TestIdleSocketParks(t *testing.T) {
 		t.Fatalf("Parked() = %d with %d idle sockets", Parked(), sockets)
 	}
 	if n := runtime.NumGoroutine(); n >= before+sockets {
-		t.Fatalf("%d goroutines with %d parked sockets (%d before the frames)", n, sockets, before)
+		t.Fatalf("%d goroutines with %d parked sockets (%d before the sockets)", n, sockets, before)
 	}
 }
 
