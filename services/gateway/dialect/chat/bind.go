@@ -196,6 +196,7 @@ func (d *Dialect) follow(ctx context.Context, c *edge.Conn, info *syv1.SessionIn
 	if ts := info.GetTurnSeq(); sm.turn && ts > 0 {
 		after = ts - 1
 		sm.turn = false // the replayed user.message starts it
+		sm.hold()
 	} else {
 		end, err := d.s.Transcripts().Last(ctx, sid)
 		if err != nil {
@@ -211,6 +212,9 @@ func (d *Dialect) follow(ctx context.Context, c *edge.Conn, info *syv1.SessionIn
 		}
 		return refuse(errcode.Unavailable, "the session could not be followed; retry")
 	}
+	st.mu.Lock()
+	sm.release(c) // no live event came after the history
+	st.mu.Unlock()
 	return nil
 }
 

@@ -16,10 +16,17 @@ import (
 // turn.started, or one made here when the runtime sent none), one
 // stream_end per stream_start (turn.completed, or one made here with
 // is_error when the turn ended otherwise), nothing outside a turn.
+//
+// A socket that joins a running turn replays it from its user.message;
+// while that history is read the frames are held (held != nil), so a turn
+// that the history shows already ended (the session record still named it
+// running: the record is written after the transcript) sends nothing, as
+// joining after the record changed would. The hold ends with the history.
 type stream struct {
 	session string
 	turn    bool
-	open    bool // stream_start sent; open implies turn
+	open    bool     // stream_start sent; open implies turn
+	held    [][]byte // frames of a replayed turn, until the history ends
 }
 
 // Live implements edge.LiveSender: each live event of a followed session,
@@ -29,6 +36,7 @@ func (d *Dialect) Live(c *edge.Conn, env *syv1.Envelope, f edge.Frame) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if sm := st.streams[env.GetSessionId()]; sm != nil {
+		sm.release(c)
 		sm.step(c, env, f.Data)
 	}
 }
@@ -52,10 +60,35 @@ func (d *Dialect) page(c *edge.Conn) edge.PageFunc {
 	}
 }
 
-func (sm *stream) send(c *edge.Conn, b []byte) { _ = c.Send(edge.Text(b)) }
+// sender is where a stream's frames go: the socket (*edge.Conn).
+type sender interface{ Send(edge.Frame) error }
+
+func (sm *stream) send(c sender, b []byte) {
+	if sm.held != nil {
+		sm.held = append(sm.held, b)
+		return
+	}
+	_ = c.Send(edge.Text(b))
+}
+
+// hold starts holding the frames of a replayed turn.
+func (sm *stream) hold() { sm.held = make([][]byte, 0, 8) }
+
+// release ends the hold: the held frames (a turn still running when its
+// history ended) go to the socket.
+func (sm *stream) release(c sender) {
+	held := sm.held
+	if held == nil {
+		return
+	}
+	sm.held = nil
+	for _, b := range held {
+		sm.send(c, b)
+	}
+}
 
 // start sends stream_start unless it was sent.
-func (sm *stream) start(c *edge.Conn, b []byte) {
+func (sm *stream) start(c sender, b []byte) {
 	if sm.open {
 		return
 	}
@@ -68,7 +101,7 @@ func (sm *stream) start(c *edge.Conn, b []byte) {
 
 // end closes the running turn's stream with stream_end b, or with an
 // is_error stream_end naming reason when b is nil; nothing when no turn runs.
-func (sm *stream) end(c *edge.Conn, b []byte, reason string) {
+func (sm *stream) end(c sender, b []byte, reason string) {
 	if !sm.turn {
 		return
 	}
@@ -78,10 +111,13 @@ func (sm *stream) end(c *edge.Conn, b []byte, reason string) {
 	}
 	sm.send(c, b)
 	sm.open, sm.turn = false, false
+	if sm.held != nil {
+		sm.held = sm.held[:0] // the replayed turn had ended: nothing to resume
+	}
 }
 
 // step applies one session event; b is its chat rendering (nil: none).
-func (sm *stream) step(c *edge.Conn, env *syv1.Envelope, b []byte) {
+func (sm *stream) step(c sender, env *syv1.Envelope, b []byte) {
 	switch env.GetType() {
 	case kind.UserMessage:
 		if env.GetUserMessage().GetFollowup() {
