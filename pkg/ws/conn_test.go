@@ -61,7 +61,7 @@ func serve(t *testing.T, o ws.Options, setup func(*ws.Conn)) (url string, conns 
 	return "ws" + strings.TrimPrefix(srv.URL, "http"), conns
 }
 
-func dial(t *testing.T, url string) *websocket.Conn { t.Helper(); return ws.DialPeer(t, url) }
+var dial = ws.DialPeer
 
 func accept(t *testing.T, conns chan *served) *served {
 	t.Helper()

@@ -62,19 +62,13 @@ func (e deliveryError) Error() string { return string(e) }
 // DeliveryError is an error a DeliveryHook returns to refuse a delivery.
 func DeliveryError(msg string) error { return deliveryError(msg) }
 
-// deliverTo runs env's delivery hook and queues it on c. The hook's
-// context also ends with the socket, so a released socket never waits on
-// a delivery still loading (release stops the socket's deliveries after
-// cancelling its context).
+// deliverTo runs env's delivery hook and queues it on c.
 func (s *Server) deliverTo(ctx context.Context, c *Conn, env *syv1.Envelope) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(c.Context(), cancel)()
 	if env.GetType() == kind.ConnClose {
 		return s.closeConn(c, env)
 	}
 	if hook := s.deliveryHooks[env.GetType()]; hook != nil {
-		if err := hook(ctx, c, env); err != nil {
+		if err := runHook(ctx, c, env, hook); err != nil {
 			return err
 		}
 	}
@@ -82,6 +76,17 @@ func (s *Server) deliverTo(ctx context.Context, c *Conn, env *syv1.Envelope) err
 		return deliveryError("socket " + c.id + ": " + err.Error())
 	}
 	return nil
+}
+
+// runHook runs a delivery hook with a context that also ends with the
+// socket, so a released socket never waits on a delivery still loading
+// (release stops the socket's deliveries after cancelling its context).
+// Only deliveries with a hook pay for it.
+func runHook(ctx context.Context, c *Conn, env *syv1.Envelope, hook DeliveryHook) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(c.Context(), cancel)()
+	return hook(ctx, c, env)
 }
 
 // closeConn ends a socket on request (kind.ConnClose, e.g. the relay
