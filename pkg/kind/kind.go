@@ -69,6 +69,10 @@ const (
 	// ChatDequeue: session service → its own partition, start the next
 	// queued chat follow-up of a session whose turn ended (no body).
 	ChatDequeue = "chat.dequeue"
+	// InBatch: gateway → session (SY_IN), several frames of one runtime
+	// socket for one partition in one message (body InboundBatch); the
+	// session service handles each as if it had come alone.
+	InBatch = "in.batch"
 	// EndpointRelease: gateway (admin REST DELETE /v1/endpoints/{id}/owner) →
 	// relay, forget which runtime owns an endpoint so that the next runtime
 	// to register it takes it over. The relay's answer has the same kind

@@ -9,6 +9,7 @@
 package ws
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -89,8 +90,10 @@ type Conn struct {
 	// The reader (park.go).
 	fn       func(binary bool, data []byte)
 	end      func(error)
-	pre      int64      // frame limit before Authenticate (0: none)
-	in       *batchConn // gorilla reads from in.br (nil: the socket never parks)
+	pre      int64         // frame limit before Authenticate (0: none)
+	in       *batchConn    // gorilla reads from in.br (nil: the socket never parks)
+	br       *bufio.Reader // what gorilla reads from (nil: net/http's, unknown)
+	more     atomic.Bool   // a data frame followed the one being handled (MoreBuffered)
 	raw      syscall.RawConn
 	fd       int          // the socket's descriptor (-1: none to poll)
 	noPark   bool         // parking failed once: read on a goroutine from now on (reader only)
@@ -116,6 +119,12 @@ type Conn struct {
 	// OnOverflow, when set before the first Send, is called once if the
 	// socket is dropped for overflowing its queue.
 	OnOverflow func()
+	// OnReadDrained, when set before Serve, is called on the reader's
+	// goroutine after a frame's callback returns with no further data
+	// frame buffered: the reader is about to wait for the peer. Work a
+	// callback held back because MoreBuffered said more was coming is
+	// released here.
+	OnReadDrained func()
 }
 
 // writeBuffers are gorilla's frame buffers, shared by every socket: a
@@ -162,6 +171,7 @@ func New(c *websocket.Conn, o Options) *Conn {
 				conn.o.WriteBatchBytes = DefaultWriteBatchBytes
 			}
 		}
+		conn.br = bc.br
 		if bc.br != nil && !o.Streaming {
 			conn.in = bc
 			conn.raw, conn.fd = socketFD(bc.Conn)
@@ -414,12 +424,32 @@ func (c *Conn) frame() error {
 		}
 		return err
 	}
+	c.more.Store(c.nextBuffered())
 	c.fn(typ == websocket.BinaryMessage, data)
 	fr.done()
+	if c.OnReadDrained != nil && !c.nextBuffered() {
+		c.OnReadDrained()
+	}
 	// The peer is silent only while we read: time fn spent (a frame
 	// waiting for admission or for its ack window) is not its silence.
 	_ = c.heard()
 	return nil
+}
+
+// MoreBuffered reports whether, when the current frame's callback began,
+// the start of another data frame had already been read off the socket: a
+// callback may then hold work to do together with the next frame's, until
+// OnReadDrained. Safe on any goroutine.
+func (c *Conn) MoreBuffered() bool { return c.more.Load() }
+
+// nextBuffered: the reader holds the start of a data frame (not a control
+// frame, which gorilla answers without returning). Reader only.
+func (c *Conn) nextBuffered() bool {
+	if c.br == nil || c.br.Buffered() == 0 {
+		return false
+	}
+	h, err := c.br.Peek(1)
+	return err == nil && h[0]&0x0f < websocket.CloseMessage // opcodes 0–2: continuation, text, binary
 }
 
 // closeRead ends the socket from its reader: nothing more is queued, the

@@ -205,7 +205,12 @@ func helloFrame(runtimeID, token, endpoint string) map[string]any {
 // connectRuntime dials /ws/runtime on gateway gw and says hello.
 func (h *hub) connectRuntime(gw int, runtimeID, endpoint string) *peer {
 	h.t.Helper()
-	rt := dial(h.t, h.ws(gw, "/ws/runtime"))
+	return h.hello(dial(h.t, h.ws(gw, "/ws/runtime")), runtimeID, endpoint)
+}
+
+// hello introduces rt, a socket on /ws/runtime, as runtime runtimeID.
+func (h *hub) hello(rt *peer, runtimeID, endpoint string) *peer {
+	h.t.Helper()
 	rt.MustSend(helloFrame(runtimeID, runtimeToken, endpoint))
 	ack := rt.Expect("hello.ack")
 	if payload(ack)["ok"] != true {

@@ -4,7 +4,10 @@
 package wspeer
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -30,7 +33,28 @@ type Peer struct {
 // Dial connects to url; the socket is closed when the test ends.
 func Dial(t testing.TB, url string, limit time.Duration) *Peer {
 	t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	return dialWith(t, websocket.DefaultDialer, url, limit)
+}
+
+// DialCorked is Dial over a connection whose writes Burst can gather into
+// one: the frames of a burst reach the hub in one segment, as a runtime
+// streaming faster than its gateway reads does.
+func DialCorked(t testing.TB, url string, limit time.Duration) *Peer {
+	t.Helper()
+	d := *websocket.DefaultDialer
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &corkConn{Conn: c}, nil
+	}
+	return dialWith(t, &d, url, limit)
+}
+
+func dialWith(t testing.TB, d *websocket.Dialer, url string, limit time.Duration) *Peer {
+	t.Helper()
+	c, resp, err := d.Dial(url, nil)
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -42,6 +66,59 @@ func Dial(t testing.TB, url string, limit time.Duration) *Peer {
 	go p.readLoop()
 	t.Cleanup(func() { _ = c.Close() })
 	return p
+}
+
+// Burst writes frames (as Send) in one write to the socket; the peer must
+// come from DialCorked.
+func (p *Peer) Burst(frames ...any) error {
+	cc, ok := p.Conn.NetConn().(*corkConn)
+	if !ok {
+		return errors.New("wspeer: Burst on a peer not from DialCorked")
+	}
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	cc.cork()
+	for _, f := range frames {
+		if err := p.write(f); err != nil {
+			_ = cc.uncork()
+			return err
+		}
+	}
+	return cc.uncork()
+}
+
+// corkConn gathers writes between cork and uncork into one.
+type corkConn struct {
+	net.Conn
+	mu     sync.Mutex
+	corked bool
+	buf    []byte
+}
+
+func (c *corkConn) cork() {
+	c.mu.Lock()
+	c.corked = true
+	c.mu.Unlock()
+}
+
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	buf := c.buf
+	c.buf = nil
+	_, err := c.Conn.Write(buf)
+	return err
+}
+
+func (c *corkConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked {
+		c.buf = append(c.buf, b...)
+		return len(b), nil
+	}
+	return c.Conn.Write(b)
 }
 
 // DialNoRead connects a client that never reads (so it never answers
@@ -73,6 +150,10 @@ func (p *Peer) readLoop() {
 func (p *Peer) Send(frame any) error {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
+	return p.write(frame)
+}
+
+func (p *Peer) write(frame any) error {
 	if s, ok := frame.(string); ok {
 		return p.Conn.WriteMessage(websocket.TextMessage, []byte(s))
 	}

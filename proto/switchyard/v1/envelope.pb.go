@@ -148,6 +148,7 @@ type Envelope struct {
 	//	*Envelope_RuntimeStatus
 	//	*Envelope_CreateSessionRequest
 	//	*Envelope_CreateSessionReply
+	//	*Envelope_InboundBatch
 	//	*Envelope_TransferProgress
 	//	*Envelope_FileStateChange
 	//	*Envelope_UserNotification
@@ -501,6 +502,15 @@ func (x *Envelope) GetCreateSessionReply() *CreateSessionReply {
 	return nil
 }
 
+func (x *Envelope) GetInboundBatch() *InboundBatch {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_InboundBatch); ok {
+			return x.InboundBatch
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetTransferProgress() *TransferProgress {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_TransferProgress); ok {
@@ -749,6 +759,12 @@ type Envelope_CreateSessionReply struct {
 	CreateSessionReply *CreateSessionReply `protobuf:"bytes,44,opt,name=create_session_reply,json=createSessionReply,proto3,oneof"`
 }
 
+type Envelope_InboundBatch struct {
+	// Internal (gateway → session, SY_IN): several frames of one runtime
+	// socket for one partition, stored as one message (type "in.batch").
+	InboundBatch *InboundBatch `protobuf:"bytes,45,opt,name=inbound_batch,json=inboundBatch,proto3,oneof"`
+}
+
 type Envelope_TransferProgress struct {
 	// pushchat 90-109: push-channel events (push.proto), chat extensions (chat.proto).
 	TransferProgress *TransferProgress `protobuf:"bytes,90,opt,name=transfer_progress,json=transferProgress,proto3,oneof"`
@@ -866,6 +882,8 @@ func (*Envelope_CreateSessionRequest) isEnvelope_Body() {}
 
 func (*Envelope_CreateSessionReply) isEnvelope_Body() {}
 
+func (*Envelope_InboundBatch) isEnvelope_Body() {}
+
 func (*Envelope_TransferProgress) isEnvelope_Body() {}
 
 func (*Envelope_FileStateChange) isEnvelope_Body() {}
@@ -898,6 +916,70 @@ func (*Envelope_JobReply) isEnvelope_Body() {}
 
 func (*Envelope_JobNotification) isEnvelope_Body() {}
 
+// InboundBatch is frames a runtime socket sent while its work queue was
+// behind, for one SY_IN partition, in the order it sent them. Each frame
+// keeps its own id (the transcript's dedupe key) and trace context.
+type InboundBatch struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Envelopes []*Envelope            `protobuf:"bytes,1,rep,name=envelopes,proto3" json:"envelopes,omitempty"`
+	// W3C traceparent of each envelope's gateway.ingest span, by index.
+	Traceparents  []string `protobuf:"bytes,2,rep,name=traceparents,proto3" json:"traceparents,omitempty"`
+	Tracestates   []string `protobuf:"bytes,3,rep,name=tracestates,proto3" json:"tracestates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InboundBatch) Reset() {
+	*x = InboundBatch{}
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InboundBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InboundBatch) ProtoMessage() {}
+
+func (x *InboundBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InboundBatch.ProtoReflect.Descriptor instead.
+func (*InboundBatch) Descriptor() ([]byte, []int) {
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *InboundBatch) GetEnvelopes() []*Envelope {
+	if x != nil {
+		return x.Envelopes
+	}
+	return nil
+}
+
+func (x *InboundBatch) GetTraceparents() []string {
+	if x != nil {
+		return x.Traceparents
+	}
+	return nil
+}
+
+func (x *InboundBatch) GetTracestates() []string {
+	if x != nil {
+		return x.Tracestates
+	}
+	return nil
+}
+
 type Endpoint struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -913,7 +995,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[2]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1007,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[2]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1020,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{2}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Endpoint) GetId() string {
@@ -998,7 +1080,7 @@ type RuntimeHello struct {
 
 func (x *RuntimeHello) Reset() {
 	*x = RuntimeHello{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[3]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1010,7 +1092,7 @@ func (x *RuntimeHello) String() string {
 func (*RuntimeHello) ProtoMessage() {}
 
 func (x *RuntimeHello) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[3]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1023,7 +1105,7 @@ func (x *RuntimeHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeHello.ProtoReflect.Descriptor instead.
 func (*RuntimeHello) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{3}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RuntimeHello) GetRuntimeId() string {
@@ -1082,7 +1164,7 @@ type HelloAck struct {
 
 func (x *HelloAck) Reset() {
 	*x = HelloAck{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[4]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1176,7 @@ func (x *HelloAck) String() string {
 func (*HelloAck) ProtoMessage() {}
 
 func (x *HelloAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[4]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1189,7 @@ func (x *HelloAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloAck.ProtoReflect.Descriptor instead.
 func (*HelloAck) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{4}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *HelloAck) GetOk() bool {
@@ -1163,7 +1245,7 @@ type SessionCreate struct {
 
 func (x *SessionCreate) Reset() {
 	*x = SessionCreate{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[5]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1257,7 @@ func (x *SessionCreate) String() string {
 func (*SessionCreate) ProtoMessage() {}
 
 func (x *SessionCreate) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[5]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1270,7 @@ func (x *SessionCreate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionCreate.ProtoReflect.Descriptor instead.
 func (*SessionCreate) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{5}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SessionCreate) GetSessionId() string {
@@ -1224,7 +1306,7 @@ type SessionCreated struct {
 
 func (x *SessionCreated) Reset() {
 	*x = SessionCreated{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[6]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1318,7 @@ func (x *SessionCreated) String() string {
 func (*SessionCreated) ProtoMessage() {}
 
 func (x *SessionCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[6]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1331,7 @@ func (x *SessionCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionCreated.ProtoReflect.Descriptor instead.
 func (*SessionCreated) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{6}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SessionCreated) GetSessionId() string {
@@ -1291,7 +1373,7 @@ type SessionClose struct {
 
 func (x *SessionClose) Reset() {
 	*x = SessionClose{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[7]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1385,7 @@ func (x *SessionClose) String() string {
 func (*SessionClose) ProtoMessage() {}
 
 func (x *SessionClose) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[7]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1398,7 @@ func (x *SessionClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionClose.ProtoReflect.Descriptor instead.
 func (*SessionClose) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{7}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SessionClose) GetSessionId() string {
@@ -1350,7 +1432,7 @@ type UserMessage struct {
 
 func (x *UserMessage) Reset() {
 	*x = UserMessage{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[8]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1362,7 +1444,7 @@ func (x *UserMessage) String() string {
 func (*UserMessage) ProtoMessage() {}
 
 func (x *UserMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[8]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1375,7 +1457,7 @@ func (x *UserMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserMessage.ProtoReflect.Descriptor instead.
 func (*UserMessage) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{8}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UserMessage) GetSessionId() string {
@@ -1429,7 +1511,7 @@ type AgentOutput struct {
 
 func (x *AgentOutput) Reset() {
 	*x = AgentOutput{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[9]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1523,7 @@ func (x *AgentOutput) String() string {
 func (*AgentOutput) ProtoMessage() {}
 
 func (x *AgentOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[9]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1536,7 @@ func (x *AgentOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOutput.ProtoReflect.Descriptor instead.
 func (*AgentOutput) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{9}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AgentOutput) GetSessionId() string {
@@ -1509,7 +1591,7 @@ type TurnStarted struct {
 
 func (x *TurnStarted) Reset() {
 	*x = TurnStarted{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[10]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1521,7 +1603,7 @@ func (x *TurnStarted) String() string {
 func (*TurnStarted) ProtoMessage() {}
 
 func (x *TurnStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[10]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1534,7 +1616,7 @@ func (x *TurnStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnStarted.ProtoReflect.Descriptor instead.
 func (*TurnStarted) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{10}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TurnStarted) GetSessionId() string {
@@ -1564,7 +1646,7 @@ type TurnCompleted struct {
 
 func (x *TurnCompleted) Reset() {
 	*x = TurnCompleted{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[11]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +1658,7 @@ func (x *TurnCompleted) String() string {
 func (*TurnCompleted) ProtoMessage() {}
 
 func (x *TurnCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[11]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +1671,7 @@ func (x *TurnCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnCompleted.ProtoReflect.Descriptor instead.
 func (*TurnCompleted) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{11}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TurnCompleted) GetSessionId() string {
@@ -1629,7 +1711,7 @@ type StopRequest struct {
 
 func (x *StopRequest) Reset() {
 	*x = StopRequest{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[12]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1723,7 @@ func (x *StopRequest) String() string {
 func (*StopRequest) ProtoMessage() {}
 
 func (x *StopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[12]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1736,7 @@ func (x *StopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
 func (*StopRequest) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{12}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StopRequest) GetSessionId() string {
@@ -1675,7 +1757,7 @@ type StopAck struct {
 
 func (x *StopAck) Reset() {
 	*x = StopAck{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[13]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +1769,7 @@ func (x *StopAck) String() string {
 func (*StopAck) ProtoMessage() {}
 
 func (x *StopAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[13]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +1782,7 @@ func (x *StopAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopAck.ProtoReflect.Descriptor instead.
 func (*StopAck) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{13}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StopAck) GetSessionId() string {
@@ -1737,7 +1819,7 @@ type PermissionRequest struct {
 
 func (x *PermissionRequest) Reset() {
 	*x = PermissionRequest{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[14]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +1831,7 @@ func (x *PermissionRequest) String() string {
 func (*PermissionRequest) ProtoMessage() {}
 
 func (x *PermissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[14]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +1844,7 @@ func (x *PermissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionRequest.ProtoReflect.Descriptor instead.
 func (*PermissionRequest) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{14}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PermissionRequest) GetSessionId() string {
@@ -1816,7 +1898,7 @@ type PermissionResponse struct {
 
 func (x *PermissionResponse) Reset() {
 	*x = PermissionResponse{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[15]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1828,7 +1910,7 @@ func (x *PermissionResponse) String() string {
 func (*PermissionResponse) ProtoMessage() {}
 
 func (x *PermissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[15]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +1923,7 @@ func (x *PermissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionResponse.ProtoReflect.Descriptor instead.
 func (*PermissionResponse) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{15}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PermissionResponse) GetSessionId() string {
@@ -1891,7 +1973,7 @@ type FileMetadata struct {
 
 func (x *FileMetadata) Reset() {
 	*x = FileMetadata{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[16]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1903,7 +1985,7 @@ func (x *FileMetadata) String() string {
 func (*FileMetadata) ProtoMessage() {}
 
 func (x *FileMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[16]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1916,7 +1998,7 @@ func (x *FileMetadata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileMetadata.ProtoReflect.Descriptor instead.
 func (*FileMetadata) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{16}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FileMetadata) GetFileId() string {
@@ -1960,7 +2042,7 @@ type FileTransfer struct {
 
 func (x *FileTransfer) Reset() {
 	*x = FileTransfer{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[17]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1972,7 +2054,7 @@ func (x *FileTransfer) String() string {
 func (*FileTransfer) ProtoMessage() {}
 
 func (x *FileTransfer) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[17]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1985,7 +2067,7 @@ func (x *FileTransfer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileTransfer.ProtoReflect.Descriptor instead.
 func (*FileTransfer) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{17}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FileTransfer) GetSessionId() string {
@@ -2020,7 +2102,7 @@ type EndpointConfigUpdate struct {
 
 func (x *EndpointConfigUpdate) Reset() {
 	*x = EndpointConfigUpdate{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[18]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2032,7 +2114,7 @@ func (x *EndpointConfigUpdate) String() string {
 func (*EndpointConfigUpdate) ProtoMessage() {}
 
 func (x *EndpointConfigUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[18]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2045,7 +2127,7 @@ func (x *EndpointConfigUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointConfigUpdate.ProtoReflect.Descriptor instead.
 func (*EndpointConfigUpdate) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{18}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EndpointConfigUpdate) GetEndpointId() string {
@@ -2080,7 +2162,7 @@ type EndpointConfigAck struct {
 
 func (x *EndpointConfigAck) Reset() {
 	*x = EndpointConfigAck{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[19]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2092,7 +2174,7 @@ func (x *EndpointConfigAck) String() string {
 func (*EndpointConfigAck) ProtoMessage() {}
 
 func (x *EndpointConfigAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[19]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2105,7 +2187,7 @@ func (x *EndpointConfigAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointConfigAck.ProtoReflect.Descriptor instead.
 func (*EndpointConfigAck) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{19}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *EndpointConfigAck) GetEndpointId() string {
@@ -2139,7 +2221,7 @@ type TokenRefresh struct {
 
 func (x *TokenRefresh) Reset() {
 	*x = TokenRefresh{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[20]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2151,7 +2233,7 @@ func (x *TokenRefresh) String() string {
 func (*TokenRefresh) ProtoMessage() {}
 
 func (x *TokenRefresh) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[20]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2164,7 +2246,7 @@ func (x *TokenRefresh) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenRefresh.ProtoReflect.Descriptor instead.
 func (*TokenRefresh) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{20}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TokenRefresh) GetToken() string {
@@ -2191,7 +2273,7 @@ type Subscribe struct {
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[21]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2285,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[21]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2298,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{21}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Subscribe) GetSessionId() string {
@@ -2242,7 +2324,7 @@ type Unsubscribe struct {
 
 func (x *Unsubscribe) Reset() {
 	*x = Unsubscribe{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[22]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +2336,7 @@ func (x *Unsubscribe) String() string {
 func (*Unsubscribe) ProtoMessage() {}
 
 func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[22]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +2349,7 @@ func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unsubscribe.ProtoReflect.Descriptor instead.
 func (*Unsubscribe) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{22}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Unsubscribe) GetSessionId() string {
@@ -2299,7 +2381,7 @@ type HistoryResponse struct {
 
 func (x *HistoryResponse) Reset() {
 	*x = HistoryResponse{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[23]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2311,7 +2393,7 @@ func (x *HistoryResponse) String() string {
 func (*HistoryResponse) ProtoMessage() {}
 
 func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[23]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2324,7 +2406,7 @@ func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryResponse.ProtoReflect.Descriptor instead.
 func (*HistoryResponse) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{23}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HistoryResponse) GetSessionId() string {
@@ -2393,7 +2475,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[24]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2405,7 +2487,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[24]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2418,7 +2500,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{24}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Error) GetCode() string {
@@ -2449,7 +2531,7 @@ type RouteFailed struct {
 
 func (x *RouteFailed) Reset() {
 	*x = RouteFailed{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[25]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2461,7 +2543,7 @@ func (x *RouteFailed) String() string {
 func (*RouteFailed) ProtoMessage() {}
 
 func (x *RouteFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[25]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2474,7 +2556,7 @@ func (x *RouteFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteFailed.ProtoReflect.Descriptor instead.
 func (*RouteFailed) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{25}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RouteFailed) GetCode() string {
@@ -2511,7 +2593,7 @@ type RuntimeStatus struct {
 
 func (x *RuntimeStatus) Reset() {
 	*x = RuntimeStatus{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[26]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2523,7 +2605,7 @@ func (x *RuntimeStatus) String() string {
 func (*RuntimeStatus) ProtoMessage() {}
 
 func (x *RuntimeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[26]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2536,7 +2618,7 @@ func (x *RuntimeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeStatus.ProtoReflect.Descriptor instead.
 func (*RuntimeStatus) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{26}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RuntimeStatus) GetRuntimeId() string {
@@ -2577,7 +2659,7 @@ type CreateSessionRequest struct {
 
 func (x *CreateSessionRequest) Reset() {
 	*x = CreateSessionRequest{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[27]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2589,7 +2671,7 @@ func (x *CreateSessionRequest) String() string {
 func (*CreateSessionRequest) ProtoMessage() {}
 
 func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[27]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2602,7 +2684,7 @@ func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSessionRequest.ProtoReflect.Descriptor instead.
 func (*CreateSessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{27}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateSessionRequest) GetEndpointId() string {
@@ -2631,7 +2713,7 @@ type CreateSessionReply struct {
 
 func (x *CreateSessionReply) Reset() {
 	*x = CreateSessionReply{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[28]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2643,7 +2725,7 @@ func (x *CreateSessionReply) String() string {
 func (*CreateSessionReply) ProtoMessage() {}
 
 func (x *CreateSessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[28]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2656,7 +2738,7 @@ func (x *CreateSessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSessionReply.ProtoReflect.Descriptor instead.
 func (*CreateSessionReply) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{28}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateSessionReply) GetStatus() int32 {
@@ -2715,7 +2797,7 @@ type SessionInfo struct {
 
 func (x *SessionInfo) Reset() {
 	*x = SessionInfo{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[29]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2727,7 +2809,7 @@ func (x *SessionInfo) String() string {
 func (*SessionInfo) ProtoMessage() {}
 
 func (x *SessionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[29]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2740,7 +2822,7 @@ func (x *SessionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionInfo.ProtoReflect.Descriptor instead.
 func (*SessionInfo) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{29}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SessionInfo) GetId() string {
@@ -2892,7 +2974,7 @@ type EndpointRecord struct {
 
 func (x *EndpointRecord) Reset() {
 	*x = EndpointRecord{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[30]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2904,7 +2986,7 @@ func (x *EndpointRecord) String() string {
 func (*EndpointRecord) ProtoMessage() {}
 
 func (x *EndpointRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[30]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2917,7 +2999,7 @@ func (x *EndpointRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointRecord.ProtoReflect.Descriptor instead.
 func (*EndpointRecord) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{30}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *EndpointRecord) GetEndpoint() *Endpoint {
@@ -3024,7 +3106,7 @@ type PermissionRecord struct {
 
 func (x *PermissionRecord) Reset() {
 	*x = PermissionRecord{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[31]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3036,7 +3118,7 @@ func (x *PermissionRecord) String() string {
 func (*PermissionRecord) ProtoMessage() {}
 
 func (x *PermissionRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[31]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3049,7 +3131,7 @@ func (x *PermissionRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionRecord.ProtoReflect.Descriptor instead.
 func (*PermissionRecord) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{31}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PermissionRecord) GetRequest() *PermissionRequest {
@@ -3113,7 +3195,7 @@ type TokenRecord struct {
 
 func (x *TokenRecord) Reset() {
 	*x = TokenRecord{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[32]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3125,7 +3207,7 @@ func (x *TokenRecord) String() string {
 func (*TokenRecord) ProtoMessage() {}
 
 func (x *TokenRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[32]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3138,7 +3220,7 @@ func (x *TokenRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenRecord.ProtoReflect.Descriptor instead.
 func (*TokenRecord) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{32}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *TokenRecord) GetRuntimeId() string {
@@ -3174,7 +3256,7 @@ type RuntimeTokenState struct {
 
 func (x *RuntimeTokenState) Reset() {
 	*x = RuntimeTokenState{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[33]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3186,7 +3268,7 @@ func (x *RuntimeTokenState) String() string {
 func (*RuntimeTokenState) ProtoMessage() {}
 
 func (x *RuntimeTokenState) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[33]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3199,7 +3281,7 @@ func (x *RuntimeTokenState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeTokenState.ProtoReflect.Descriptor instead.
 func (*RuntimeTokenState) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{33}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RuntimeTokenState) GetRevokedAt() string {
@@ -3218,7 +3300,7 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\x03pod\x18\x01 \x01(\tR\x03pod\x12\x17\n" +
 	"\aconn_id\x18\x02 \x01(\tR\x06connId\x12\x18\n" +
 	"\adialect\x18\x03 \x01(\tR\adialect\x12\x12\n" +
-	"\x04role\x18\x04 \x01(\tR\x04role\"\x82\x19\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\"\xc6\x19\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n" +
@@ -3258,7 +3340,8 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\froute_failed\x18) \x01(\v2\x1a.switchyard.v1.RouteFailedH\x00R\vrouteFailed\x12E\n" +
 	"\x0eruntime_status\x18* \x01(\v2\x1c.switchyard.v1.RuntimeStatusH\x00R\rruntimeStatus\x12[\n" +
 	"\x16create_session_request\x18+ \x01(\v2#.switchyard.v1.CreateSessionRequestH\x00R\x14createSessionRequest\x12U\n" +
-	"\x14create_session_reply\x18, \x01(\v2!.switchyard.v1.CreateSessionReplyH\x00R\x12createSessionReply\x12N\n" +
+	"\x14create_session_reply\x18, \x01(\v2!.switchyard.v1.CreateSessionReplyH\x00R\x12createSessionReply\x12B\n" +
+	"\rinbound_batch\x18- \x01(\v2\x1b.switchyard.v1.InboundBatchH\x00R\finboundBatch\x12N\n" +
 	"\x11transfer_progress\x18Z \x01(\v2\x1f.switchyard.v1.TransferProgressH\x00R\x10transferProgress\x12L\n" +
 	"\x11file_state_change\x18[ \x01(\v2\x1e.switchyard.v1.FileStateChangeH\x00R\x0ffileStateChange\x12N\n" +
 	"\x11user_notification\x18\\ \x01(\v2\x1f.switchyard.v1.UserNotificationH\x00R\x10userNotification\x12K\n" +
@@ -3277,7 +3360,11 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"jobRequest\x126\n" +
 	"\tjob_reply\x18o \x01(\v2\x17.switchyard.v1.JobReplyH\x00R\bjobReply\x12K\n" +
 	"\x10job_notification\x18p \x01(\v2\x1e.switchyard.v1.JobNotificationH\x00R\x0fjobNotificationB\x06\n" +
-	"\x04body\"\x9a\x02\n" +
+	"\x04body\"\x8b\x01\n" +
+	"\fInboundBatch\x125\n" +
+	"\tenvelopes\x18\x01 \x03(\v2\x17.switchyard.v1.EnvelopeR\tenvelopes\x12\"\n" +
+	"\ftraceparents\x18\x02 \x03(\tR\ftraceparents\x12 \n" +
+	"\vtracestates\x18\x03 \x03(\tR\vtracestates\"\x9a\x02\n" +
 	"\bEndpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aprofile\x18\x02 \x01(\tR\aprofile\x12\x12\n" +
@@ -3503,133 +3590,136 @@ func file_switchyard_v1_envelope_proto_rawDescGZIP() []byte {
 	return file_switchyard_v1_envelope_proto_rawDescData
 }
 
-var file_switchyard_v1_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_switchyard_v1_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_switchyard_v1_envelope_proto_goTypes = []any{
 	(*Route)(nil),                // 0: switchyard.v1.Route
 	(*Envelope)(nil),             // 1: switchyard.v1.Envelope
-	(*Endpoint)(nil),             // 2: switchyard.v1.Endpoint
-	(*RuntimeHello)(nil),         // 3: switchyard.v1.RuntimeHello
-	(*HelloAck)(nil),             // 4: switchyard.v1.HelloAck
-	(*SessionCreate)(nil),        // 5: switchyard.v1.SessionCreate
-	(*SessionCreated)(nil),       // 6: switchyard.v1.SessionCreated
-	(*SessionClose)(nil),         // 7: switchyard.v1.SessionClose
-	(*UserMessage)(nil),          // 8: switchyard.v1.UserMessage
-	(*AgentOutput)(nil),          // 9: switchyard.v1.AgentOutput
-	(*TurnStarted)(nil),          // 10: switchyard.v1.TurnStarted
-	(*TurnCompleted)(nil),        // 11: switchyard.v1.TurnCompleted
-	(*StopRequest)(nil),          // 12: switchyard.v1.StopRequest
-	(*StopAck)(nil),              // 13: switchyard.v1.StopAck
-	(*PermissionRequest)(nil),    // 14: switchyard.v1.PermissionRequest
-	(*PermissionResponse)(nil),   // 15: switchyard.v1.PermissionResponse
-	(*FileMetadata)(nil),         // 16: switchyard.v1.FileMetadata
-	(*FileTransfer)(nil),         // 17: switchyard.v1.FileTransfer
-	(*EndpointConfigUpdate)(nil), // 18: switchyard.v1.EndpointConfigUpdate
-	(*EndpointConfigAck)(nil),    // 19: switchyard.v1.EndpointConfigAck
-	(*TokenRefresh)(nil),         // 20: switchyard.v1.TokenRefresh
-	(*Subscribe)(nil),            // 21: switchyard.v1.Subscribe
-	(*Unsubscribe)(nil),          // 22: switchyard.v1.Unsubscribe
-	(*HistoryResponse)(nil),      // 23: switchyard.v1.HistoryResponse
-	(*Error)(nil),                // 24: switchyard.v1.Error
-	(*RouteFailed)(nil),          // 25: switchyard.v1.RouteFailed
-	(*RuntimeStatus)(nil),        // 26: switchyard.v1.RuntimeStatus
-	(*CreateSessionRequest)(nil), // 27: switchyard.v1.CreateSessionRequest
-	(*CreateSessionReply)(nil),   // 28: switchyard.v1.CreateSessionReply
-	(*SessionInfo)(nil),          // 29: switchyard.v1.SessionInfo
-	(*EndpointRecord)(nil),       // 30: switchyard.v1.EndpointRecord
-	(*PermissionRecord)(nil),     // 31: switchyard.v1.PermissionRecord
-	(*TokenRecord)(nil),          // 32: switchyard.v1.TokenRecord
-	(*RuntimeTokenState)(nil),    // 33: switchyard.v1.RuntimeTokenState
-	nil,                          // 34: switchyard.v1.Endpoint.TagsEntry
-	(*TransferProgress)(nil),     // 35: switchyard.v1.TransferProgress
-	(*FileStateChange)(nil),      // 36: switchyard.v1.FileStateChange
-	(*UserNotification)(nil),     // 37: switchyard.v1.UserNotification
-	(*AppNotification)(nil),      // 38: switchyard.v1.AppNotification
-	(*AppUpdateProgress)(nil),    // 39: switchyard.v1.AppUpdateProgress
-	(*ToolUse)(nil),              // 40: switchyard.v1.ToolUse
-	(*ToolResult)(nil),           // 41: switchyard.v1.ToolResult
-	(*DeviceRequest)(nil),        // 42: switchyard.v1.DeviceRequest
-	(*DeviceResponse)(nil),       // 43: switchyard.v1.DeviceResponse
-	(*DevicePairingCode)(nil),    // 44: switchyard.v1.DevicePairingCode
-	(*DeviceUploadReady)(nil),    // 45: switchyard.v1.DeviceUploadReady
-	(*DeviceEvent)(nil),          // 46: switchyard.v1.DeviceEvent
-	(*DeviceCancel)(nil),         // 47: switchyard.v1.DeviceCancel
-	(*JobRequest)(nil),           // 48: switchyard.v1.JobRequest
-	(*JobReply)(nil),             // 49: switchyard.v1.JobReply
-	(*JobNotification)(nil),      // 50: switchyard.v1.JobNotification
-	(*structpb.Struct)(nil),      // 51: google.protobuf.Struct
-	(*TurnOutcome)(nil),          // 52: switchyard.v1.TurnOutcome
-	(*QueuedMessage)(nil),        // 53: switchyard.v1.QueuedMessage
+	(*InboundBatch)(nil),         // 2: switchyard.v1.InboundBatch
+	(*Endpoint)(nil),             // 3: switchyard.v1.Endpoint
+	(*RuntimeHello)(nil),         // 4: switchyard.v1.RuntimeHello
+	(*HelloAck)(nil),             // 5: switchyard.v1.HelloAck
+	(*SessionCreate)(nil),        // 6: switchyard.v1.SessionCreate
+	(*SessionCreated)(nil),       // 7: switchyard.v1.SessionCreated
+	(*SessionClose)(nil),         // 8: switchyard.v1.SessionClose
+	(*UserMessage)(nil),          // 9: switchyard.v1.UserMessage
+	(*AgentOutput)(nil),          // 10: switchyard.v1.AgentOutput
+	(*TurnStarted)(nil),          // 11: switchyard.v1.TurnStarted
+	(*TurnCompleted)(nil),        // 12: switchyard.v1.TurnCompleted
+	(*StopRequest)(nil),          // 13: switchyard.v1.StopRequest
+	(*StopAck)(nil),              // 14: switchyard.v1.StopAck
+	(*PermissionRequest)(nil),    // 15: switchyard.v1.PermissionRequest
+	(*PermissionResponse)(nil),   // 16: switchyard.v1.PermissionResponse
+	(*FileMetadata)(nil),         // 17: switchyard.v1.FileMetadata
+	(*FileTransfer)(nil),         // 18: switchyard.v1.FileTransfer
+	(*EndpointConfigUpdate)(nil), // 19: switchyard.v1.EndpointConfigUpdate
+	(*EndpointConfigAck)(nil),    // 20: switchyard.v1.EndpointConfigAck
+	(*TokenRefresh)(nil),         // 21: switchyard.v1.TokenRefresh
+	(*Subscribe)(nil),            // 22: switchyard.v1.Subscribe
+	(*Unsubscribe)(nil),          // 23: switchyard.v1.Unsubscribe
+	(*HistoryResponse)(nil),      // 24: switchyard.v1.HistoryResponse
+	(*Error)(nil),                // 25: switchyard.v1.Error
+	(*RouteFailed)(nil),          // 26: switchyard.v1.RouteFailed
+	(*RuntimeStatus)(nil),        // 27: switchyard.v1.RuntimeStatus
+	(*CreateSessionRequest)(nil), // 28: switchyard.v1.CreateSessionRequest
+	(*CreateSessionReply)(nil),   // 29: switchyard.v1.CreateSessionReply
+	(*SessionInfo)(nil),          // 30: switchyard.v1.SessionInfo
+	(*EndpointRecord)(nil),       // 31: switchyard.v1.EndpointRecord
+	(*PermissionRecord)(nil),     // 32: switchyard.v1.PermissionRecord
+	(*TokenRecord)(nil),          // 33: switchyard.v1.TokenRecord
+	(*RuntimeTokenState)(nil),    // 34: switchyard.v1.RuntimeTokenState
+	nil,                          // 35: switchyard.v1.Endpoint.TagsEntry
+	(*TransferProgress)(nil),     // 36: switchyard.v1.TransferProgress
+	(*FileStateChange)(nil),      // 37: switchyard.v1.FileStateChange
+	(*UserNotification)(nil),     // 38: switchyard.v1.UserNotification
+	(*AppNotification)(nil),      // 39: switchyard.v1.AppNotification
+	(*AppUpdateProgress)(nil),    // 40: switchyard.v1.AppUpdateProgress
+	(*ToolUse)(nil),              // 41: switchyard.v1.ToolUse
+	(*ToolResult)(nil),           // 42: switchyard.v1.ToolResult
+	(*DeviceRequest)(nil),        // 43: switchyard.v1.DeviceRequest
+	(*DeviceResponse)(nil),       // 44: switchyard.v1.DeviceResponse
+	(*DevicePairingCode)(nil),    // 45: switchyard.v1.DevicePairingCode
+	(*DeviceUploadReady)(nil),    // 46: switchyard.v1.DeviceUploadReady
+	(*DeviceEvent)(nil),          // 47: switchyard.v1.DeviceEvent
+	(*DeviceCancel)(nil),         // 48: switchyard.v1.DeviceCancel
+	(*JobRequest)(nil),           // 49: switchyard.v1.JobRequest
+	(*JobReply)(nil),             // 50: switchyard.v1.JobReply
+	(*JobNotification)(nil),      // 51: switchyard.v1.JobNotification
+	(*structpb.Struct)(nil),      // 52: google.protobuf.Struct
+	(*TurnOutcome)(nil),          // 53: switchyard.v1.TurnOutcome
+	(*QueuedMessage)(nil),        // 54: switchyard.v1.QueuedMessage
 }
 var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	0,  // 0: switchyard.v1.Envelope.origin:type_name -> switchyard.v1.Route
 	0,  // 1: switchyard.v1.Envelope.target:type_name -> switchyard.v1.Route
-	3,  // 2: switchyard.v1.Envelope.runtime_hello:type_name -> switchyard.v1.RuntimeHello
-	4,  // 3: switchyard.v1.Envelope.hello_ack:type_name -> switchyard.v1.HelloAck
-	5,  // 4: switchyard.v1.Envelope.session_create:type_name -> switchyard.v1.SessionCreate
-	6,  // 5: switchyard.v1.Envelope.session_created:type_name -> switchyard.v1.SessionCreated
-	7,  // 6: switchyard.v1.Envelope.session_close:type_name -> switchyard.v1.SessionClose
-	8,  // 7: switchyard.v1.Envelope.user_message:type_name -> switchyard.v1.UserMessage
-	9,  // 8: switchyard.v1.Envelope.agent_output:type_name -> switchyard.v1.AgentOutput
-	10, // 9: switchyard.v1.Envelope.turn_started:type_name -> switchyard.v1.TurnStarted
-	11, // 10: switchyard.v1.Envelope.turn_completed:type_name -> switchyard.v1.TurnCompleted
-	12, // 11: switchyard.v1.Envelope.stop_request:type_name -> switchyard.v1.StopRequest
-	13, // 12: switchyard.v1.Envelope.stop_ack:type_name -> switchyard.v1.StopAck
-	14, // 13: switchyard.v1.Envelope.permission_request:type_name -> switchyard.v1.PermissionRequest
-	15, // 14: switchyard.v1.Envelope.permission_response:type_name -> switchyard.v1.PermissionResponse
-	17, // 15: switchyard.v1.Envelope.file:type_name -> switchyard.v1.FileTransfer
-	18, // 16: switchyard.v1.Envelope.endpoint_config_update:type_name -> switchyard.v1.EndpointConfigUpdate
-	19, // 17: switchyard.v1.Envelope.endpoint_config_ack:type_name -> switchyard.v1.EndpointConfigAck
-	20, // 18: switchyard.v1.Envelope.token_refresh:type_name -> switchyard.v1.TokenRefresh
-	21, // 19: switchyard.v1.Envelope.subscribe:type_name -> switchyard.v1.Subscribe
-	22, // 20: switchyard.v1.Envelope.unsubscribe:type_name -> switchyard.v1.Unsubscribe
-	23, // 21: switchyard.v1.Envelope.history_response:type_name -> switchyard.v1.HistoryResponse
-	24, // 22: switchyard.v1.Envelope.error:type_name -> switchyard.v1.Error
-	25, // 23: switchyard.v1.Envelope.route_failed:type_name -> switchyard.v1.RouteFailed
-	26, // 24: switchyard.v1.Envelope.runtime_status:type_name -> switchyard.v1.RuntimeStatus
-	27, // 25: switchyard.v1.Envelope.create_session_request:type_name -> switchyard.v1.CreateSessionRequest
-	28, // 26: switchyard.v1.Envelope.create_session_reply:type_name -> switchyard.v1.CreateSessionReply
-	35, // 27: switchyard.v1.Envelope.transfer_progress:type_name -> switchyard.v1.TransferProgress
-	36, // 28: switchyard.v1.Envelope.file_state_change:type_name -> switchyard.v1.FileStateChange
-	37, // 29: switchyard.v1.Envelope.user_notification:type_name -> switchyard.v1.UserNotification
-	38, // 30: switchyard.v1.Envelope.app_notification:type_name -> switchyard.v1.AppNotification
-	39, // 31: switchyard.v1.Envelope.app_update_progress:type_name -> switchyard.v1.AppUpdateProgress
-	40, // 32: switchyard.v1.Envelope.tool_use:type_name -> switchyard.v1.ToolUse
-	41, // 33: switchyard.v1.Envelope.tool_result:type_name -> switchyard.v1.ToolResult
-	42, // 34: switchyard.v1.Envelope.device_request:type_name -> switchyard.v1.DeviceRequest
-	43, // 35: switchyard.v1.Envelope.device_response:type_name -> switchyard.v1.DeviceResponse
-	44, // 36: switchyard.v1.Envelope.device_pairing_code:type_name -> switchyard.v1.DevicePairingCode
-	45, // 37: switchyard.v1.Envelope.device_upload_ready:type_name -> switchyard.v1.DeviceUploadReady
-	46, // 38: switchyard.v1.Envelope.device_event:type_name -> switchyard.v1.DeviceEvent
-	47, // 39: switchyard.v1.Envelope.device_cancel:type_name -> switchyard.v1.DeviceCancel
-	48, // 40: switchyard.v1.Envelope.job_request:type_name -> switchyard.v1.JobRequest
-	49, // 41: switchyard.v1.Envelope.job_reply:type_name -> switchyard.v1.JobReply
-	50, // 42: switchyard.v1.Envelope.job_notification:type_name -> switchyard.v1.JobNotification
-	34, // 43: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
-	51, // 44: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
-	51, // 45: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
-	2,  // 46: switchyard.v1.RuntimeHello.endpoints:type_name -> switchyard.v1.Endpoint
-	18, // 47: switchyard.v1.HelloAck.configs:type_name -> switchyard.v1.EndpointConfigUpdate
-	52, // 48: switchyard.v1.TurnCompleted.outcome:type_name -> switchyard.v1.TurnOutcome
-	16, // 49: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
-	51, // 50: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
-	51, // 51: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
-	1,  // 52: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
-	1,  // 53: switchyard.v1.HistoryResponse.pending_permissions:type_name -> switchyard.v1.Envelope
-	1,  // 54: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
-	0,  // 55: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
-	24, // 56: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
-	29, // 57: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
-	53, // 58: switchyard.v1.SessionInfo.queued:type_name -> switchyard.v1.QueuedMessage
-	2,  // 59: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
-	18, // 60: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
-	18, // 61: switchyard.v1.EndpointRecord.pending_override:type_name -> switchyard.v1.EndpointConfigUpdate
-	18, // 62: switchyard.v1.EndpointRecord.refused_override:type_name -> switchyard.v1.EndpointConfigUpdate
-	14, // 63: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
-	64, // [64:64] is the sub-list for method output_type
-	64, // [64:64] is the sub-list for method input_type
-	64, // [64:64] is the sub-list for extension type_name
-	64, // [64:64] is the sub-list for extension extendee
-	0,  // [0:64] is the sub-list for field type_name
+	4,  // 2: switchyard.v1.Envelope.runtime_hello:type_name -> switchyard.v1.RuntimeHello
+	5,  // 3: switchyard.v1.Envelope.hello_ack:type_name -> switchyard.v1.HelloAck
+	6,  // 4: switchyard.v1.Envelope.session_create:type_name -> switchyard.v1.SessionCreate
+	7,  // 5: switchyard.v1.Envelope.session_created:type_name -> switchyard.v1.SessionCreated
+	8,  // 6: switchyard.v1.Envelope.session_close:type_name -> switchyard.v1.SessionClose
+	9,  // 7: switchyard.v1.Envelope.user_message:type_name -> switchyard.v1.UserMessage
+	10, // 8: switchyard.v1.Envelope.agent_output:type_name -> switchyard.v1.AgentOutput
+	11, // 9: switchyard.v1.Envelope.turn_started:type_name -> switchyard.v1.TurnStarted
+	12, // 10: switchyard.v1.Envelope.turn_completed:type_name -> switchyard.v1.TurnCompleted
+	13, // 11: switchyard.v1.Envelope.stop_request:type_name -> switchyard.v1.StopRequest
+	14, // 12: switchyard.v1.Envelope.stop_ack:type_name -> switchyard.v1.StopAck
+	15, // 13: switchyard.v1.Envelope.permission_request:type_name -> switchyard.v1.PermissionRequest
+	16, // 14: switchyard.v1.Envelope.permission_response:type_name -> switchyard.v1.PermissionResponse
+	18, // 15: switchyard.v1.Envelope.file:type_name -> switchyard.v1.FileTransfer
+	19, // 16: switchyard.v1.Envelope.endpoint_config_update:type_name -> switchyard.v1.EndpointConfigUpdate
+	20, // 17: switchyard.v1.Envelope.endpoint_config_ack:type_name -> switchyard.v1.EndpointConfigAck
+	21, // 18: switchyard.v1.Envelope.token_refresh:type_name -> switchyard.v1.TokenRefresh
+	22, // 19: switchyard.v1.Envelope.subscribe:type_name -> switchyard.v1.Subscribe
+	23, // 20: switchyard.v1.Envelope.unsubscribe:type_name -> switchyard.v1.Unsubscribe
+	24, // 21: switchyard.v1.Envelope.history_response:type_name -> switchyard.v1.HistoryResponse
+	25, // 22: switchyard.v1.Envelope.error:type_name -> switchyard.v1.Error
+	26, // 23: switchyard.v1.Envelope.route_failed:type_name -> switchyard.v1.RouteFailed
+	27, // 24: switchyard.v1.Envelope.runtime_status:type_name -> switchyard.v1.RuntimeStatus
+	28, // 25: switchyard.v1.Envelope.create_session_request:type_name -> switchyard.v1.CreateSessionRequest
+	29, // 26: switchyard.v1.Envelope.create_session_reply:type_name -> switchyard.v1.CreateSessionReply
+	2,  // 27: switchyard.v1.Envelope.inbound_batch:type_name -> switchyard.v1.InboundBatch
+	36, // 28: switchyard.v1.Envelope.transfer_progress:type_name -> switchyard.v1.TransferProgress
+	37, // 29: switchyard.v1.Envelope.file_state_change:type_name -> switchyard.v1.FileStateChange
+	38, // 30: switchyard.v1.Envelope.user_notification:type_name -> switchyard.v1.UserNotification
+	39, // 31: switchyard.v1.Envelope.app_notification:type_name -> switchyard.v1.AppNotification
+	40, // 32: switchyard.v1.Envelope.app_update_progress:type_name -> switchyard.v1.AppUpdateProgress
+	41, // 33: switchyard.v1.Envelope.tool_use:type_name -> switchyard.v1.ToolUse
+	42, // 34: switchyard.v1.Envelope.tool_result:type_name -> switchyard.v1.ToolResult
+	43, // 35: switchyard.v1.Envelope.device_request:type_name -> switchyard.v1.DeviceRequest
+	44, // 36: switchyard.v1.Envelope.device_response:type_name -> switchyard.v1.DeviceResponse
+	45, // 37: switchyard.v1.Envelope.device_pairing_code:type_name -> switchyard.v1.DevicePairingCode
+	46, // 38: switchyard.v1.Envelope.device_upload_ready:type_name -> switchyard.v1.DeviceUploadReady
+	47, // 39: switchyard.v1.Envelope.device_event:type_name -> switchyard.v1.DeviceEvent
+	48, // 40: switchyard.v1.Envelope.device_cancel:type_name -> switchyard.v1.DeviceCancel
+	49, // 41: switchyard.v1.Envelope.job_request:type_name -> switchyard.v1.JobRequest
+	50, // 42: switchyard.v1.Envelope.job_reply:type_name -> switchyard.v1.JobReply
+	51, // 43: switchyard.v1.Envelope.job_notification:type_name -> switchyard.v1.JobNotification
+	1,  // 44: switchyard.v1.InboundBatch.envelopes:type_name -> switchyard.v1.Envelope
+	35, // 45: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
+	52, // 46: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
+	52, // 47: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
+	3,  // 48: switchyard.v1.RuntimeHello.endpoints:type_name -> switchyard.v1.Endpoint
+	19, // 49: switchyard.v1.HelloAck.configs:type_name -> switchyard.v1.EndpointConfigUpdate
+	53, // 50: switchyard.v1.TurnCompleted.outcome:type_name -> switchyard.v1.TurnOutcome
+	17, // 51: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
+	52, // 52: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
+	52, // 53: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
+	1,  // 54: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
+	1,  // 55: switchyard.v1.HistoryResponse.pending_permissions:type_name -> switchyard.v1.Envelope
+	1,  // 56: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
+	0,  // 57: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
+	25, // 58: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
+	30, // 59: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
+	54, // 60: switchyard.v1.SessionInfo.queued:type_name -> switchyard.v1.QueuedMessage
+	3,  // 61: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
+	19, // 62: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
+	19, // 63: switchyard.v1.EndpointRecord.pending_override:type_name -> switchyard.v1.EndpointConfigUpdate
+	19, // 64: switchyard.v1.EndpointRecord.refused_override:type_name -> switchyard.v1.EndpointConfigUpdate
+	15, // 65: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
+	66, // [66:66] is the sub-list for method output_type
+	66, // [66:66] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_switchyard_v1_envelope_proto_init() }
@@ -3667,6 +3757,7 @@ func file_switchyard_v1_envelope_proto_init() {
 		(*Envelope_RuntimeStatus)(nil),
 		(*Envelope_CreateSessionRequest)(nil),
 		(*Envelope_CreateSessionReply)(nil),
+		(*Envelope_InboundBatch)(nil),
 		(*Envelope_TransferProgress)(nil),
 		(*Envelope_FileStateChange)(nil),
 		(*Envelope_UserNotification)(nil),
@@ -3684,14 +3775,14 @@ func file_switchyard_v1_envelope_proto_init() {
 		(*Envelope_JobReply)(nil),
 		(*Envelope_JobNotification)(nil),
 	}
-	file_switchyard_v1_envelope_proto_msgTypes[11].OneofWrappers = []any{}
+	file_switchyard_v1_envelope_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchyard_v1_envelope_proto_rawDesc), len(file_switchyard_v1_envelope_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

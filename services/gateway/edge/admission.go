@@ -156,6 +156,11 @@ func (a *admission) behind(p int, backlog int64, acked uint64, now time.Time) bo
 
 // wait returns when the partition of sessionID is no longer behind, after
 // admissionMaxWait, or when ctx ends.
+// pauses reports whether wait would pause a frame for sessionID now.
+func (a *admission) pauses(sessionID string) bool {
+	return a != nil && a.over[bus.Partition(sessionID, a.partitions)].Load()
+}
+
 func (a *admission) wait(ctx context.Context, sessionID string) {
 	if a == nil {
 		return

@@ -48,6 +48,8 @@ type Conn struct {
 	// acks (streaming sockets: runtimes) carries in-flight publishes to the
 	// goroutine that waits for their JetStream acks, in order.
 	acks chan inflight
+	// held (streaming sockets) is frames waiting to go with the ones behind them (batch.go).
+	held held
 
 	work       *serial // frame work off the read loop (Do, Serial)
 	deliveries *serial // directed envelopes for this socket, in order
@@ -359,6 +361,12 @@ func (s *Server) newConn(d Dialect, adm Admission, raw *websocket.Conn) *Conn {
 	if adm.Role == kind.RoleRuntime {
 		c.acks = make(chan inflight, ingestWindow)
 		go s.awaitAcks(c)
+		wc.OnReadDrained = c.flushHeld
+		c.work.drained = func() {
+			if !wc.MoreBuffered() { // else the reader flushes when it has read what is there
+				c.flushHeld()
+			}
+		}
 	}
 	drops := s.m.drops.WithLabelValues(label)
 	wc.OnOverflow = func() {
@@ -414,6 +422,7 @@ func (s *Server) release(c *Conn) {
 	s.m.closes.WithLabelValues(c.label, string(reason), closeCodeLabel(reason, c.peerCode)).Inc()
 	s.topics.leaveAll(c)
 	if c.acks != nil {
+		c.flushHeld() // frames read before the socket ended are accepted
 		close(c.acks) // nothing ingests any more: the read loop and the work have ended
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)

@@ -26,15 +26,19 @@ import (
 // stamped with where it came from (Origin) and who sent it (runtime id or
 // user id). A hook registered for its kind runs first. A client socket
 // waits for the JetStream ack; a runtime socket streams (up to
-// ingestWindow publishes in flight, then it waits). A frame that is not
+// ingestWindow publishes in flight, then it waits), its frames batched
+// where they queue up (batch.go). A frame that is not
 // stored is answered with error{unavailable}.
 func (c *Conn) Ingest(env *syv1.Envelope) {
 	s := c.s
 	if hook := s.ingestHooks[env.GetType()]; hook != nil && !hook(c.ctx, c, env) {
 		return
 	}
-	if c.acks != nil {
-		s.admit.wait(c.ctx, env.GetSessionId()) // streaming (runtime) sockets only
+	if c.acks != nil { // streaming (runtime) sockets only
+		if s.admit.pauses(env.GetSessionId()) {
+			c.flushHeld() // what is held for other partitions does not wait
+		}
+		s.admit.wait(c.ctx, env.GetSessionId())
 	}
 	subject := bus.InboundSubject(s.cfg.Partitions, env.GetSessionId())
 	ctx, span := s.tracer.Start(context.Background(), "gateway.ingest "+env.GetType(), trace.WithSpanKind(trace.SpanKindProducer),
@@ -48,19 +52,17 @@ func (c *Conn) Ingest(env *syv1.Envelope) {
 	}
 	ref := refID(env)
 	assignID(env)
-	if size, limit := proto.Size(env), s.bus.NC.MaxPayload(); int64(size)+busHeaderSlack > limit {
+	size, limit := proto.Size(env), s.bus.NC.MaxPayload()
+	if int64(size)+busHeaderSlack > limit {
 		span.End()
 		c.SendErrorRef(ref, env.GetSessionId(), errcode.MessageTooLarge, maxPayloadText("this "+env.GetType(), size, limit))
 		return
 	}
 	if c.acks != nil {
-		fut, err := s.bus.PublishAsync(ctx, subject, env)
-		if err != nil {
-			c.notAccepted(ctx, env, ref, span, err)
-			span.End()
-			return
+		c.hold(bus.Partition(env.GetSessionId(), s.cfg.Partitions), subject, heldFrame{env: env, ref: ref, span: span, ctx: ctx, size: size})
+		if !c.ws.MoreBuffered() && c.work.pending() == 0 {
+			c.flushHeld() // nothing is coming right behind this frame
 		}
-		c.acks <- inflight{fut: fut, env: env, ref: ref, span: span, ctx: ctx, start: time.Now()}
 		return
 	}
 	defer span.End()
@@ -88,27 +90,31 @@ func (c *Conn) Route() *syv1.Route {
 	return &syv1.Route{Pod: c.s.pod, ConnId: c.id, Dialect: c.d.Name(), Role: c.role.String()}
 }
 
-// inflight is one publish waiting for its JetStream ack.
+// inflight is one publish (one frame, or a batch) waiting for its
+// JetStream ack.
 type inflight struct {
-	fut   jetstream.PubAckFuture
-	env   *syv1.Envelope
-	ref   string // the sender's id of the frame
-	span  trace.Span
-	ctx   context.Context
-	start time.Time
+	fut    jetstream.PubAckFuture
+	frames []heldFrame
+	start  time.Time
 }
 
 // awaitAcks settles a streaming socket's publishes in order until the
-// socket is released; a failed one is answered with error{unavailable}.
+// socket is released; every frame of a failed one is answered with
+// error{unavailable}.
 func (s *Server) awaitAcks(c *Conn) {
 	for p := range c.acks {
 		select {
 		case <-p.fut.Ok():
 		case err := <-p.fut.Err():
-			c.notAccepted(p.ctx, p.env, p.ref, p.span, err)
+			for _, f := range p.frames {
+				c.notAccepted(f.ctx, f.env, f.ref, f.span, err)
+			}
 		}
-		s.m.publishLatency.Observe(time.Since(p.start).Seconds())
-		p.span.End()
+		took := time.Since(p.start).Seconds()
+		for _, f := range p.frames { // per frame: a batch's frames were accepted together
+			s.m.publishLatency.Observe(took)
+			f.span.End()
+		}
 	}
 }
 

@@ -12,6 +12,9 @@ type serial struct {
 	running bool
 	stopped bool
 	idle    *sync.Cond // signalled when the runner stops
+	// drained, when set, runs as the queue's last work each time it
+	// empties (before the runner ends; work queued meanwhile runs after).
+	drained func()
 }
 
 func newSerial(max int) *serial {
@@ -52,6 +55,11 @@ func (s *serial) inline(fn func()) bool {
 	s.mu.Unlock()
 	fn()
 	s.mu.Lock()
+	if len(s.queue) == 0 && s.drained != nil {
+		s.mu.Unlock()
+		s.drained()
+		s.mu.Lock()
+	}
 	if len(s.queue) > 0 {
 		go s.run()
 	} else {
@@ -63,21 +71,36 @@ func (s *serial) inline(fn func()) bool {
 }
 
 func (s *serial) run() {
-	for {
+	for drainedRan := false; ; {
 		s.mu.Lock()
-		if len(s.queue) == 0 || s.stopped {
-			s.queue = nil
-			s.running = false
-			s.idle.Broadcast()
+		if len(s.queue) > 0 && !s.stopped {
+			fn := s.queue[0]
+			s.queue[0] = nil
+			s.queue = s.queue[1:]
 			s.mu.Unlock()
-			return
+			fn()
+			drainedRan = false
+			continue
 		}
-		fn := s.queue[0]
-		s.queue[0] = nil
-		s.queue = s.queue[1:]
+		if s.drained != nil && !drainedRan {
+			s.mu.Unlock()
+			s.drained()
+			drainedRan = true
+			continue
+		}
+		s.queue = nil
+		s.running = false
+		s.idle.Broadcast()
 		s.mu.Unlock()
-		fn()
+		return
 	}
+}
+
+// pending is the number of functions queued behind the running one.
+func (s *serial) pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
 }
 
 // stop drops queued work and waits for the running function to return.

@@ -20,6 +20,28 @@ import (
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
+// handleInbound handles one SY_IN message: an envelope, or each envelope
+// of a batch (bus.Batch) in order, each under its own trace context. A
+// failure retries the whole message, so the envelopes before the failed
+// one are handled again, which handle is built for; an unprocessable
+// envelope in a batch is dropped alone.
+func (s *Service) handleInbound(ctx context.Context, env *syv1.Envelope) error {
+	if env.GetType() != kind.InBatch {
+		return s.handle(ctx, env)
+	}
+	for ectx, e := range bus.Unbatch(ctx, env) {
+		err := s.handle(ectx, e)
+		if errors.Is(err, bus.ErrPoison) {
+			s.log.ErrorContext(ectx, "dropping unprocessable envelope of a batch", "type", e.GetType(), "session", e.GetSessionId(), "err", err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // handle processes one inbound envelope. Every effect it has is keyed by
 // the envelope id (transcript Nats-Msg-Id, runtime command id, idempotent
 // record updates), so a redelivery after a crash repeats nothing.

@@ -135,7 +135,7 @@ func (s *Service) Start(ctx context.Context) error {
 	s.parts, err = s.bus.ConsumePartitions(ctx, bus.PartitionOptions{
 		Stream: bus.StreamInbound(), Durable: bus.DurableSession, Partitions: s.cfg.Partitions,
 		AckWait: s.cfg.AckWait, Window: s.cfg.PartitionWindow, Member: s.cfg.PodName(), Log: s.log,
-	}, s.handle)
+	}, s.handleInbound)
 	if err != nil {
 		return err
 	}

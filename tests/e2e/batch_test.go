@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"bufio"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchyard-hub/switchyard/tests/wspeer"
+)
+
+// TestRuntimeBurstIsBatched: frames a runtime sends faster than its
+// gateway reads them (here a burst in one TCP write) go to SY_IN as
+// batches, fewer stored messages than frames; a subscriber still gets
+// every frame once, in order, with consecutive seqs, and each frame keeps
+// a trace of its own from the runtime's gateway through the session
+// service.
+func TestRuntimeBurstIsBatched(t *testing.T) {
+	h := startHub(t, hubOptions{})
+	rt := h.hello(wspeer.DialCorked(t, h.ws(0, "/ws/runtime"), waitLimit), "r1", "ep1")
+	sid := h.createSession(rt, "ep1", clientToken)
+	c := h.connectClient(0, clientToken)
+	subscribe(c, sid, 0)
+	framesBefore, messagesBefore := batchMetrics(t, h.metrics(0))
+
+	const n = 200
+	burst := make([]any, n)
+	for i := range burst {
+		burst[i] = map[string]any{"type": "agent.output", "session_id": sid, "ts": ts(), "payload": map[string]any{
+			"session_id": sid, "seq": i + 1, "channel": "stdout", "content": strconv.Itoa(i), "final": i == n-1}}
+	}
+	if err := rt.Burst(burst...); err != nil {
+		t.Fatal(err)
+	}
+	var last float64
+	for i := range n {
+		p := payload(c.Expect("agent.output"))
+		if p["content"] != strconv.Itoa(i) {
+			t.Fatalf("frame %d: got content %v (out of order, lost or duplicated)", i, p["content"])
+		}
+		seq := p["seq"].(float64)
+		if i > 0 && seq != last+1 {
+			t.Fatalf("frame %d: seq %v after %v", i, seq, last)
+		}
+		last = seq
+	}
+
+	frames, messages := batchMetrics(t, h.metrics(0))
+	frames, messages = frames-framesBefore, messages-messagesBefore
+	t.Logf("%d frames published in %d SY_IN messages", int(frames), int(messages))
+	if frames != n {
+		t.Fatalf("published %v frames of the burst, want %d (each once)", frames, n)
+	}
+	if messages > n/4 {
+		t.Fatalf("%d frames in one write took %v SY_IN messages: the gateway did not batch them", n, messages)
+	}
+
+	// Each frame's session.handle is a child of its own gateway.ingest.
+	var traces map[trace.TraceID]bool
+	waitFor(t, "a trace per frame", func() bool {
+		ingest, handled := map[trace.SpanID]trace.TraceID{}, map[trace.TraceID]bool{}
+		spans := h.spans.GetSpans()
+		for _, s := range spans {
+			if s.Name == "gateway.ingest agent.output" {
+				ingest[s.SpanContext.SpanID()] = s.SpanContext.TraceID()
+			}
+		}
+		for _, s := range spans {
+			if s.Name == "session.handle agent.output" && ingest[s.Parent.SpanID()] == s.SpanContext.TraceID() {
+				handled[s.SpanContext.TraceID()] = true
+			}
+		}
+		traces = handled
+		return len(handled) == n
+	})
+	if len(traces) != n {
+		t.Fatalf("%d frames in %d traces", n, len(traces))
+	}
+}
+
+// batchMetrics reads switchyard_gateway_ingest_batch_frames: frames
+// published (its sum) and the SY_IN messages they took (its count).
+func batchMetrics(t *testing.T, text string) (frames, messages float64) {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		switch name {
+		case "switchyard_gateway_ingest_batch_frames_sum":
+			frames = v
+		case "switchyard_gateway_ingest_batch_frames_count":
+			messages = v
+		default:
+			continue
+		}
+		if err != nil {
+			t.Fatalf("metric %s: %v", name, err)
+		}
+	}
+	return frames, messages
+}
