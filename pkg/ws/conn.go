@@ -11,6 +11,7 @@ package ws
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -437,19 +438,48 @@ func (c *Conn) frame() error {
 }
 
 // MoreBuffered reports whether, when the current frame's callback began,
-// the start of another data frame had already been read off the socket: a
+// the whole of another data message had already been read off the socket: a
 // callback may then hold work to do together with the next frame's, until
 // OnReadDrained. Safe on any goroutine.
 func (c *Conn) MoreBuffered() bool { return c.more.Load() }
 
-// nextBuffered: the reader holds the start of a data frame (not a control
-// frame, which gorilla answers without returning). Reader only.
+// nextBuffered: the reader holds the whole of the next frame, and it is a
+// complete text or binary message (FIN set). A control frame (gorilla
+// answers it without returning), a fragment, or a frame still arriving is
+// not "more": whoever holds work for it would wait on the peer. Reader
+// only.
 func (c *Conn) nextBuffered() bool {
-	if c.br == nil || c.br.Buffered() == 0 {
+	if c.br == nil {
 		return false
 	}
-	h, err := c.br.Peek(1)
-	return err == nil && h[0]&0x0f < websocket.CloseMessage // opcodes 0–2: continuation, text, binary
+	n := c.br.Buffered()
+	if n < 2 {
+		return false
+	}
+	h, err := c.br.Peek(min(n, 14))
+	if err != nil {
+		return false
+	}
+	if h[0]&0x80 == 0 || (h[0]&0x0f != websocket.TextMessage && h[0]&0x0f != websocket.BinaryMessage) {
+		return false
+	}
+	size, at := uint64(h[1]&0x7f), 2
+	switch size {
+	case 126:
+		if len(h) < 4 {
+			return false
+		}
+		size, at = uint64(binary.BigEndian.Uint16(h[2:4])), 4
+	case 127:
+		if len(h) < 10 {
+			return false
+		}
+		size, at = binary.BigEndian.Uint64(h[2:10]), 10
+	}
+	if h[1]&0x80 != 0 {
+		at += 4 // masking key
+	}
+	return size <= uint64(n) && uint64(at)+size <= uint64(n)
 }
 
 // closeRead ends the socket from its reader: nothing more is queued, the

@@ -169,7 +169,12 @@ func (c *Conn) setReason(r CloseReason) {
 // and in order with it; ctx is the socket's. Work that waits on the
 // network (a replay, a request to another service) goes here.
 func (c *Conn) Do(fn func(ctx context.Context)) {
-	if !c.work.push(func() { fn(c.ctx) }) {
+	work := func() { fn(c.ctx) }
+	if c.acks != nil {
+		// Long work: frames held to go with the ones behind them go first.
+		work = func() { c.flushHeld(); fn(c.ctx) }
+	}
+	if !c.work.push(work) {
 		c.backlog()
 	}
 }

@@ -1,0 +1,99 @@
+package ws_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/switchyard-hub/switchyard/pkg/ws"
+)
+
+// clientFrame is a masked client frame (zero masking key) with opcode op.
+func clientFrame(fin bool, op byte, payload string) []byte {
+	b0 := op
+	if fin {
+		b0 |= 0x80
+	}
+	return append([]byte{b0, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...)
+}
+
+// MoreBuffered says "more" only when the whole of a next text or binary
+// message is already buffered; OnReadDrained follows every frame after
+// which it is not (a ping next, a fragment, a frame still arriving).
+func TestMoreBuffered(t *testing.T) {
+	events := make(chan string, 64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		up := ws.Upgrader()
+		up.ReadBufferSize = ws.StreamReadBufferBytes
+		raw, err := ws.Upgrade(up, w, r)
+		if err != nil {
+			return
+		}
+		o := opts()
+		o.Streaming = true
+		c := ws.New(raw, o)
+		c.OnReadDrained = func() { events <- "drained" }
+		_ = c.ReadLoop(func(_ bool, data []byte) {
+			more := map[bool]string{true: "+more", false: ""}[c.MoreBuffered()]
+			events <- string(data) + more
+		})
+	}))
+	t.Cleanup(srv.Close)
+	peer, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	go func() { // answer nothing, but read the pong
+		for {
+			if _, _, err := peer.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	f := clientFrame(true, websocket.TextMessage, "ffff")
+	var burst []byte
+	for _, part := range [][]byte{
+		clientFrame(true, websocket.TextMessage, "a"),
+		clientFrame(true, websocket.TextMessage, "b"),
+		clientFrame(true, websocket.PingMessage, ""),
+		clientFrame(true, websocket.TextMessage, "c"),
+		clientFrame(false, websocket.TextMessage, "d"),
+		clientFrame(true, 0, "e"),
+		f[:len(f)-2], // still arriving
+	} {
+		burst = append(burst, part...)
+	}
+	if _, err := peer.NetConn().Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a+more", "b", "drained", "c", "drained", "de", "drained"}
+	got := collect(t, events, len(want))
+	if _, err := peer.NetConn().Write(f[len(f)-2:]); err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, collect(t, events, 2)...)
+	want = append(want, "ffff", "drained")
+	if !slices.Equal(got, want) {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}
+
+func collect(t *testing.T, events chan string, n int) []string {
+	t.Helper()
+	var got []string
+	for range n {
+		select {
+		case e := <-events:
+			got = append(got, e)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("after %q: no event within 5s", got)
+		}
+	}
+	return got
+}
