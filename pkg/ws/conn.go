@@ -438,16 +438,17 @@ func (c *Conn) frame() error {
 }
 
 // MoreBuffered reports whether, when the current frame's callback began,
-// the whole of another data message had already been read off the socket: a
-// callback may then hold work to do together with the next frame's, until
-// OnReadDrained. Safe on any goroutine.
+// another small data message, or its start, had already been read off the
+// socket (nextBuffered): a callback may then hold work to do together with
+// the next frame's, until OnReadDrained. Safe on any goroutine.
 func (c *Conn) MoreBuffered() bool { return c.more.Load() }
 
-// nextBuffered: the reader holds the whole of the next frame, and it is a
-// complete text or binary message (FIN set). A control frame (gorilla
-// answers it without returning), a fragment, or a frame still arriving is
-// not "more": whoever holds work for it would wait on the peer. Reader
-// only.
+// nextBuffered: the reader holds the next frame, a complete (FIN) text or
+// binary message, whole or, when it fits the read buffer, in part: a frame
+// that small is one write of the peer's, so its rest is already in the
+// kernel or a segment behind. A control frame (gorilla answers it without
+// returning), a fragment, or a large frame still arriving is not "more":
+// whoever holds work for it could wait on the peer. Reader only.
 func (c *Conn) nextBuffered() bool {
 	if c.br == nil {
 		return false
@@ -456,30 +457,21 @@ func (c *Conn) nextBuffered() bool {
 	if n < 2 {
 		return false
 	}
-	h, err := c.br.Peek(min(n, 14))
+	h, err := c.br.Peek(min(n, 10))
 	if err != nil {
 		return false
 	}
 	if h[0]&0x80 == 0 || (h[0]&0x0f != websocket.TextMessage && h[0]&0x0f != websocket.BinaryMessage) {
 		return false
 	}
-	size, at := uint64(h[1]&0x7f), 2
-	switch size {
-	case 126:
-		if len(h) < 4 {
-			return false
-		}
-		size, at = uint64(binary.BigEndian.Uint16(h[2:4])), 4
-	case 127:
-		if len(h) < 10 {
-			return false
-		}
-		size, at = binary.BigEndian.Uint64(h[2:10]), 10
+	size := uint64(h[1] & 0x7f)
+	switch {
+	case size == 126 && len(h) >= 4:
+		size = uint64(binary.BigEndian.Uint16(h[2:4]))
+	case size == 126, size == 127: // a header still arriving, or a frame of 64 KiB or more
+		return false
 	}
-	if h[1]&0x80 != 0 {
-		at += 4 // masking key
-	}
-	return size <= uint64(n) && uint64(at)+size <= uint64(n)
+	return size <= uint64(c.br.Size())
 }
 
 // closeRead ends the socket from its reader: nothing more is queued, the

@@ -19,12 +19,16 @@ func clientFrame(fin bool, op byte, payload string) []byte {
 	if fin {
 		b0 |= 0x80
 	}
-	return append([]byte{b0, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...)
+	if len(payload) < 126 {
+		return append([]byte{b0, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...)
+	}
+	return append([]byte{b0, 0x80 | 126, byte(len(payload) >> 8), byte(len(payload)), 0, 0, 0, 0}, payload...)
 }
 
-// MoreBuffered says "more" only when the whole of a next text or binary
-// message is already buffered; OnReadDrained follows every frame after
-// which it is not (a ping next, a fragment, a frame still arriving).
+// MoreBuffered says "more" only when a next text or binary message that
+// fits the read buffer is buffered, whole or in part; OnReadDrained
+// follows every frame after which it is not (a ping next, a fragment, a
+// large frame still arriving).
 func TestMoreBuffered(t *testing.T) {
 	events := make(chan string, 64)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -57,31 +61,40 @@ func TestMoreBuffered(t *testing.T) {
 		}
 	}()
 	f := clientFrame(true, websocket.TextMessage, "ffff")
-	var burst []byte
-	for _, part := range [][]byte{
-		clientFrame(true, websocket.TextMessage, "a"),
-		clientFrame(true, websocket.TextMessage, "b"),
-		clientFrame(true, websocket.PingMessage, ""),
-		clientFrame(true, websocket.TextMessage, "c"),
-		clientFrame(false, websocket.TextMessage, "d"),
-		clientFrame(true, 0, "e"),
-		f[:len(f)-2], // still arriving
-	} {
-		burst = append(burst, part...)
+	big := strings.Repeat("g", 2*ws.StreamReadBufferBytes)
+	g := clientFrame(true, websocket.TextMessage, big)
+	steps := []struct {
+		send []byte
+		want []string
+	}{
+		{concat(
+			clientFrame(true, websocket.TextMessage, "a"),
+			clientFrame(true, websocket.TextMessage, "b"),
+			clientFrame(true, websocket.PingMessage, ""),
+			clientFrame(true, websocket.TextMessage, "c"),
+			clientFrame(false, websocket.TextMessage, "d"),
+			clientFrame(true, 0, "e"),
+			f[:len(f)-2], // a small frame, still arriving
+		), []string{"a+more", "b", "drained", "c", "drained", "de+more"}},
+		{concat(f[len(f)-2:], g[:100]), []string{"ffff", "drained"}}, // a large frame, still arriving
+		{g[100:], []string{big, "drained"}},
 	}
-	if _, err := peer.NetConn().Write(burst); err != nil {
-		t.Fatal(err)
+	for i, st := range steps {
+		if _, err := peer.NetConn().Write(st.send); err != nil {
+			t.Fatal(err)
+		}
+		if got := collect(t, events, len(st.want)); !slices.Equal(got, st.want) {
+			t.Fatalf("step %d: events %.40q, want %.40q", i, got, st.want)
+		}
 	}
-	want := []string{"a+more", "b", "drained", "c", "drained", "de", "drained"}
-	got := collect(t, events, len(want))
-	if _, err := peer.NetConn().Write(f[len(f)-2:]); err != nil {
-		t.Fatal(err)
+}
+
+func concat(parts ...[]byte) []byte {
+	var b []byte
+	for _, p := range parts {
+		b = append(b, p...)
 	}
-	got = append(got, collect(t, events, 2)...)
-	want = append(want, "ffff", "drained")
-	if !slices.Equal(got, want) {
-		t.Fatalf("events %q, want %q", got, want)
-	}
+	return b
 }
 
 func collect(t *testing.T, events chan string, n int) []string {
