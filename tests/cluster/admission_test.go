@@ -38,7 +38,7 @@ func ingestBackpressure(t *testing.T, bound int, env ...string) {
 	// plus the frame that waits out admissionMaxWait; without it the stream
 	// would take all n frames within 2 s.
 	if stored > uint64(bound)+300 {
-		t.Fatalf("SY_IN holds %d frames with the session service down; admission should stop near %d", stored, bound)
+		t.Fatalf("SY_IN holds %d messages with the session service down; admission should stop near %d", stored, bound)
 	}
 	// A paused frame that waited out admissionMaxWait (5 s: the backlog
 	// cannot fall with the session service down) is admitted; by then an
@@ -47,9 +47,9 @@ func ingestBackpressure(t *testing.T, bound int, env ...string) {
 		return c.metric(c.gateways[0], "switchyard_gateway_ingest_pause_seconds_count") >= 1
 	})
 	again := c.inboundMessages()
-	t.Logf("SY_IN: %d frames when the gateway paused, %d after one pause limit (%d sent)", stored, again, n)
+	t.Logf("SY_IN: %d messages when the gateway paused, %d after one pause limit (%d frames sent)", stored, again, n)
 	if again > uint64(bound)+300+1 {
-		t.Fatalf("SY_IN grew to %d frames while the runtime was paused", again)
+		t.Fatalf("SY_IN grew to %d messages while the runtime was paused", again)
 	}
 
 	c.restart(c.sessions[0])
@@ -58,13 +58,22 @@ func ingestBackpressure(t *testing.T, bound int, env ...string) {
 	}
 	f.follow(t, p, n)
 	f.exact(t, "client", n)
+	// The frames that waited in the runtime's connection were read back to
+	// back once admitted: they went to SY_IN in batches, and still reached
+	// the client once each, in order (above).
+	frames := c.metric(c.gateways[0], "switchyard_gateway_ingest_batch_frames_sum")
+	messages := c.metric(c.gateways[0], "switchyard_gateway_ingest_batch_frames_count")
+	t.Logf("%v frames published in %v SY_IN messages", frames, messages)
+	if frames < n || messages >= frames {
+		t.Errorf("%v frames in %v messages: the paused frames were not batched", frames, messages)
+	}
 	if c.metric(c.gateways[0], "switchyard_gateway_closes_total") != 0 {
 		t.Fatalf("a socket was closed while the runtime was paused")
 	}
 }
 
-// inboundMessages is the number of frames in SY_IN (stored, not yet
-// handled by the session service).
+// inboundMessages is the number of messages in SY_IN (stored, not yet
+// handled by the session service; a batch of frames is one).
 func (c *cluster) inboundMessages() uint64 {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
