@@ -17,8 +17,10 @@ import (
 // socket's work queue is behind, an accepted frame is held instead of
 // published; the held frames go out, one message per partition
 // (bus.Batch), when the reader has nothing more buffered
-// (ws OnReadDrained), the work queue empties, a frame finds the socket
-// caught up, or a partition's batch is full. A frame that comes alone is
+// (ws OnReadDrained), the work queue empties or starts long work (Do), a
+// frame finds the socket caught up, admission is about to pause the
+// socket, the socket ends, or a partition's batch is full. A frame that
+// comes alone is
 // published alone, as before: batches form only where frames queue up, so
 // batching adds no wait to a frame and takes per-message cost (store,
 // delivery, ack) off the spine under load.
