@@ -12,39 +12,55 @@ import (
 )
 
 // TestRuntimeBurstIsBatched: frames a runtime sends faster than its
-// gateway reads them (here a burst in one TCP write) go to SY_IN as
-// batches, fewer stored messages than frames; a subscriber still gets
-// every frame once, in order, with consecutive seqs, and each frame keeps
+// gateway reads them (here a burst in one TCP write, over four sessions
+// that share the one partition, so that batches hold several sessions,
+// which the session service handles side by side) go to SY_IN as batches,
+// fewer stored messages than frames; a subscriber still gets every frame
+// once, in order per session, with consecutive seqs, and each frame keeps
 // a trace of its own from the runtime's gateway through the session
 // service.
 func TestRuntimeBurstIsBatched(t *testing.T) {
-	h := startHub(t, hubOptions{})
+	h := startHub(t, hubOptions{env: map[string]string{"SY_PARTITIONS": "1"}})
 	rt := h.hello(wspeer.DialCorked(t, h.ws(0, "/ws/runtime"), waitLimit), "r1", "ep1")
-	sid := h.createSession(rt, "ep1", clientToken)
 	c := h.connectClient(0, clientToken)
-	subscribe(c, sid, 0)
+	var sids []string
+	for range 4 {
+		sid := h.createSession(rt, "ep1", clientToken)
+		subscribe(c, sid, 0)
+		sids = append(sids, sid)
+	}
 	framesBefore, messagesBefore := batchMetrics(t, h.metrics(0))
 
 	const n = 200
 	burst := make([]any, n)
 	for i := range burst {
+		sid := sids[i%len(sids)]
 		burst[i] = map[string]any{"type": "agent.output", "session_id": sid, "ts": ts(), "payload": map[string]any{
-			"session_id": sid, "seq": i + 1, "channel": "stdout", "content": strconv.Itoa(i), "final": i == n-1}}
+			"session_id": sid, "seq": i + 1, "channel": "stdout", "content": strconv.Itoa(i), "final": i >= n-len(sids)}}
 	}
 	if err := rt.Burst(burst...); err != nil {
 		t.Fatal(err)
 	}
-	var last float64
-	for i := range n {
+	next := map[string]int{}     // session → index of the burst frame it must get next
+	last := map[string]float64{} // session → seq of its last frame
+	for i, sid := range sids {
+		next[sid] = i
+	}
+	for range n {
 		p := payload(c.Expect("agent.output"))
-		if p["content"] != strconv.Itoa(i) {
-			t.Fatalf("frame %d: got content %v (out of order, lost or duplicated)", i, p["content"])
+		sid, _ := p["session_id"].(string)
+		want, ok := next[sid]
+		if !ok {
+			t.Fatalf("agent.output for an unknown session: %v", p)
+		}
+		if p["content"] != strconv.Itoa(want) {
+			t.Fatalf("session %s: got frame %v, want %d (out of order, lost or duplicated)", sid, p["content"], want)
 		}
 		seq := p["seq"].(float64)
-		if i > 0 && seq != last+1 {
-			t.Fatalf("frame %d: seq %v after %v", i, seq, last)
+		if prev, seen := last[sid]; seen && seq != prev+1 {
+			t.Fatalf("session %s: seq %v after %v", sid, seq, prev)
 		}
-		last = seq
+		next[sid], last[sid] = want+len(sids), seq
 	}
 
 	frames, messages := batchMetrics(t, h.metrics(0))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -20,19 +21,54 @@ import (
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
-// handleInbound handles one SY_IN message: an envelope, or each envelope
-// of a batch (bus.Batch) in order, each under its own trace context. A
-// failure retries the whole message, so the envelopes before the failed
-// one are handled again, which handle is built for; an unprocessable
-// envelope in a batch is dropped alone.
+// handleInbound handles one SY_IN message: an envelope, or the envelopes
+// of a batch (bus.Batch), each under its own trace context. A batch's
+// envelopes keep their order within each session; the sessions of a batch
+// are handled side by side (their order relative to each other is not
+// part of any contract, and a partition already interleaves them), so a
+// batch costs about one append round trip per frame of its busiest
+// session, not one per frame. A failure retries the whole message, so the
+// envelopes handled before it are handled again, which handle is built
+// for; an unprocessable envelope is dropped alone.
 func (s *Service) handleInbound(ctx context.Context, env *syv1.Envelope) error {
 	if env.GetType() != kind.InBatch {
 		return s.handle(ctx, env)
 	}
+	var order []string
+	bySession := map[string][]traced{}
 	for ectx, e := range bus.Unbatch(ctx, env) {
-		err := s.handle(ectx, e)
+		id := e.GetSessionId()
+		if _, ok := bySession[id]; !ok {
+			order = append(order, id)
+		}
+		bySession[id] = append(bySession[id], traced{ectx, e})
+	}
+	if len(order) == 1 {
+		return s.handleInOrder(bySession[order[0]])
+	}
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	for i, id := range order[1:] {
+		wg.Go(func() { errs[i+1] = s.handleInOrder(bySession[id]) })
+	}
+	errs[0] = s.handleInOrder(bySession[order[0]])
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// traced is an envelope with the context it is handled under.
+type traced struct {
+	ctx context.Context
+	env *syv1.Envelope
+}
+
+// handleInOrder handles envelopes one after the other, stopping at the
+// first failure; an unprocessable one is logged and skipped.
+func (s *Service) handleInOrder(envs []traced) error {
+	for _, t := range envs {
+		err := s.handle(t.ctx, t.env)
 		if errors.Is(err, bus.ErrPoison) {
-			s.log.ErrorContext(ectx, "dropping unprocessable envelope of a batch", "type", e.GetType(), "session", e.GetSessionId(), "err", err)
+			s.log.ErrorContext(t.ctx, "dropping unprocessable envelope of a batch", "type", t.env.GetType(), "session", t.env.GetSessionId(), "err", err)
 			continue
 		}
 		if err != nil {
