@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,9 +64,11 @@ type proc struct {
 	args []string
 	env  []string
 	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	// logFrom is the log's size when the process was last started.
+	logFrom int64
+	cmd     *exec.Cmd
+	done    chan struct{}
+	err     error
 }
 
 func (p *proc) start(t *testing.T) {
@@ -73,6 +76,9 @@ func (p *proc) start(t *testing.T) {
 	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if st, err := f.Stat(); err == nil {
+		p.logFrom = st.Size()
 	}
 	p.cmd = exec.Command(filepath.Join(binDir, p.bin), p.args...)
 	p.cmd.Env = append(os.Environ(), p.env...)
@@ -175,10 +181,33 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 		c.gateways, c.gwAddrs = append(c.gateways, gw), append(c.gwAddrs, addr)
 		c.health[gw] = addr
 	}
-	for p, addr := range c.health {
-		c.waitReady(p, addr)
+	for p := range c.health {
+		for attempt := 1; c.readyOrBusy(p, c.health[p]); attempt++ {
+			if attempt == 3 {
+				c.t.Fatalf("%s: its address was taken %d times\n%s", p.name, attempt, tail(p.log))
+			}
+			c.rebind(p)
+		}
 	}
 	return c
+}
+
+// rebind starts p again on a fresh address: another process took the
+// one freeAddr gave it between the check and p's bind (free ports are
+// picked at random by every test package running beside this one).
+func (c *cluster) rebind(p *proc) {
+	addr := freeAddr(c.t)
+	for i, kv := range p.env {
+		if strings.HasPrefix(kv, "SY_LISTEN=") || strings.HasPrefix(kv, "SY_HTTP_LISTEN=") {
+			key, _, _ := strings.Cut(kv, "=")
+			p.env[i] = key + "=" + addr
+		}
+	}
+	if i := slices.Index(c.gateways, p); i >= 0 {
+		c.gwAddrs[i] = addr
+	}
+	c.health[p] = addr
+	p.start(c.t)
 }
 
 // natsURL is every NATS node's client URL, comma-separated.
@@ -277,17 +306,33 @@ func (c *cluster) service(kind, pod, bin string, env ...string) *proc {
 
 func (c *cluster) waitReady(p *proc, addr string) {
 	c.t.Helper()
+	if c.readyOrBusy(p, addr) {
+		c.t.Fatalf("%s exited: %v\n%s", p.name, p.err, tail(p.log))
+	}
+}
+
+// probe asks for readiness; whatever holds an address may never answer.
+var probe = &http.Client{Timeout: 2 * time.Second}
+
+// readyOrBusy waits until p answers /readyz on addr (false) or exits
+// because its address is in use (true); any other exit fails the test.
+func (c *cluster) readyOrBusy(p *proc, addr string) (busy bool) {
+	c.t.Helper()
 	waitFor(c.t, p.name+" ready", func() bool {
 		if !p.running() {
+			if busy = strings.Contains(p.lastRun(), "already in use"); busy {
+				return true
+			}
 			c.t.Fatalf("%s exited: %v\n%s", p.name, p.err, tail(p.log))
 		}
-		resp, err := http.Get("http://" + addr + "/readyz")
+		resp, err := probe.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+	return busy
 }
 
 // restart starts a stopped process again (same name, port and data).
@@ -342,6 +387,12 @@ func (c *cluster) rdb() *redis.Client { return c.redis.Client(c.t) }
 
 func (c *cluster) url(gw int, path string) string { return "http://" + c.gwAddrs[gw] + path }
 func (c *cluster) ws(gw int, path string) string  { return "ws://" + c.gwAddrs[gw] + path }
+
+// lastRun is what p logged since it was last started.
+func (p *proc) lastRun() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b[min(p.logFrom, int64(len(b))):])
+}
 
 func tail(path string) string {
 	b, _ := os.ReadFile(path)
