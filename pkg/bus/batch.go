@@ -18,12 +18,11 @@ import (
 // Each envelope keeps its own id: what the session service derives from
 // it (transcript dedupe) is unchanged.
 func Batch(ctxs []context.Context, envs []*syv1.Envelope) *syv1.Envelope {
-	b := &syv1.InboundBatch{Envelopes: envs, Traceparents: make([]string, len(envs)), Tracestates: make([]string, len(envs))}
-	prop := otel.GetTextMapPropagator()
+	b := &syv1.InboundBatch{Envelopes: envs, Traces: make([]*syv1.TraceCarrier, len(envs))}
 	for i, ctx := range ctxs {
 		carrier := propagation.MapCarrier{}
-		prop.Inject(ctx, carrier)
-		b.Traceparents[i], b.Tracestates[i] = carrier["traceparent"], carrier["tracestate"]
+		otel.GetTextMapPropagator().Inject(ctx, carrier)
+		b.Traces[i] = &syv1.TraceCarrier{Fields: carrier}
 	}
 	return &syv1.Envelope{Id: nuid.Next(), Type: kind.InBatch, SessionId: envs[0].GetSessionId(), Body: &syv1.Envelope_InboundBatch{InboundBatch: b}}
 }
@@ -33,20 +32,15 @@ func Batch(ctxs []context.Context, envs []*syv1.Envelope) *syv1.Envelope {
 // when it is not a batch.
 func Unbatch(ctx context.Context, env *syv1.Envelope) iter.Seq2[context.Context, *syv1.Envelope] {
 	return func(yield func(context.Context, *syv1.Envelope) bool) {
-		b := env.GetInboundBatch()
-		if env.GetType() != kind.InBatch || b == nil {
+		if env.GetType() != kind.InBatch {
 			yield(ctx, env)
 			return
 		}
-		prop := otel.GetTextMapPropagator()
+		b := env.GetInboundBatch()
 		for i, e := range b.GetEnvelopes() {
 			ectx := ctx
-			if i < len(b.GetTraceparents()) && b.GetTraceparents()[i] != "" {
-				carrier := propagation.MapCarrier{"traceparent": b.GetTraceparents()[i]}
-				if i < len(b.GetTracestates()) && b.GetTracestates()[i] != "" {
-					carrier["tracestate"] = b.GetTracestates()[i]
-				}
-				ectx = prop.Extract(ctx, carrier)
+			if i < len(b.GetTraces()) {
+				ectx = otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(b.GetTraces()[i].GetFields()))
 			}
 			if !yield(ectx, e) {
 				return

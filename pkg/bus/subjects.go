@@ -113,7 +113,13 @@ func Partition(sessionID string, n int) int {
 
 // InboundSubject is where a gateway publishes a session's inbound events.
 func InboundSubject(partitions int, sessionID string) string {
-	return namespace.SubjectPrefix() + prefixInbound + strconv.Itoa(Partition(sessionID, partitions)) + "." + sessionID
+	return InboundPartitionSubject(Partition(sessionID, partitions), sessionID)
+}
+
+// InboundPartitionSubject is InboundSubject for a partition already known
+// (Partition).
+func InboundPartitionSubject(p int, sessionID string) string {
+	return namespace.SubjectPrefix() + prefixInbound + strconv.Itoa(p) + "." + sessionID
 }
 
 // RuntimeSubject is where the session service publishes hub→runtime

@@ -425,10 +425,13 @@ func (c *Conn) frame() error {
 		}
 		return err
 	}
-	c.more.Store(c.nextBuffered())
+	batching := c.OnReadDrained != nil // only such sockets ask MoreBuffered
+	if batching {
+		c.more.Store(c.nextBuffered())
+	}
 	c.fn(typ == websocket.BinaryMessage, data)
 	fr.done()
-	if c.OnReadDrained != nil && !c.nextBuffered() {
+	if batching && !c.nextBuffered() {
 		c.OnReadDrained()
 	}
 	// The peer is silent only while we read: time fn spent (a frame
@@ -440,7 +443,8 @@ func (c *Conn) frame() error {
 // MoreBuffered reports whether, when the current frame's callback began,
 // another small data message, or its start, had already been read off the
 // socket (nextBuffered): a callback may then hold work to do together with
-// the next frame's, until OnReadDrained. Safe on any goroutine.
+// the next frame's, until OnReadDrained. Always false on a socket without
+// OnReadDrained. Safe on any goroutine.
 func (c *Conn) MoreBuffered() bool { return c.more.Load() }
 
 // nextBuffered: the reader holds the next frame, a complete (FIN) text or

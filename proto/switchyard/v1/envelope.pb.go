@@ -922,9 +922,9 @@ func (*Envelope_JobNotification) isEnvelope_Body() {}
 type InboundBatch struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Envelopes []*Envelope            `protobuf:"bytes,1,rep,name=envelopes,proto3" json:"envelopes,omitempty"`
-	// W3C traceparent of each envelope's gateway.ingest span, by index.
-	Traceparents  []string `protobuf:"bytes,2,rep,name=traceparents,proto3" json:"traceparents,omitempty"`
-	Tracestates   []string `protobuf:"bytes,3,rep,name=tracestates,proto3" json:"tracestates,omitempty"`
+	// The trace context of each envelope, by index: what the process's
+	// propagator writes into a message's headers (traceparent, baggage, …).
+	Traces        []*TraceCarrier `protobuf:"bytes,2,rep,name=traces,proto3" json:"traces,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -966,16 +966,54 @@ func (x *InboundBatch) GetEnvelopes() []*Envelope {
 	return nil
 }
 
-func (x *InboundBatch) GetTraceparents() []string {
+func (x *InboundBatch) GetTraces() []*TraceCarrier {
 	if x != nil {
-		return x.Traceparents
+		return x.Traces
 	}
 	return nil
 }
 
-func (x *InboundBatch) GetTracestates() []string {
+// TraceCarrier is one message's worth of propagated trace context.
+type TraceCarrier struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Fields        map[string]string      `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TraceCarrier) Reset() {
+	*x = TraceCarrier{}
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraceCarrier) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraceCarrier) ProtoMessage() {}
+
+func (x *TraceCarrier) ProtoReflect() protoreflect.Message {
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[3]
 	if x != nil {
-		return x.Tracestates
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraceCarrier.ProtoReflect.Descriptor instead.
+func (*TraceCarrier) Descriptor() ([]byte, []int) {
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TraceCarrier) GetFields() map[string]string {
+	if x != nil {
+		return x.Fields
 	}
 	return nil
 }
@@ -995,7 +1033,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[3]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1045,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[3]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1058,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{3}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Endpoint) GetId() string {
@@ -1080,7 +1118,7 @@ type RuntimeHello struct {
 
 func (x *RuntimeHello) Reset() {
 	*x = RuntimeHello{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[4]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1130,7 @@ func (x *RuntimeHello) String() string {
 func (*RuntimeHello) ProtoMessage() {}
 
 func (x *RuntimeHello) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[4]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1143,7 @@ func (x *RuntimeHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeHello.ProtoReflect.Descriptor instead.
 func (*RuntimeHello) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{4}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RuntimeHello) GetRuntimeId() string {
@@ -1164,7 +1202,7 @@ type HelloAck struct {
 
 func (x *HelloAck) Reset() {
 	*x = HelloAck{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[5]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1214,7 @@ func (x *HelloAck) String() string {
 func (*HelloAck) ProtoMessage() {}
 
 func (x *HelloAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[5]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1227,7 @@ func (x *HelloAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloAck.ProtoReflect.Descriptor instead.
 func (*HelloAck) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{5}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *HelloAck) GetOk() bool {
@@ -1245,7 +1283,7 @@ type SessionCreate struct {
 
 func (x *SessionCreate) Reset() {
 	*x = SessionCreate{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[6]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1295,7 @@ func (x *SessionCreate) String() string {
 func (*SessionCreate) ProtoMessage() {}
 
 func (x *SessionCreate) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[6]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1308,7 @@ func (x *SessionCreate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionCreate.ProtoReflect.Descriptor instead.
 func (*SessionCreate) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{6}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SessionCreate) GetSessionId() string {
@@ -1306,7 +1344,7 @@ type SessionCreated struct {
 
 func (x *SessionCreated) Reset() {
 	*x = SessionCreated{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[7]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1356,7 @@ func (x *SessionCreated) String() string {
 func (*SessionCreated) ProtoMessage() {}
 
 func (x *SessionCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[7]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1369,7 @@ func (x *SessionCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionCreated.ProtoReflect.Descriptor instead.
 func (*SessionCreated) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{7}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SessionCreated) GetSessionId() string {
@@ -1373,7 +1411,7 @@ type SessionClose struct {
 
 func (x *SessionClose) Reset() {
 	*x = SessionClose{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[8]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +1423,7 @@ func (x *SessionClose) String() string {
 func (*SessionClose) ProtoMessage() {}
 
 func (x *SessionClose) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[8]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +1436,7 @@ func (x *SessionClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionClose.ProtoReflect.Descriptor instead.
 func (*SessionClose) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{8}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SessionClose) GetSessionId() string {
@@ -1432,7 +1470,7 @@ type UserMessage struct {
 
 func (x *UserMessage) Reset() {
 	*x = UserMessage{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[9]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1482,7 @@ func (x *UserMessage) String() string {
 func (*UserMessage) ProtoMessage() {}
 
 func (x *UserMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[9]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1495,7 @@ func (x *UserMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserMessage.ProtoReflect.Descriptor instead.
 func (*UserMessage) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{9}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UserMessage) GetSessionId() string {
@@ -1511,7 +1549,7 @@ type AgentOutput struct {
 
 func (x *AgentOutput) Reset() {
 	*x = AgentOutput{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[10]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1561,7 @@ func (x *AgentOutput) String() string {
 func (*AgentOutput) ProtoMessage() {}
 
 func (x *AgentOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[10]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1574,7 @@ func (x *AgentOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOutput.ProtoReflect.Descriptor instead.
 func (*AgentOutput) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{10}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AgentOutput) GetSessionId() string {
@@ -1591,7 +1629,7 @@ type TurnStarted struct {
 
 func (x *TurnStarted) Reset() {
 	*x = TurnStarted{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[11]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1641,7 @@ func (x *TurnStarted) String() string {
 func (*TurnStarted) ProtoMessage() {}
 
 func (x *TurnStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[11]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1654,7 @@ func (x *TurnStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnStarted.ProtoReflect.Descriptor instead.
 func (*TurnStarted) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{11}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TurnStarted) GetSessionId() string {
@@ -1646,7 +1684,7 @@ type TurnCompleted struct {
 
 func (x *TurnCompleted) Reset() {
 	*x = TurnCompleted{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[12]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1658,7 +1696,7 @@ func (x *TurnCompleted) String() string {
 func (*TurnCompleted) ProtoMessage() {}
 
 func (x *TurnCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[12]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +1709,7 @@ func (x *TurnCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnCompleted.ProtoReflect.Descriptor instead.
 func (*TurnCompleted) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{12}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TurnCompleted) GetSessionId() string {
@@ -1711,7 +1749,7 @@ type StopRequest struct {
 
 func (x *StopRequest) Reset() {
 	*x = StopRequest{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[13]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +1761,7 @@ func (x *StopRequest) String() string {
 func (*StopRequest) ProtoMessage() {}
 
 func (x *StopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[13]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +1774,7 @@ func (x *StopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
 func (*StopRequest) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{13}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StopRequest) GetSessionId() string {
@@ -1757,7 +1795,7 @@ type StopAck struct {
 
 func (x *StopAck) Reset() {
 	*x = StopAck{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[14]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +1807,7 @@ func (x *StopAck) String() string {
 func (*StopAck) ProtoMessage() {}
 
 func (x *StopAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[14]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +1820,7 @@ func (x *StopAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopAck.ProtoReflect.Descriptor instead.
 func (*StopAck) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{14}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StopAck) GetSessionId() string {
@@ -1819,7 +1857,7 @@ type PermissionRequest struct {
 
 func (x *PermissionRequest) Reset() {
 	*x = PermissionRequest{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[15]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1831,7 +1869,7 @@ func (x *PermissionRequest) String() string {
 func (*PermissionRequest) ProtoMessage() {}
 
 func (x *PermissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[15]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1844,7 +1882,7 @@ func (x *PermissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionRequest.ProtoReflect.Descriptor instead.
 func (*PermissionRequest) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{15}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PermissionRequest) GetSessionId() string {
@@ -1898,7 +1936,7 @@ type PermissionResponse struct {
 
 func (x *PermissionResponse) Reset() {
 	*x = PermissionResponse{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[16]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1910,7 +1948,7 @@ func (x *PermissionResponse) String() string {
 func (*PermissionResponse) ProtoMessage() {}
 
 func (x *PermissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[16]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1923,7 +1961,7 @@ func (x *PermissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionResponse.ProtoReflect.Descriptor instead.
 func (*PermissionResponse) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{16}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PermissionResponse) GetSessionId() string {
@@ -1973,7 +2011,7 @@ type FileMetadata struct {
 
 func (x *FileMetadata) Reset() {
 	*x = FileMetadata{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[17]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1985,7 +2023,7 @@ func (x *FileMetadata) String() string {
 func (*FileMetadata) ProtoMessage() {}
 
 func (x *FileMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[17]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1998,7 +2036,7 @@ func (x *FileMetadata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileMetadata.ProtoReflect.Descriptor instead.
 func (*FileMetadata) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{17}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FileMetadata) GetFileId() string {
@@ -2042,7 +2080,7 @@ type FileTransfer struct {
 
 func (x *FileTransfer) Reset() {
 	*x = FileTransfer{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[18]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2054,7 +2092,7 @@ func (x *FileTransfer) String() string {
 func (*FileTransfer) ProtoMessage() {}
 
 func (x *FileTransfer) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[18]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2067,7 +2105,7 @@ func (x *FileTransfer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileTransfer.ProtoReflect.Descriptor instead.
 func (*FileTransfer) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{18}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *FileTransfer) GetSessionId() string {
@@ -2102,7 +2140,7 @@ type EndpointConfigUpdate struct {
 
 func (x *EndpointConfigUpdate) Reset() {
 	*x = EndpointConfigUpdate{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[19]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2114,7 +2152,7 @@ func (x *EndpointConfigUpdate) String() string {
 func (*EndpointConfigUpdate) ProtoMessage() {}
 
 func (x *EndpointConfigUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[19]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2127,7 +2165,7 @@ func (x *EndpointConfigUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointConfigUpdate.ProtoReflect.Descriptor instead.
 func (*EndpointConfigUpdate) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{19}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *EndpointConfigUpdate) GetEndpointId() string {
@@ -2162,7 +2200,7 @@ type EndpointConfigAck struct {
 
 func (x *EndpointConfigAck) Reset() {
 	*x = EndpointConfigAck{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[20]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2174,7 +2212,7 @@ func (x *EndpointConfigAck) String() string {
 func (*EndpointConfigAck) ProtoMessage() {}
 
 func (x *EndpointConfigAck) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[20]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2187,7 +2225,7 @@ func (x *EndpointConfigAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointConfigAck.ProtoReflect.Descriptor instead.
 func (*EndpointConfigAck) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{20}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EndpointConfigAck) GetEndpointId() string {
@@ -2221,7 +2259,7 @@ type TokenRefresh struct {
 
 func (x *TokenRefresh) Reset() {
 	*x = TokenRefresh{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[21]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2233,7 +2271,7 @@ func (x *TokenRefresh) String() string {
 func (*TokenRefresh) ProtoMessage() {}
 
 func (x *TokenRefresh) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[21]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2246,7 +2284,7 @@ func (x *TokenRefresh) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenRefresh.ProtoReflect.Descriptor instead.
 func (*TokenRefresh) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{21}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TokenRefresh) GetToken() string {
@@ -2273,7 +2311,7 @@ type Subscribe struct {
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[22]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2323,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[22]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2298,7 +2336,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{22}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Subscribe) GetSessionId() string {
@@ -2324,7 +2362,7 @@ type Unsubscribe struct {
 
 func (x *Unsubscribe) Reset() {
 	*x = Unsubscribe{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[23]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2336,7 +2374,7 @@ func (x *Unsubscribe) String() string {
 func (*Unsubscribe) ProtoMessage() {}
 
 func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[23]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2349,7 +2387,7 @@ func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unsubscribe.ProtoReflect.Descriptor instead.
 func (*Unsubscribe) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{23}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Unsubscribe) GetSessionId() string {
@@ -2381,7 +2419,7 @@ type HistoryResponse struct {
 
 func (x *HistoryResponse) Reset() {
 	*x = HistoryResponse{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[24]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2393,7 +2431,7 @@ func (x *HistoryResponse) String() string {
 func (*HistoryResponse) ProtoMessage() {}
 
 func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[24]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2406,7 +2444,7 @@ func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryResponse.ProtoReflect.Descriptor instead.
 func (*HistoryResponse) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{24}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HistoryResponse) GetSessionId() string {
@@ -2475,7 +2513,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[25]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2487,7 +2525,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[25]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2500,7 +2538,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{25}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Error) GetCode() string {
@@ -2531,7 +2569,7 @@ type RouteFailed struct {
 
 func (x *RouteFailed) Reset() {
 	*x = RouteFailed{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[26]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2543,7 +2581,7 @@ func (x *RouteFailed) String() string {
 func (*RouteFailed) ProtoMessage() {}
 
 func (x *RouteFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[26]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2556,7 +2594,7 @@ func (x *RouteFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteFailed.ProtoReflect.Descriptor instead.
 func (*RouteFailed) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{26}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RouteFailed) GetCode() string {
@@ -2593,7 +2631,7 @@ type RuntimeStatus struct {
 
 func (x *RuntimeStatus) Reset() {
 	*x = RuntimeStatus{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[27]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2605,7 +2643,7 @@ func (x *RuntimeStatus) String() string {
 func (*RuntimeStatus) ProtoMessage() {}
 
 func (x *RuntimeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[27]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2618,7 +2656,7 @@ func (x *RuntimeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeStatus.ProtoReflect.Descriptor instead.
 func (*RuntimeStatus) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{27}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RuntimeStatus) GetRuntimeId() string {
@@ -2659,7 +2697,7 @@ type CreateSessionRequest struct {
 
 func (x *CreateSessionRequest) Reset() {
 	*x = CreateSessionRequest{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[28]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2671,7 +2709,7 @@ func (x *CreateSessionRequest) String() string {
 func (*CreateSessionRequest) ProtoMessage() {}
 
 func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[28]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2684,7 +2722,7 @@ func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSessionRequest.ProtoReflect.Descriptor instead.
 func (*CreateSessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{28}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateSessionRequest) GetEndpointId() string {
@@ -2713,7 +2751,7 @@ type CreateSessionReply struct {
 
 func (x *CreateSessionReply) Reset() {
 	*x = CreateSessionReply{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[29]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2725,7 +2763,7 @@ func (x *CreateSessionReply) String() string {
 func (*CreateSessionReply) ProtoMessage() {}
 
 func (x *CreateSessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[29]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2738,7 +2776,7 @@ func (x *CreateSessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSessionReply.ProtoReflect.Descriptor instead.
 func (*CreateSessionReply) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{29}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreateSessionReply) GetStatus() int32 {
@@ -2797,7 +2835,7 @@ type SessionInfo struct {
 
 func (x *SessionInfo) Reset() {
 	*x = SessionInfo{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[30]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2809,7 +2847,7 @@ func (x *SessionInfo) String() string {
 func (*SessionInfo) ProtoMessage() {}
 
 func (x *SessionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[30]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2822,7 +2860,7 @@ func (x *SessionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionInfo.ProtoReflect.Descriptor instead.
 func (*SessionInfo) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{30}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SessionInfo) GetId() string {
@@ -2974,7 +3012,7 @@ type EndpointRecord struct {
 
 func (x *EndpointRecord) Reset() {
 	*x = EndpointRecord{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[31]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2986,7 +3024,7 @@ func (x *EndpointRecord) String() string {
 func (*EndpointRecord) ProtoMessage() {}
 
 func (x *EndpointRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[31]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2999,7 +3037,7 @@ func (x *EndpointRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointRecord.ProtoReflect.Descriptor instead.
 func (*EndpointRecord) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{31}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *EndpointRecord) GetEndpoint() *Endpoint {
@@ -3106,7 +3144,7 @@ type PermissionRecord struct {
 
 func (x *PermissionRecord) Reset() {
 	*x = PermissionRecord{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[32]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3118,7 +3156,7 @@ func (x *PermissionRecord) String() string {
 func (*PermissionRecord) ProtoMessage() {}
 
 func (x *PermissionRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[32]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3131,7 +3169,7 @@ func (x *PermissionRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionRecord.ProtoReflect.Descriptor instead.
 func (*PermissionRecord) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{32}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PermissionRecord) GetRequest() *PermissionRequest {
@@ -3195,7 +3233,7 @@ type TokenRecord struct {
 
 func (x *TokenRecord) Reset() {
 	*x = TokenRecord{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[33]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3207,7 +3245,7 @@ func (x *TokenRecord) String() string {
 func (*TokenRecord) ProtoMessage() {}
 
 func (x *TokenRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[33]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3220,7 +3258,7 @@ func (x *TokenRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenRecord.ProtoReflect.Descriptor instead.
 func (*TokenRecord) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{33}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TokenRecord) GetRuntimeId() string {
@@ -3256,7 +3294,7 @@ type RuntimeTokenState struct {
 
 func (x *RuntimeTokenState) Reset() {
 	*x = RuntimeTokenState{}
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[34]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3268,7 +3306,7 @@ func (x *RuntimeTokenState) String() string {
 func (*RuntimeTokenState) ProtoMessage() {}
 
 func (x *RuntimeTokenState) ProtoReflect() protoreflect.Message {
-	mi := &file_switchyard_v1_envelope_proto_msgTypes[34]
+	mi := &file_switchyard_v1_envelope_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3281,7 +3319,7 @@ func (x *RuntimeTokenState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeTokenState.ProtoReflect.Descriptor instead.
 func (*RuntimeTokenState) Descriptor() ([]byte, []int) {
-	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{34}
+	return file_switchyard_v1_envelope_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RuntimeTokenState) GetRevokedAt() string {
@@ -3360,11 +3398,15 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"jobRequest\x126\n" +
 	"\tjob_reply\x18o \x01(\v2\x17.switchyard.v1.JobReplyH\x00R\bjobReply\x12K\n" +
 	"\x10job_notification\x18p \x01(\v2\x1e.switchyard.v1.JobNotificationH\x00R\x0fjobNotificationB\x06\n" +
-	"\x04body\"\x8b\x01\n" +
+	"\x04body\"z\n" +
 	"\fInboundBatch\x125\n" +
-	"\tenvelopes\x18\x01 \x03(\v2\x17.switchyard.v1.EnvelopeR\tenvelopes\x12\"\n" +
-	"\ftraceparents\x18\x02 \x03(\tR\ftraceparents\x12 \n" +
-	"\vtracestates\x18\x03 \x03(\tR\vtracestates\"\x9a\x02\n" +
+	"\tenvelopes\x18\x01 \x03(\v2\x17.switchyard.v1.EnvelopeR\tenvelopes\x123\n" +
+	"\x06traces\x18\x02 \x03(\v2\x1b.switchyard.v1.TraceCarrierR\x06traces\"\x8a\x01\n" +
+	"\fTraceCarrier\x12?\n" +
+	"\x06fields\x18\x01 \x03(\v2'.switchyard.v1.TraceCarrier.FieldsEntryR\x06fields\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9a\x02\n" +
 	"\bEndpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aprofile\x18\x02 \x01(\tR\aprofile\x12\x12\n" +
@@ -3590,136 +3632,140 @@ func file_switchyard_v1_envelope_proto_rawDescGZIP() []byte {
 	return file_switchyard_v1_envelope_proto_rawDescData
 }
 
-var file_switchyard_v1_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_switchyard_v1_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_switchyard_v1_envelope_proto_goTypes = []any{
 	(*Route)(nil),                // 0: switchyard.v1.Route
 	(*Envelope)(nil),             // 1: switchyard.v1.Envelope
 	(*InboundBatch)(nil),         // 2: switchyard.v1.InboundBatch
-	(*Endpoint)(nil),             // 3: switchyard.v1.Endpoint
-	(*RuntimeHello)(nil),         // 4: switchyard.v1.RuntimeHello
-	(*HelloAck)(nil),             // 5: switchyard.v1.HelloAck
-	(*SessionCreate)(nil),        // 6: switchyard.v1.SessionCreate
-	(*SessionCreated)(nil),       // 7: switchyard.v1.SessionCreated
-	(*SessionClose)(nil),         // 8: switchyard.v1.SessionClose
-	(*UserMessage)(nil),          // 9: switchyard.v1.UserMessage
-	(*AgentOutput)(nil),          // 10: switchyard.v1.AgentOutput
-	(*TurnStarted)(nil),          // 11: switchyard.v1.TurnStarted
-	(*TurnCompleted)(nil),        // 12: switchyard.v1.TurnCompleted
-	(*StopRequest)(nil),          // 13: switchyard.v1.StopRequest
-	(*StopAck)(nil),              // 14: switchyard.v1.StopAck
-	(*PermissionRequest)(nil),    // 15: switchyard.v1.PermissionRequest
-	(*PermissionResponse)(nil),   // 16: switchyard.v1.PermissionResponse
-	(*FileMetadata)(nil),         // 17: switchyard.v1.FileMetadata
-	(*FileTransfer)(nil),         // 18: switchyard.v1.FileTransfer
-	(*EndpointConfigUpdate)(nil), // 19: switchyard.v1.EndpointConfigUpdate
-	(*EndpointConfigAck)(nil),    // 20: switchyard.v1.EndpointConfigAck
-	(*TokenRefresh)(nil),         // 21: switchyard.v1.TokenRefresh
-	(*Subscribe)(nil),            // 22: switchyard.v1.Subscribe
-	(*Unsubscribe)(nil),          // 23: switchyard.v1.Unsubscribe
-	(*HistoryResponse)(nil),      // 24: switchyard.v1.HistoryResponse
-	(*Error)(nil),                // 25: switchyard.v1.Error
-	(*RouteFailed)(nil),          // 26: switchyard.v1.RouteFailed
-	(*RuntimeStatus)(nil),        // 27: switchyard.v1.RuntimeStatus
-	(*CreateSessionRequest)(nil), // 28: switchyard.v1.CreateSessionRequest
-	(*CreateSessionReply)(nil),   // 29: switchyard.v1.CreateSessionReply
-	(*SessionInfo)(nil),          // 30: switchyard.v1.SessionInfo
-	(*EndpointRecord)(nil),       // 31: switchyard.v1.EndpointRecord
-	(*PermissionRecord)(nil),     // 32: switchyard.v1.PermissionRecord
-	(*TokenRecord)(nil),          // 33: switchyard.v1.TokenRecord
-	(*RuntimeTokenState)(nil),    // 34: switchyard.v1.RuntimeTokenState
-	nil,                          // 35: switchyard.v1.Endpoint.TagsEntry
-	(*TransferProgress)(nil),     // 36: switchyard.v1.TransferProgress
-	(*FileStateChange)(nil),      // 37: switchyard.v1.FileStateChange
-	(*UserNotification)(nil),     // 38: switchyard.v1.UserNotification
-	(*AppNotification)(nil),      // 39: switchyard.v1.AppNotification
-	(*AppUpdateProgress)(nil),    // 40: switchyard.v1.AppUpdateProgress
-	(*ToolUse)(nil),              // 41: switchyard.v1.ToolUse
-	(*ToolResult)(nil),           // 42: switchyard.v1.ToolResult
-	(*DeviceRequest)(nil),        // 43: switchyard.v1.DeviceRequest
-	(*DeviceResponse)(nil),       // 44: switchyard.v1.DeviceResponse
-	(*DevicePairingCode)(nil),    // 45: switchyard.v1.DevicePairingCode
-	(*DeviceUploadReady)(nil),    // 46: switchyard.v1.DeviceUploadReady
-	(*DeviceEvent)(nil),          // 47: switchyard.v1.DeviceEvent
-	(*DeviceCancel)(nil),         // 48: switchyard.v1.DeviceCancel
-	(*JobRequest)(nil),           // 49: switchyard.v1.JobRequest
-	(*JobReply)(nil),             // 50: switchyard.v1.JobReply
-	(*JobNotification)(nil),      // 51: switchyard.v1.JobNotification
-	(*structpb.Struct)(nil),      // 52: google.protobuf.Struct
-	(*TurnOutcome)(nil),          // 53: switchyard.v1.TurnOutcome
-	(*QueuedMessage)(nil),        // 54: switchyard.v1.QueuedMessage
+	(*TraceCarrier)(nil),         // 3: switchyard.v1.TraceCarrier
+	(*Endpoint)(nil),             // 4: switchyard.v1.Endpoint
+	(*RuntimeHello)(nil),         // 5: switchyard.v1.RuntimeHello
+	(*HelloAck)(nil),             // 6: switchyard.v1.HelloAck
+	(*SessionCreate)(nil),        // 7: switchyard.v1.SessionCreate
+	(*SessionCreated)(nil),       // 8: switchyard.v1.SessionCreated
+	(*SessionClose)(nil),         // 9: switchyard.v1.SessionClose
+	(*UserMessage)(nil),          // 10: switchyard.v1.UserMessage
+	(*AgentOutput)(nil),          // 11: switchyard.v1.AgentOutput
+	(*TurnStarted)(nil),          // 12: switchyard.v1.TurnStarted
+	(*TurnCompleted)(nil),        // 13: switchyard.v1.TurnCompleted
+	(*StopRequest)(nil),          // 14: switchyard.v1.StopRequest
+	(*StopAck)(nil),              // 15: switchyard.v1.StopAck
+	(*PermissionRequest)(nil),    // 16: switchyard.v1.PermissionRequest
+	(*PermissionResponse)(nil),   // 17: switchyard.v1.PermissionResponse
+	(*FileMetadata)(nil),         // 18: switchyard.v1.FileMetadata
+	(*FileTransfer)(nil),         // 19: switchyard.v1.FileTransfer
+	(*EndpointConfigUpdate)(nil), // 20: switchyard.v1.EndpointConfigUpdate
+	(*EndpointConfigAck)(nil),    // 21: switchyard.v1.EndpointConfigAck
+	(*TokenRefresh)(nil),         // 22: switchyard.v1.TokenRefresh
+	(*Subscribe)(nil),            // 23: switchyard.v1.Subscribe
+	(*Unsubscribe)(nil),          // 24: switchyard.v1.Unsubscribe
+	(*HistoryResponse)(nil),      // 25: switchyard.v1.HistoryResponse
+	(*Error)(nil),                // 26: switchyard.v1.Error
+	(*RouteFailed)(nil),          // 27: switchyard.v1.RouteFailed
+	(*RuntimeStatus)(nil),        // 28: switchyard.v1.RuntimeStatus
+	(*CreateSessionRequest)(nil), // 29: switchyard.v1.CreateSessionRequest
+	(*CreateSessionReply)(nil),   // 30: switchyard.v1.CreateSessionReply
+	(*SessionInfo)(nil),          // 31: switchyard.v1.SessionInfo
+	(*EndpointRecord)(nil),       // 32: switchyard.v1.EndpointRecord
+	(*PermissionRecord)(nil),     // 33: switchyard.v1.PermissionRecord
+	(*TokenRecord)(nil),          // 34: switchyard.v1.TokenRecord
+	(*RuntimeTokenState)(nil),    // 35: switchyard.v1.RuntimeTokenState
+	nil,                          // 36: switchyard.v1.TraceCarrier.FieldsEntry
+	nil,                          // 37: switchyard.v1.Endpoint.TagsEntry
+	(*TransferProgress)(nil),     // 38: switchyard.v1.TransferProgress
+	(*FileStateChange)(nil),      // 39: switchyard.v1.FileStateChange
+	(*UserNotification)(nil),     // 40: switchyard.v1.UserNotification
+	(*AppNotification)(nil),      // 41: switchyard.v1.AppNotification
+	(*AppUpdateProgress)(nil),    // 42: switchyard.v1.AppUpdateProgress
+	(*ToolUse)(nil),              // 43: switchyard.v1.ToolUse
+	(*ToolResult)(nil),           // 44: switchyard.v1.ToolResult
+	(*DeviceRequest)(nil),        // 45: switchyard.v1.DeviceRequest
+	(*DeviceResponse)(nil),       // 46: switchyard.v1.DeviceResponse
+	(*DevicePairingCode)(nil),    // 47: switchyard.v1.DevicePairingCode
+	(*DeviceUploadReady)(nil),    // 48: switchyard.v1.DeviceUploadReady
+	(*DeviceEvent)(nil),          // 49: switchyard.v1.DeviceEvent
+	(*DeviceCancel)(nil),         // 50: switchyard.v1.DeviceCancel
+	(*JobRequest)(nil),           // 51: switchyard.v1.JobRequest
+	(*JobReply)(nil),             // 52: switchyard.v1.JobReply
+	(*JobNotification)(nil),      // 53: switchyard.v1.JobNotification
+	(*structpb.Struct)(nil),      // 54: google.protobuf.Struct
+	(*TurnOutcome)(nil),          // 55: switchyard.v1.TurnOutcome
+	(*QueuedMessage)(nil),        // 56: switchyard.v1.QueuedMessage
 }
 var file_switchyard_v1_envelope_proto_depIdxs = []int32{
 	0,  // 0: switchyard.v1.Envelope.origin:type_name -> switchyard.v1.Route
 	0,  // 1: switchyard.v1.Envelope.target:type_name -> switchyard.v1.Route
-	4,  // 2: switchyard.v1.Envelope.runtime_hello:type_name -> switchyard.v1.RuntimeHello
-	5,  // 3: switchyard.v1.Envelope.hello_ack:type_name -> switchyard.v1.HelloAck
-	6,  // 4: switchyard.v1.Envelope.session_create:type_name -> switchyard.v1.SessionCreate
-	7,  // 5: switchyard.v1.Envelope.session_created:type_name -> switchyard.v1.SessionCreated
-	8,  // 6: switchyard.v1.Envelope.session_close:type_name -> switchyard.v1.SessionClose
-	9,  // 7: switchyard.v1.Envelope.user_message:type_name -> switchyard.v1.UserMessage
-	10, // 8: switchyard.v1.Envelope.agent_output:type_name -> switchyard.v1.AgentOutput
-	11, // 9: switchyard.v1.Envelope.turn_started:type_name -> switchyard.v1.TurnStarted
-	12, // 10: switchyard.v1.Envelope.turn_completed:type_name -> switchyard.v1.TurnCompleted
-	13, // 11: switchyard.v1.Envelope.stop_request:type_name -> switchyard.v1.StopRequest
-	14, // 12: switchyard.v1.Envelope.stop_ack:type_name -> switchyard.v1.StopAck
-	15, // 13: switchyard.v1.Envelope.permission_request:type_name -> switchyard.v1.PermissionRequest
-	16, // 14: switchyard.v1.Envelope.permission_response:type_name -> switchyard.v1.PermissionResponse
-	18, // 15: switchyard.v1.Envelope.file:type_name -> switchyard.v1.FileTransfer
-	19, // 16: switchyard.v1.Envelope.endpoint_config_update:type_name -> switchyard.v1.EndpointConfigUpdate
-	20, // 17: switchyard.v1.Envelope.endpoint_config_ack:type_name -> switchyard.v1.EndpointConfigAck
-	21, // 18: switchyard.v1.Envelope.token_refresh:type_name -> switchyard.v1.TokenRefresh
-	22, // 19: switchyard.v1.Envelope.subscribe:type_name -> switchyard.v1.Subscribe
-	23, // 20: switchyard.v1.Envelope.unsubscribe:type_name -> switchyard.v1.Unsubscribe
-	24, // 21: switchyard.v1.Envelope.history_response:type_name -> switchyard.v1.HistoryResponse
-	25, // 22: switchyard.v1.Envelope.error:type_name -> switchyard.v1.Error
-	26, // 23: switchyard.v1.Envelope.route_failed:type_name -> switchyard.v1.RouteFailed
-	27, // 24: switchyard.v1.Envelope.runtime_status:type_name -> switchyard.v1.RuntimeStatus
-	28, // 25: switchyard.v1.Envelope.create_session_request:type_name -> switchyard.v1.CreateSessionRequest
-	29, // 26: switchyard.v1.Envelope.create_session_reply:type_name -> switchyard.v1.CreateSessionReply
+	5,  // 2: switchyard.v1.Envelope.runtime_hello:type_name -> switchyard.v1.RuntimeHello
+	6,  // 3: switchyard.v1.Envelope.hello_ack:type_name -> switchyard.v1.HelloAck
+	7,  // 4: switchyard.v1.Envelope.session_create:type_name -> switchyard.v1.SessionCreate
+	8,  // 5: switchyard.v1.Envelope.session_created:type_name -> switchyard.v1.SessionCreated
+	9,  // 6: switchyard.v1.Envelope.session_close:type_name -> switchyard.v1.SessionClose
+	10, // 7: switchyard.v1.Envelope.user_message:type_name -> switchyard.v1.UserMessage
+	11, // 8: switchyard.v1.Envelope.agent_output:type_name -> switchyard.v1.AgentOutput
+	12, // 9: switchyard.v1.Envelope.turn_started:type_name -> switchyard.v1.TurnStarted
+	13, // 10: switchyard.v1.Envelope.turn_completed:type_name -> switchyard.v1.TurnCompleted
+	14, // 11: switchyard.v1.Envelope.stop_request:type_name -> switchyard.v1.StopRequest
+	15, // 12: switchyard.v1.Envelope.stop_ack:type_name -> switchyard.v1.StopAck
+	16, // 13: switchyard.v1.Envelope.permission_request:type_name -> switchyard.v1.PermissionRequest
+	17, // 14: switchyard.v1.Envelope.permission_response:type_name -> switchyard.v1.PermissionResponse
+	19, // 15: switchyard.v1.Envelope.file:type_name -> switchyard.v1.FileTransfer
+	20, // 16: switchyard.v1.Envelope.endpoint_config_update:type_name -> switchyard.v1.EndpointConfigUpdate
+	21, // 17: switchyard.v1.Envelope.endpoint_config_ack:type_name -> switchyard.v1.EndpointConfigAck
+	22, // 18: switchyard.v1.Envelope.token_refresh:type_name -> switchyard.v1.TokenRefresh
+	23, // 19: switchyard.v1.Envelope.subscribe:type_name -> switchyard.v1.Subscribe
+	24, // 20: switchyard.v1.Envelope.unsubscribe:type_name -> switchyard.v1.Unsubscribe
+	25, // 21: switchyard.v1.Envelope.history_response:type_name -> switchyard.v1.HistoryResponse
+	26, // 22: switchyard.v1.Envelope.error:type_name -> switchyard.v1.Error
+	27, // 23: switchyard.v1.Envelope.route_failed:type_name -> switchyard.v1.RouteFailed
+	28, // 24: switchyard.v1.Envelope.runtime_status:type_name -> switchyard.v1.RuntimeStatus
+	29, // 25: switchyard.v1.Envelope.create_session_request:type_name -> switchyard.v1.CreateSessionRequest
+	30, // 26: switchyard.v1.Envelope.create_session_reply:type_name -> switchyard.v1.CreateSessionReply
 	2,  // 27: switchyard.v1.Envelope.inbound_batch:type_name -> switchyard.v1.InboundBatch
-	36, // 28: switchyard.v1.Envelope.transfer_progress:type_name -> switchyard.v1.TransferProgress
-	37, // 29: switchyard.v1.Envelope.file_state_change:type_name -> switchyard.v1.FileStateChange
-	38, // 30: switchyard.v1.Envelope.user_notification:type_name -> switchyard.v1.UserNotification
-	39, // 31: switchyard.v1.Envelope.app_notification:type_name -> switchyard.v1.AppNotification
-	40, // 32: switchyard.v1.Envelope.app_update_progress:type_name -> switchyard.v1.AppUpdateProgress
-	41, // 33: switchyard.v1.Envelope.tool_use:type_name -> switchyard.v1.ToolUse
-	42, // 34: switchyard.v1.Envelope.tool_result:type_name -> switchyard.v1.ToolResult
-	43, // 35: switchyard.v1.Envelope.device_request:type_name -> switchyard.v1.DeviceRequest
-	44, // 36: switchyard.v1.Envelope.device_response:type_name -> switchyard.v1.DeviceResponse
-	45, // 37: switchyard.v1.Envelope.device_pairing_code:type_name -> switchyard.v1.DevicePairingCode
-	46, // 38: switchyard.v1.Envelope.device_upload_ready:type_name -> switchyard.v1.DeviceUploadReady
-	47, // 39: switchyard.v1.Envelope.device_event:type_name -> switchyard.v1.DeviceEvent
-	48, // 40: switchyard.v1.Envelope.device_cancel:type_name -> switchyard.v1.DeviceCancel
-	49, // 41: switchyard.v1.Envelope.job_request:type_name -> switchyard.v1.JobRequest
-	50, // 42: switchyard.v1.Envelope.job_reply:type_name -> switchyard.v1.JobReply
-	51, // 43: switchyard.v1.Envelope.job_notification:type_name -> switchyard.v1.JobNotification
+	38, // 28: switchyard.v1.Envelope.transfer_progress:type_name -> switchyard.v1.TransferProgress
+	39, // 29: switchyard.v1.Envelope.file_state_change:type_name -> switchyard.v1.FileStateChange
+	40, // 30: switchyard.v1.Envelope.user_notification:type_name -> switchyard.v1.UserNotification
+	41, // 31: switchyard.v1.Envelope.app_notification:type_name -> switchyard.v1.AppNotification
+	42, // 32: switchyard.v1.Envelope.app_update_progress:type_name -> switchyard.v1.AppUpdateProgress
+	43, // 33: switchyard.v1.Envelope.tool_use:type_name -> switchyard.v1.ToolUse
+	44, // 34: switchyard.v1.Envelope.tool_result:type_name -> switchyard.v1.ToolResult
+	45, // 35: switchyard.v1.Envelope.device_request:type_name -> switchyard.v1.DeviceRequest
+	46, // 36: switchyard.v1.Envelope.device_response:type_name -> switchyard.v1.DeviceResponse
+	47, // 37: switchyard.v1.Envelope.device_pairing_code:type_name -> switchyard.v1.DevicePairingCode
+	48, // 38: switchyard.v1.Envelope.device_upload_ready:type_name -> switchyard.v1.DeviceUploadReady
+	49, // 39: switchyard.v1.Envelope.device_event:type_name -> switchyard.v1.DeviceEvent
+	50, // 40: switchyard.v1.Envelope.device_cancel:type_name -> switchyard.v1.DeviceCancel
+	51, // 41: switchyard.v1.Envelope.job_request:type_name -> switchyard.v1.JobRequest
+	52, // 42: switchyard.v1.Envelope.job_reply:type_name -> switchyard.v1.JobReply
+	53, // 43: switchyard.v1.Envelope.job_notification:type_name -> switchyard.v1.JobNotification
 	1,  // 44: switchyard.v1.InboundBatch.envelopes:type_name -> switchyard.v1.Envelope
-	35, // 45: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
-	52, // 46: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
-	52, // 47: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
-	3,  // 48: switchyard.v1.RuntimeHello.endpoints:type_name -> switchyard.v1.Endpoint
-	19, // 49: switchyard.v1.HelloAck.configs:type_name -> switchyard.v1.EndpointConfigUpdate
-	53, // 50: switchyard.v1.TurnCompleted.outcome:type_name -> switchyard.v1.TurnOutcome
-	17, // 51: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
-	52, // 52: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
-	52, // 53: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
-	1,  // 54: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
-	1,  // 55: switchyard.v1.HistoryResponse.pending_permissions:type_name -> switchyard.v1.Envelope
-	1,  // 56: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
-	0,  // 57: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
-	25, // 58: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
-	30, // 59: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
-	54, // 60: switchyard.v1.SessionInfo.queued:type_name -> switchyard.v1.QueuedMessage
-	3,  // 61: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
-	19, // 62: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
-	19, // 63: switchyard.v1.EndpointRecord.pending_override:type_name -> switchyard.v1.EndpointConfigUpdate
-	19, // 64: switchyard.v1.EndpointRecord.refused_override:type_name -> switchyard.v1.EndpointConfigUpdate
-	15, // 65: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
-	66, // [66:66] is the sub-list for method output_type
-	66, // [66:66] is the sub-list for method input_type
-	66, // [66:66] is the sub-list for extension type_name
-	66, // [66:66] is the sub-list for extension extendee
-	0,  // [0:66] is the sub-list for field type_name
+	3,  // 45: switchyard.v1.InboundBatch.traces:type_name -> switchyard.v1.TraceCarrier
+	36, // 46: switchyard.v1.TraceCarrier.fields:type_name -> switchyard.v1.TraceCarrier.FieldsEntry
+	37, // 47: switchyard.v1.Endpoint.tags:type_name -> switchyard.v1.Endpoint.TagsEntry
+	54, // 48: switchyard.v1.Endpoint.caps:type_name -> google.protobuf.Struct
+	54, // 49: switchyard.v1.Endpoint.security:type_name -> google.protobuf.Struct
+	4,  // 50: switchyard.v1.RuntimeHello.endpoints:type_name -> switchyard.v1.Endpoint
+	20, // 51: switchyard.v1.HelloAck.configs:type_name -> switchyard.v1.EndpointConfigUpdate
+	55, // 52: switchyard.v1.TurnCompleted.outcome:type_name -> switchyard.v1.TurnOutcome
+	18, // 53: switchyard.v1.FileTransfer.metadata:type_name -> switchyard.v1.FileMetadata
+	54, // 54: switchyard.v1.EndpointConfigUpdate.security:type_name -> google.protobuf.Struct
+	54, // 55: switchyard.v1.EndpointConfigUpdate.limits:type_name -> google.protobuf.Struct
+	1,  // 56: switchyard.v1.HistoryResponse.messages:type_name -> switchyard.v1.Envelope
+	1,  // 57: switchyard.v1.HistoryResponse.pending_permissions:type_name -> switchyard.v1.Envelope
+	1,  // 58: switchyard.v1.RouteFailed.original:type_name -> switchyard.v1.Envelope
+	0,  // 59: switchyard.v1.RuntimeStatus.route:type_name -> switchyard.v1.Route
+	26, // 60: switchyard.v1.CreateSessionReply.error:type_name -> switchyard.v1.Error
+	31, // 61: switchyard.v1.CreateSessionReply.session:type_name -> switchyard.v1.SessionInfo
+	56, // 62: switchyard.v1.SessionInfo.queued:type_name -> switchyard.v1.QueuedMessage
+	4,  // 63: switchyard.v1.EndpointRecord.endpoint:type_name -> switchyard.v1.Endpoint
+	20, // 64: switchyard.v1.EndpointRecord.override:type_name -> switchyard.v1.EndpointConfigUpdate
+	20, // 65: switchyard.v1.EndpointRecord.pending_override:type_name -> switchyard.v1.EndpointConfigUpdate
+	20, // 66: switchyard.v1.EndpointRecord.refused_override:type_name -> switchyard.v1.EndpointConfigUpdate
+	16, // 67: switchyard.v1.PermissionRecord.request:type_name -> switchyard.v1.PermissionRequest
+	68, // [68:68] is the sub-list for method output_type
+	68, // [68:68] is the sub-list for method input_type
+	68, // [68:68] is the sub-list for extension type_name
+	68, // [68:68] is the sub-list for extension extendee
+	0,  // [0:68] is the sub-list for field type_name
 }
 
 func init() { file_switchyard_v1_envelope_proto_init() }
@@ -3775,14 +3821,14 @@ func file_switchyard_v1_envelope_proto_init() {
 		(*Envelope_JobReply)(nil),
 		(*Envelope_JobNotification)(nil),
 	}
-	file_switchyard_v1_envelope_proto_msgTypes[12].OneofWrappers = []any{}
+	file_switchyard_v1_envelope_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchyard_v1_envelope_proto_rawDesc), len(file_switchyard_v1_envelope_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   36,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

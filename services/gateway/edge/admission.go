@@ -154,19 +154,13 @@ func (a *admission) behind(p int, backlog int64, acked uint64, now time.Time) bo
 	return a.maxLag > 0 && backlog > minLagBacklog && float64(backlog) > rate*a.maxLag.Seconds()
 }
 
-// wait returns when the partition of sessionID is no longer behind, after
-// admissionMaxWait, or when ctx ends.
-// pauses reports whether wait would pause a frame for sessionID now.
-func (a *admission) pauses(sessionID string) bool {
-	return a != nil && a.over[bus.Partition(sessionID, a.partitions)].Load()
-}
+// pauses reports whether wait would pause a frame for partition p now.
+func (a *admission) pauses(p int) bool { return a != nil && a.over[p].Load() }
 
-func (a *admission) wait(ctx context.Context, sessionID string) {
-	if a == nil {
-		return
-	}
-	p := bus.Partition(sessionID, a.partitions)
-	if !a.over[p].Load() {
+// wait returns when partition p (bus.Partition of a frame's session) is no
+// longer behind, after admissionMaxWait, or when ctx ends.
+func (a *admission) wait(ctx context.Context, p int) {
+	if !a.pauses(p) {
 		return
 	}
 	a.paused.Inc()

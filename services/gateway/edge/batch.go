@@ -16,11 +16,10 @@ import (
 // socket's reader already holds the next frame (ws MoreBuffered) or the
 // socket's work queue is behind, an accepted frame is held instead of
 // published; the held frames go out, one message per partition
-// (bus.Batch), when the reader has nothing more buffered
-// (ws OnReadDrained), the work queue empties or starts long work (Do), a
-// frame finds the socket caught up, admission is about to pause the
-// socket, the socket ends, or a partition's batch is full. A frame that
-// comes alone is
+// (bus.Batch), when the reader has nothing more buffered (ws
+// OnReadDrained), the work queue empties or starts long work (Do), a frame
+// finds the socket caught up, admission is about to pause the socket, the
+// socket ends, or a partition's batch is full. A frame that comes alone is
 // published alone, as before: batches form only where frames queue up, so
 // batching adds no wait to a frame and takes per-message cost (store,
 // delivery, ack) off the spine under load.
@@ -28,7 +27,7 @@ const (
 	maxBatchFrames = 64
 	maxBatchBytes  = 256 << 10
 	// batchFrameSlack is what a frame adds to a batch beyond its own size
-	// (field tags, its traceparent).
+	// (field tags, its trace context).
 	batchFrameSlack = 96
 )
 
@@ -43,41 +42,36 @@ type heldFrame struct {
 
 // heldBatch is the held frames of one partition, in the order they came.
 type heldBatch struct {
+	part    int
 	subject string // the first frame's SY_IN subject
 	frames  []heldFrame
 	bytes   int
 }
 
-// held is a streaming socket's frames not yet published.
+// held is a streaming socket's frames not yet published: a batch per
+// partition, in the order of their first frames (a few at a time, so a
+// list is searched).
 type held struct {
-	mu    sync.Mutex
-	parts map[int]*heldBatch
-	order []int // partitions holding frames, by their first frame
+	mu      sync.Mutex
+	batches []heldBatch
 }
 
-// hold queues f for subject's partition p, publishing that partition's
-// batch first when f would not fit in it.
+// hold queues f for partition p, publishing that partition's batch first
+// when f would not fit in it (the batch keeps its place in the order).
 func (c *Conn) hold(p int, subject string, f heldFrame) {
 	h := &c.held
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.parts == nil {
-		h.parts = map[int]*heldBatch{}
+	i := slices.IndexFunc(h.batches, func(b heldBatch) bool { return b.part == p })
+	if i < 0 {
+		h.batches = append(h.batches, heldBatch{part: p, subject: subject})
+		i = len(h.batches) - 1
 	}
-	b := h.parts[p]
-	if b == nil {
-		b = &heldBatch{}
-		h.parts[p] = b
-	}
+	b := &h.batches[i]
 	limit := min(maxBatchBytes, int(c.s.bus.NC.MaxPayload())-busHeaderSlack)
-	if len(b.frames) > 0 && (len(b.frames) >= maxBatchFrames || b.bytes+f.size+batchFrameSlack > limit) {
-		c.publishBatch(b) // stays in order: it is empty until f joins it
-	}
-	if len(b.frames) == 0 {
+	if len(b.frames) >= maxBatchFrames || (len(b.frames) > 0 && b.bytes+f.size+batchFrameSlack > limit) {
+		c.publishBatch(b)
 		b.subject = subject
-		if !slices.Contains(h.order, p) {
-			h.order = append(h.order, p)
-		}
 	}
 	b.frames = append(b.frames, f)
 	b.bytes += f.size + batchFrameSlack
@@ -88,12 +82,10 @@ func (c *Conn) flushHeld() {
 	h := &c.held
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, p := range h.order {
-		if b := h.parts[p]; len(b.frames) > 0 {
-			c.publishBatch(b)
-		}
+	for i := range h.batches {
+		c.publishBatch(&h.batches[i])
 	}
-	h.order = h.order[:0]
+	h.batches = h.batches[:0]
 }
 
 // publishBatch publishes b's frames (alone when it holds one) and empties

@@ -34,13 +34,14 @@ func (c *Conn) Ingest(env *syv1.Envelope) {
 	if hook := s.ingestHooks[env.GetType()]; hook != nil && !hook(c.ctx, c, env) {
 		return
 	}
+	part := bus.Partition(env.GetSessionId(), s.cfg.Partitions)
 	if c.acks != nil { // streaming (runtime) sockets only
-		if s.admit.pauses(env.GetSessionId()) {
+		if s.admit.pauses(part) {
 			c.flushHeld() // what is held for other partitions does not wait
 		}
-		s.admit.wait(c.ctx, env.GetSessionId())
+		s.admit.wait(c.ctx, part)
 	}
-	subject := bus.InboundSubject(s.cfg.Partitions, env.GetSessionId())
+	subject := bus.InboundPartitionSubject(part, env.GetSessionId())
 	ctx, span := s.tracer.Start(context.Background(), "gateway.ingest "+env.GetType(), trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(attribute.String("sy.session_id", env.GetSessionId()), attribute.String("sy.conn", c.id)),
 		telemetry.Messaging(telemetry.OpSend, subject))
@@ -59,7 +60,7 @@ func (c *Conn) Ingest(env *syv1.Envelope) {
 		return
 	}
 	if c.acks != nil {
-		c.hold(bus.Partition(env.GetSessionId(), s.cfg.Partitions), subject, heldFrame{env: env, ref: ref, span: span, ctx: ctx, size: size})
+		c.hold(part, subject, heldFrame{env: env, ref: ref, span: span, ctx: ctx, size: size})
 		if !c.ws.MoreBuffered() && c.work.pending() == 0 {
 			c.flushHeld() // nothing is coming right behind this frame
 		}

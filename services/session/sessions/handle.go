@@ -43,9 +43,6 @@ func (s *Service) handleInbound(ctx context.Context, env *syv1.Envelope) error {
 		}
 		bySession[id] = append(bySession[id], traced{ectx, e})
 	}
-	if len(order) == 1 {
-		return s.handleInOrder(bySession[order[0]])
-	}
 	errs := make([]error, len(order))
 	var wg sync.WaitGroup
 	for i, id := range order[1:] {
