@@ -73,6 +73,12 @@ const (
 	// socket for one partition in one message (body InboundBatch); the
 	// session service handles each as if it had come alone.
 	InBatch = "in.batch"
+	// InReceipt: session service → the gateway of a runtime socket (pod
+	// subject, target route), the frame named by its id (a frame with
+	// Envelope.want_receipt) was handled: everything the socket sent for
+	// the session before it is in the transcript, and the socket is the
+	// session's runtime (no body).
+	InReceipt = "in.receipt"
 	// EndpointRelease: gateway (admin REST DELETE /v1/endpoints/{id}/owner) →
 	// relay, forget which runtime owns an endpoint so that the next runtime
 	// to register it takes it over. The relay's answer has the same kind

@@ -176,6 +176,15 @@ func (w *Writer) Forget(session string) {
 	w.mu.Unlock()
 }
 
+// Entry is the transcript's copy of an inbound envelope: what it says and
+// who sent it, without the routing of its way in (origin, target, receipt).
+func Entry(env *syv1.Envelope) *syv1.Envelope {
+	return &syv1.Envelope{
+		Id: env.GetId(), Type: env.GetType(), SessionId: env.GetSessionId(), Ts: env.GetTs(),
+		UserId: env.GetUserId(), RuntimeId: env.GetRuntimeId(), Body: env.GetBody(),
+	}
+}
+
 // Append stores env as the next message of its session and returns it with
 // Seq set. env.Id must be stable across retries of the same input: a
 // duplicate returns the copy stored first.

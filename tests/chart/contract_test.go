@@ -80,6 +80,7 @@ var contract = map[string]serviceContract{
 			// Pre-auth and socket limits (limits.go).
 			"SY_AUTH_TIMEOUT", "SY_PREAUTH_MAX_MESSAGE_BYTES", "SY_MAX_SOCKETS_PER_IP", "SY_MAX_SOCKETS_PER_PRINCIPAL",
 			"SY_TRUSTED_PROXIES", "SY_READ_BUDGET_BYTES", "SY_READ_BUDGET_WAIT", "SY_INGEST_MAX_BACKLOG", "SY_INGEST_MAX_LAG",
+			"SY_DIRECT_APPEND",
 			// edge.ChatConfig (the Chat field): the chat stream room.
 			"SY_CHAT_COMPAT_LISTEN", "SY_CHAT_DEFAULT_ENDPOINT", "SY_CHAT_ENDPOINTS", "SY_CHAT_FOLLOWUP_MODE",
 			"SY_CHAT_FOLLOWUP_MODES", "SY_CHAT_ATTACHMENTS_ENABLED", "SY_CHAT_ATTACHMENTS_ALLOWED_EXTENSIONS",
@@ -150,7 +151,7 @@ var (
 		"SY_MAX_SOCKETS_PER_IP", "SY_MAX_SOCKETS_PER_PRINCIPAL", "SY_READ_BUDGET_BYTES", "SY_INGEST_MAX_BACKLOG"}
 	minusOneOrMoreInt = []string{"SY_TRANSCRIPT_MAX_MSGS_PER_SESSION", "SY_UPLOAD_STORE_MAX_BYTES"}
 	// Booleans the binaries parse (strconv.ParseBool; the chart writes true/false).
-	boolEnv = []string{"SY_PUSH_REQUIRE_TOKEN", "SY_PUSH_LOOPBACK_OPEN", "SY_CHAT_ATTACHMENTS_ENABLED", "SY_DEVICE_SHOW_CODE"}
+	boolEnv = []string{"SY_DIRECT_APPEND", "SY_PUSH_REQUIRE_TOKEN", "SY_PUSH_LOOPBACK_OPEN", "SY_CHAT_ATTACHMENTS_ENABLED", "SY_DEVICE_SHOW_CODE"}
 	// Listen addresses that may be empty (compatibility listeners off).
 	optionalListenEnv = []string{"SY_CHAT_COMPAT_LISTEN", "SY_DEVICE_COMPAT_LISTEN"}
 	listenRe          = regexp.MustCompile(`^0\.0\.0\.0:[1-9][0-9]{0,4}$`)

@@ -64,6 +64,7 @@ var valueEnvTable = []valueEnv{
 	{"services.gateway.settings.trustedProxies", "SY_TRUSTED_PROXIES", []string{"gateway"}, []any{"10.0.0.0/8", "::1"}, "10.0.0.0/8,::1"},
 	{"services.gateway.settings.readBudgetBytes", "SY_READ_BUDGET_BYTES", []string{"gateway"}, 536870912, "536870912"},
 	{"services.gateway.settings.ingestMaxBacklog", "SY_INGEST_MAX_BACKLOG", []string{"gateway"}, 500, "500"},
+	{"services.gateway.settings.directAppend", "SY_DIRECT_APPEND", []string{"gateway"}, false, "false"},
 	{"services.gateway.settings.ingestMaxLag", "SY_INGEST_MAX_LAG", []string{"gateway"}, "3s", "3s"},
 	{"services.gateway.settings.readBudgetWait", "SY_READ_BUDGET_WAIT", []string{"gateway"}, "9s", "9s"},
 	{"services.session.settings.ackWait", "SY_ACK_WAIT", []string{"session"}, "7s", "7s"},

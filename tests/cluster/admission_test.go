@@ -11,6 +11,10 @@ import (
 // (its socket is no longer read; the frames wait in the runtime's TCP
 // connection instead of the stream). The socket stays open, and once the
 // session service is back every frame reaches the client once, in order.
+// Admission guards SY_IN, so the runtime's output is sent through it here
+// (SY_DIRECT_APPEND=false); with direct appends on, a confirmed session's
+// output does not wait for the session service at all (direct_test.go in
+// tests/e2e).
 func TestIngestBackpressure(t *testing.T) {
 	t.Run("count bound", func(t *testing.T) {
 		ingestBackpressure(t, 50, "SY_INGEST_MAX_BACKLOG=50", "SY_INGEST_MAX_LAG=0")
@@ -22,6 +26,7 @@ func TestIngestBackpressure(t *testing.T) {
 
 func ingestBackpressure(t *testing.T, bound int, env ...string) {
 	const n = 1000
+	env = append(env, "SY_DIRECT_APPEND=false")
 	c := startCluster(t, clusterOptions{gateways: 1, sessions: 1, relays: 1, env: env})
 	rt := c.connectRuntime(0, "r1", "ep1")
 	sid := c.createSession(0, rt, "ep1")

@@ -73,8 +73,10 @@ func TestAnyToAnyDelivery(t *testing.T) {
 		t.Fatalf("runtime got %v", um)
 	}
 	subs[3].f.follow(t, subs[3].p, n+1)
-	// Both session replicas ran, and together handled each inbound
-	// envelope once: 2×n outputs, 2 session.created, 1 user.message.
+	// Both session replicas ran, and together with the runtime's gateway
+	// (which appends a session's output itself once the session service
+	// confirmed the runtime: SY_DIRECT_APPEND) handled each inbound envelope
+	// once: 2×n outputs, 2 session.created, 1 user.message.
 	total := map[string]float64{}
 	for _, s := range c.sessions {
 		for _, typ := range []string{"agent.output", "session.created", "user.message", "runtime.status"} {
@@ -83,6 +85,9 @@ func TestAnyToAnyDelivery(t *testing.T) {
 			total[typ] += v
 		}
 	}
+	direct := c.metric(c.gateways[0], "switchyard_gateway_direct_appends_total")
+	t.Logf("gw-1 appended %.0f agent.output itself", direct)
+	total["agent.output"] += direct
 	// The runtime's hello announced it online once (no session yet).
 	want := map[string]float64{"agent.output": 2 * n, "session.created": 2, "user.message": 1, "runtime.status": 1}
 	for typ, w := range want {

@@ -20,7 +20,10 @@ import (
 // a trace of its own from the runtime's gateway through the session
 // service.
 func TestRuntimeBurstIsBatched(t *testing.T) {
-	h := startHub(t, hubOptions{env: map[string]string{"SY_PARTITIONS": "1"}})
+	// SY_DIRECT_APPEND off: every frame goes through SY_IN (as it does
+	// before a session's receipt, TestRuntimeOutputStoredOnce), so the
+	// whole burst is batched.
+	h := startHub(t, hubOptions{env: map[string]string{"SY_PARTITIONS": "1", "SY_DIRECT_APPEND": "false"}})
 	rt := h.hello(wspeer.DialCorked(t, h.ws(0, "/ws/runtime"), waitLimit), "r1", "ep1")
 	c := h.connectClient(0, clientToken)
 	var sids []string

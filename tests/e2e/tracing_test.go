@@ -9,7 +9,10 @@ import (
 
 // TestTraceFollowsMessages: one trace covers a user.message from the
 // client's gateway through session and relay to the runtime's gateway, and
-// one covers each agent.output from the runtime to a subscriber's gateway.
+// one covers each agent.output from the runtime's gateway, which appends it
+// to the transcript itself once the session service confirmed the runtime
+// (direct_test.go), to a subscriber's gateway. (The path through the
+// session service is traced in TestRuntimeBurstIsBatched.)
 func TestTraceFollowsMessages(t *testing.T) {
 	h := startHub(t, hubOptions{extraGateways: 1})
 	rt := h.connectRuntime(0, "r1", "ep1")
@@ -32,12 +35,12 @@ func TestTraceFollowsMessages(t *testing.T) {
 		{"gateway.fanout user.message", "switchyard-gateway", "gw-2"},
 	})
 
+	h.untilDirect(rt, c, sid)
 	rt.MustSend(map[string]any{"type": "agent.output", "session_id": sid, "payload": map[string]any{"session_id": sid, "seq": 1, "channel": "stdout", "content": "x", "final": true}})
 	c.Expect("agent.output")
-	out := traceOf(t, h.spans, "gateway.ingest agent.output", "session.handle agent.output", "gateway.fanout agent.output")
+	out := traceOf(t, h.spans, "gateway.ingest agent.output", "gateway.fanout agent.output")
 	assertChain(t, out, []hop{
 		{"gateway.ingest agent.output", "switchyard-gateway", "dev-gateway"},
-		{"session.handle agent.output", "switchyard-session", ""},
 		{"gateway.fanout agent.output", "switchyard-gateway", "gw-2"},
 	})
 }

@@ -47,6 +47,7 @@ gateway:
     readBudgetWait: SY_READ_BUDGET_WAIT
     ingestMaxBacklog: SY_INGEST_MAX_BACKLOG
     ingestMaxLag: SY_INGEST_MAX_LAG
+    directAppend: SY_DIRECT_APPEND
 session:
   internalListenEnv: SY_HTTP_LISTEN
   public: false

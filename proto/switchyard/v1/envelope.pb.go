@@ -121,6 +121,12 @@ type Envelope struct {
 	UserId     string `protobuf:"bytes,8,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	RuntimeId  string `protobuf:"bytes,9,opt,name=runtime_id,json=runtimeId,proto3" json:"runtime_id,omitempty"`
 	EndpointId string `protobuf:"bytes,10,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
+	// Set by a gateway on a runtime socket's frame into SY_IN: once the
+	// session service has handled it (the sender is the session's runtime),
+	// it answers the origin socket with an in.receipt naming the frame. The
+	// gateway then appends that session's streamed output to the transcript
+	// itself (services/gateway/edge/direct.go).
+	WantReceipt bool `protobuf:"varint,11,opt,name=want_receipt,json=wantReceipt,proto3" json:"want_receipt,omitempty"`
 	// Types that are valid to be assigned to Body:
 	//
 	//	*Envelope_RuntimeHello
@@ -268,6 +274,13 @@ func (x *Envelope) GetEndpointId() string {
 		return x.EndpointId
 	}
 	return ""
+}
+
+func (x *Envelope) GetWantReceipt() bool {
+	if x != nil {
+		return x.WantReceipt
+	}
+	return false
 }
 
 func (x *Envelope) GetBody() isEnvelope_Body {
@@ -3338,7 +3351,7 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"\x03pod\x18\x01 \x01(\tR\x03pod\x12\x17\n" +
 	"\aconn_id\x18\x02 \x01(\tR\x06connId\x12\x18\n" +
 	"\adialect\x18\x03 \x01(\tR\adialect\x12\x12\n" +
-	"\x04role\x18\x04 \x01(\tR\x04role\"\xc6\x19\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\"\xe9\x19\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n" +
@@ -3353,7 +3366,8 @@ const file_switchyard_v1_envelope_proto_rawDesc = "" +
 	"runtime_id\x18\t \x01(\tR\truntimeId\x12\x1f\n" +
 	"\vendpoint_id\x18\n" +
 	" \x01(\tR\n" +
-	"endpointId\x12B\n" +
+	"endpointId\x12!\n" +
+	"\fwant_receipt\x18\v \x01(\bR\vwantReceipt\x12B\n" +
 	"\rruntime_hello\x18\x14 \x01(\v2\x1b.switchyard.v1.RuntimeHelloH\x00R\fruntimeHello\x126\n" +
 	"\thello_ack\x18\x15 \x01(\v2\x17.switchyard.v1.HelloAckH\x00R\bhelloAck\x12E\n" +
 	"\x0esession_create\x18\x16 \x01(\v2\x1c.switchyard.v1.SessionCreateH\x00R\rsessionCreate\x12H\n" +

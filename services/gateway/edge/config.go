@@ -67,6 +67,7 @@ type Config struct {
 	ReadBudgetBytes        int64         `flag:"read-budget-bytes" env:"SY_READ_BUDGET_BYTES" default:"268435456" usage:"bytes of frames all sockets of the gateway may be reading and handling at once (beyond the first 64 KiB of each frame); 0 disables"`
 	IngestMaxLag           time.Duration `flag:"ingest-max-lag" env:"SY_INGEST_MAX_LAG" default:"1s" usage:"when one SY_IN partition's unfinished frames (over 100) would take longer than this to drain at its measured rate, runtime sockets writing to it are read no faster than it drains (TCP backpressure; a frame waits at most 5s); client sockets are never paused; 0 disables"`
 	IngestMaxBacklog       int64         `flag:"ingest-max-backlog" env:"SY_INGEST_MAX_BACKLOG" default:"2000" usage:"the same pause when one SY_IN partition has this many unfinished messages (a batch of frames counts once), whatever its rate; 0 disables"`
+	DirectAppend           bool          `flag:"direct-append" env:"SY_DIRECT_APPEND" default:"true" usage:"a runtime socket appends its sessions' streamed output (agent.output, tool use and results, turn.started) to the transcript itself once the session service has confirmed the socket is the session's runtime, instead of through SY_IN and the session service; false: every frame goes through SY_IN"`
 	ReadBudgetWait         time.Duration `flag:"read-budget-wait" env:"SY_READ_BUDGET_WAIT" default:"5s" usage:"how long a large frame waits for read budget before its socket is closed 1013"`
 }
 

@@ -50,6 +50,9 @@ type Conn struct {
 	acks chan inflight
 	// held (streaming sockets) is frames waiting to go with the ones behind them (batch.go).
 	held held
+	// direct (runtime sockets, SY_DIRECT_APPEND) is the per-session state of
+	// output appended to transcripts from this socket (direct.go).
+	direct *direct
 
 	work       *serial // frame work off the read loop (Do, Serial)
 	deliveries *serial // directed envelopes for this socket, in order
@@ -366,6 +369,9 @@ func (s *Server) newConn(d Dialect, adm Admission, raw *websocket.Conn) *Conn {
 	if adm.Role == kind.RoleRuntime {
 		c.acks = make(chan inflight, ingestWindow)
 		go s.awaitAcks(c)
+		if s.cfg.DirectAppend {
+			c.direct = newDirect()
+		}
 		wc.OnReadDrained = c.flushHeld
 		c.work.drained = func() {
 			if !wc.MoreBuffered() { // else the reader flushes when it has read what is there

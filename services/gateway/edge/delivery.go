@@ -64,8 +64,12 @@ func DeliveryError(msg string) error { return deliveryError(msg) }
 
 // deliverTo runs env's delivery hook and queues it on c.
 func (s *Server) deliverTo(ctx context.Context, c *Conn, env *syv1.Envelope) error {
-	if env.GetType() == kind.ConnClose {
+	switch env.GetType() {
+	case kind.ConnClose:
 		return s.closeConn(c, env)
+	case kind.InReceipt:
+		c.receipted(env)
+		return nil
 	}
 	if hook := s.deliveryHooks[env.GetType()]; hook != nil {
 		if err := runHook(ctx, c, env, hook); err != nil {

@@ -60,7 +60,11 @@ func (c *Conn) Ingest(env *syv1.Envelope) {
 		return
 	}
 	if c.acks != nil {
-		c.hold(part, subject, heldFrame{env: env, ref: ref, span: span, ctx: ctx, size: size})
+		f := heldFrame{env: env, ref: ref, span: span, ctx: ctx, size: size}
+		if !c.ingestDirect(f) {
+			c.ingestInbound(env)
+			c.hold(part, subject, f)
+		}
 		if !c.ws.MoreBuffered() && c.work.pending() == 0 {
 			c.flushHeld() // nothing is coming right behind this frame
 		}

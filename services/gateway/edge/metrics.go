@@ -14,6 +14,7 @@ type metrics struct {
 	errors         *prometheus.CounterVec
 	publishLatency prometheus.Histogram
 	batchFrames    prometheus.Histogram
+	directAppends  prometheus.Counter
 	fanout         prometheus.Histogram
 	topics         prometheus.Gauge
 	duplicates     prometheus.Counter
@@ -31,6 +32,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		drops:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_slow_consumer_drops_total", Help: "Sockets closed (4008) because their send queue overflowed, by dialect."}, []string{"dialect"}),
 		errors:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_gateway_error_frames_total", Help: "error frames sent to sockets, by code."}, []string{"code"}),
 		batchFrames:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchyard_gateway_ingest_batch_frames", Help: "Frames of a runtime socket published to SY_IN as one message (1: alone).", Buckets: []float64{1, 2, 4, 8, 16, 32, 64}}),
+		directAppends:  prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_gateway_direct_appends_total", Help: "Runtime output frames this pod appended to their transcripts itself, not through SY_IN and the session service (SY_DIRECT_APPEND)."}),
 		publishLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchyard_gateway_publish_seconds", Help: "Time for JetStream to accept an inbound frame.", Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)}),
 		fanout:         prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchyard_gateway_fanout_subscribers", Help: "Local subscribers per delivered transcript event.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
 		topics:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchyard_gateway_followed_sessions", Help: "Sessions this pod holds NATS interest in."}),
@@ -65,6 +67,6 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 	parked := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_gateway_sockets_parked", Help: "Open WebSockets waiting for their peer without a goroutine (idle; pkg/ws park.go)."}, func() float64 {
 		return float64(ws.Parked())
 	})
-	reg.MustRegister(m.conns, m.framesIn, m.framesOut, m.drops, m.errors, m.publishLatency, m.batchFrames, m.fanout, m.topics, m.duplicates, m.gaps, m.replayed, m.closes, m.refused, queue, budgetUsed, budgetWaits, parked)
+	reg.MustRegister(m.conns, m.framesIn, m.framesOut, m.drops, m.errors, m.publishLatency, m.batchFrames, m.directAppends, m.fanout, m.topics, m.duplicates, m.gaps, m.replayed, m.closes, m.refused, queue, budgetUsed, budgetWaits, parked)
 	return m
 }

@@ -51,6 +51,7 @@ type Server struct {
 
 	cat    *catalog.Catalog
 	store  *transcript.Store
+	tw     *transcript.Writer // direct appends of runtime output (direct.go)
 	topics *topics
 
 	mux           *http.ServeMux
@@ -221,6 +222,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.store, err = transcript.Open(ctx, s.bus); err != nil {
 		return err
 	}
+	s.tw = transcript.NewWriter(s.store)
 	s.checkMaxPayload()
 	if s.podSub, err = s.bus.NC.Subscribe(bus.PodSubject(s.pod), s.onDirected); err != nil {
 		return fmt.Errorf("gateway: subscribe %s: %w", bus.PodSubject(s.pod), err)

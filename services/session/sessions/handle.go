@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard-hub/switchyard/pkg/errcode"
 	"github.com/switchyard-hub/switchyard/pkg/kind"
 	"github.com/switchyard-hub/switchyard/pkg/telemetry"
+	"github.com/switchyard-hub/switchyard/pkg/transcript"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -171,7 +172,26 @@ func (s *Service) dispatch(ctx context.Context, env *syv1.Envelope) error {
 			return err
 		}
 	}
-	return h.run(ctx, env, info)
+	if err := h.run(ctx, env, info); err != nil {
+		return err
+	}
+	if h.owner != noOwner && env.GetWantReceipt() && fromRuntime(env.GetOrigin()) {
+		s.receipt(ctx, env)
+	}
+	return nil
+}
+
+// receipt tells the runtime socket env came from that env was handled and
+// that the socket is the session's runtime (kind.InReceipt): the gateway
+// then appends the session's streamed output itself
+// (services/gateway/edge/direct.go). A lost receipt costs only that: the
+// socket asks again with its next frame for SY_IN.
+func (s *Service) receipt(ctx context.Context, env *syv1.Envelope) {
+	origin := env.GetOrigin()
+	r := &syv1.Envelope{Id: env.GetId(), Type: kind.InReceipt, SessionId: env.GetSessionId(), Target: origin}
+	if err := s.out.Send(ctx, bus.PodSubject(origin.GetPod()), r); err != nil {
+		s.log.DebugContext(ctx, "receipt not sent", "session", env.GetSessionId(), "err", err)
+	}
 }
 
 // session loads the record of env's session and checks that env's sender
@@ -346,11 +366,7 @@ func (s *Service) appendTranscript(ctx context.Context, env *syv1.Envelope) erro
 // appendTranscriptSeq is appendTranscript returning the stored seq (the
 // first one, when env was stored before).
 func (s *Service) appendTranscriptSeq(ctx context.Context, env *syv1.Envelope) (int64, error) {
-	stored := &syv1.Envelope{
-		Id: env.GetId(), Type: env.GetType(), SessionId: env.GetSessionId(), Ts: env.GetTs(),
-		UserId: env.GetUserId(), RuntimeId: env.GetRuntimeId(), Body: env.GetBody(),
-	}
-	out, err := s.tw.Append(ctx, stored)
+	out, err := s.tw.Append(ctx, transcript.Entry(env))
 	if err != nil {
 		return 0, err
 	}
