@@ -103,24 +103,23 @@ func TestRuntimeBurstIsBatched(t *testing.T) {
 // published (its sum) and the SY_IN messages they took (its count).
 func batchMetrics(t *testing.T, text string) (frames, messages float64) {
 	t.Helper()
+	return metricValue(t, text, "switchyard_gateway_ingest_batch_frames_sum"),
+		metricValue(t, text, "switchyard_gateway_ingest_batch_frames_count")
+}
+
+// metricValue is the value of the unlabelled series name in a /metrics text.
+func metricValue(t *testing.T, text, name string) float64 {
+	t.Helper()
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(value, 64)
-		switch name {
-		case "switchyard_gateway_ingest_batch_frames_sum":
-			frames = v
-		case "switchyard_gateway_ingest_batch_frames_count":
-			messages = v
-		default:
-			continue
-		}
-		if err != nil {
-			t.Fatalf("metric %s: %v", name, err)
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return f
 		}
 	}
-	return frames, messages
+	t.Fatalf("no %s in /metrics", name)
+	return 0
 }

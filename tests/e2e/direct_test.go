@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,11 +97,9 @@ func TestDirectAppendNeedsTheSessionsRuntime(t *testing.T) {
 	if n := directAppends(t, h.metrics(0)); n != 0 {
 		t.Fatalf("%v frames appended directly, want 0", n)
 	}
-	if hist := subscribe(h.connectClient(0, clientToken), sid, 0); len(hist) != 0 {
-		for _, m := range hist {
-			if m["type"] == "agent.output" {
-				t.Fatalf("another runtime's output was stored: %v", m)
-			}
+	for _, m := range subscribe(h.connectClient(0, clientToken), sid, 0) {
+		if m["type"] == "agent.output" {
+			t.Fatalf("another runtime's output was stored: %v", m)
 		}
 	}
 }
@@ -147,16 +144,5 @@ func describe(env map[string]any) string {
 // directAppends reads switchyard_gateway_direct_appends_total.
 func directAppends(t *testing.T, text string) float64 {
 	t.Helper()
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "switchyard_gateway_direct_appends_total "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	t.Fatal("no switchyard_gateway_direct_appends_total in /metrics")
-	return 0
+	return metricValue(t, text, "switchyard_gateway_direct_appends_total")
 }

@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -54,11 +53,9 @@ type direct struct {
 }
 
 type directSession struct {
-	confirmed bool          // a receipt came: this socket is the session's runtime
-	pending   string        // the id of the session's last SY_IN frame without a receipt
-	queue     []heldFrame   // output waiting for its append, in order
-	running   bool          // a goroutine is appending the queue
-	idle      chan struct{} // closed when running ends (nil: nobody waits)
+	confirmed bool    // a receipt came: this socket is the session's runtime
+	pending   string  // the id of the session's last SY_IN frame without a receipt
+	appends   *serial // the session's appends, one at a time, in order
 }
 
 func newDirect() *direct {
@@ -73,12 +70,13 @@ func (d *direct) session(id string) *directSession {
 	}
 	if len(d.sessions) >= maxDirectSessions {
 		for k, v := range d.sessions {
-			if !v.running && v.pending == "" {
+			if v.pending == "" && !v.appends.busy() {
 				delete(d.sessions, k)
 			}
 		}
 	}
-	ds = &directSession{}
+	// The socket's window bounds the queue: a push never finds it full.
+	ds = &directSession{appends: newSerial(ingestWindow)}
 	d.sessions[id] = ds
 	return ds
 }
@@ -93,25 +91,22 @@ func (c *Conn) ingestDirect(f heldFrame) bool {
 	}
 	d.mu.Lock()
 	ds := d.sessions[f.env.GetSessionId()]
-	if ds == nil || !ds.confirmed || ds.pending != "" {
-		d.mu.Unlock()
+	ok := ds != nil && ds.confirmed && ds.pending == ""
+	d.mu.Unlock()
+	if !ok {
 		return false
 	}
-	d.mu.Unlock()
 	d.slots <- struct{}{} // the socket's window (released after the append)
-	d.mu.Lock()
-	ds.queue = append(ds.queue, f)
-	start := !ds.running
-	ds.running = true
-	d.mu.Unlock()
-	if start {
-		go c.appendQueued(ds)
-	}
+	ds.appends.push(func() {
+		c.appendFrame(f)
+		<-d.slots
+	})
 	return true
 }
 
 // ingestInbound prepares a frame of a runtime socket for SY_IN: it waits
-// for the session's direct appends to be stored, and asks for a receipt.
+// for the session's direct appends to be stored (held frames go out
+// first, so they do not wait with it), and asks for a receipt.
 func (c *Conn) ingestInbound(env *syv1.Envelope) {
 	d, session := c.direct, env.GetSessionId()
 	if d == nil || session == "" {
@@ -119,17 +114,14 @@ func (c *Conn) ingestInbound(env *syv1.Envelope) {
 	}
 	d.mu.Lock()
 	ds := d.session(session)
-	for ds.running {
-		if ds.idle == nil {
-			ds.idle = make(chan struct{})
-		}
-		idle := ds.idle
-		d.mu.Unlock()
-		<-idle
-		d.mu.Lock()
-	}
 	ds.pending = env.GetId()
 	d.mu.Unlock()
+	// The socket ingests one frame at a time, so no append of the session
+	// can be pushed while this waits (and none will be while pending is set).
+	if ds.appends.busy() {
+		c.flushHeld()
+		ds.appends.wait()
+	}
 	env.WantReceipt = true
 }
 
@@ -152,38 +144,14 @@ func (c *Conn) receipted(env *syv1.Envelope) {
 	}
 }
 
-// appendQueued appends ds's queued frames in order until the queue is empty.
-func (c *Conn) appendQueued(ds *directSession) {
-	d := c.direct
-	for {
-		d.mu.Lock()
-		if len(ds.queue) == 0 {
-			ds.running = false
-			if ds.idle != nil {
-				close(ds.idle)
-				ds.idle = nil
-			}
-			d.mu.Unlock()
-			return
-		}
-		f := ds.queue[0]
-		ds.queue[0] = heldFrame{}
-		ds.queue = ds.queue[1:]
-		d.mu.Unlock()
-		c.appendFrame(f)
-		<-d.slots
-	}
-}
-
 // appendFrame stores one frame as the next entry of its session's
-// transcript; a frame not stored is answered with error{unavailable}.
+// transcript (JetStream's default timeout bounds it); a frame not stored
+// is answered with error{unavailable}.
 func (c *Conn) appendFrame(f heldFrame) {
 	s := c.s
 	defer f.span.End()
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(f.ctx, releaseTimeout)
-	defer cancel()
-	_, err := s.tw.Append(ctx, transcript.Entry(f.env))
+	_, err := s.tw.Append(f.ctx, transcript.Entry(f.env))
 	s.m.publishLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		c.notAccepted(f.ctx, f.env, f.ref, f.span, err)

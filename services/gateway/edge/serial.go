@@ -103,6 +103,22 @@ func (s *serial) pending() int {
 	return len(s.queue)
 }
 
+// busy says whether work is queued or running.
+func (s *serial) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
+}
+
+// wait returns once the queued work has run (work queued meanwhile too).
+func (s *serial) wait() {
+	s.mu.Lock()
+	for s.running {
+		s.idle.Wait()
+	}
+	s.mu.Unlock()
+}
+
 // stop drops queued work and waits for the running function to return.
 func (s *serial) stop() {
 	s.mu.Lock()

@@ -52,3 +52,24 @@ func TestSerialDrained(t *testing.T) {
 		t.Fatalf("drained ran %d times after two inline calls, want 2", n)
 	}
 }
+
+// wait returns only once every queued function has run; busy says whether
+// one is queued or running.
+func TestSerialWait(t *testing.T) {
+	s := newSerial(16)
+	if s.busy() {
+		t.Fatal("a new queue is busy")
+	}
+	block := make(chan struct{})
+	ran := 0
+	s.push(func() { <-block; ran++ })
+	s.push(func() { ran++ })
+	if !s.busy() {
+		t.Fatal("a queue with work is not busy")
+	}
+	close(block)
+	s.wait()
+	if ran != 2 || s.busy() {
+		t.Fatalf("after wait: %d of 2 ran, busy %v", ran, s.busy())
+	}
+}
