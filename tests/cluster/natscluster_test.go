@@ -100,21 +100,29 @@ func (c *cluster) waitReplicated(js jetstream.JetStream) {
 }
 
 // replay subscribes from seq 0 on gateway 0 until total frames are in.
-// A replay answered error{unavailable} (the hub could not read the
-// transcript: documented as "retry") is retried on a new socket, at most
-// twice; any other error frame ends it and check reports it.
 func (c *cluster) replay(sid string, total int) *frameLog {
+	c.t.Helper()
+	return c.follow(0, sid, "the replay", func(l *frameLog) bool { return l.len() >= total })
+}
+
+// follow subscribes a client on gateway gw to sid from seq 0 and waits
+// until enough says its frames are in. A subscribe answered
+// error{unavailable} (the hub could not read the transcript, e.g. while
+// the JetStream API of a just-formed cluster still has no responders:
+// documented as "subscribe again") is retried on a new socket, at most
+// twice; any other error frame ends it and check reports it.
+func (c *cluster) follow(gw int, sid, what string, enough func(*frameLog) bool) *frameLog {
 	c.t.Helper()
 	for attempt := 1; ; attempt++ {
 		l := newFrameLog()
-		p := c.client(0)
+		p := c.client(gw)
 		p.MustSend(subscribeFrame(sid, 0))
 		go l.read(p)
-		waitFor(c.t, "the replay", func() bool { return l.len() >= total || l.errors() > 0 })
+		waitFor(c.t, what, func() bool { return enough(l) || l.errors() > 0 })
 		if l.errors() == 0 || attempt == 3 || !l.unavailable() {
 			return l
 		}
-		c.t.Logf("replay attempt %d answered error{unavailable}; retrying", attempt)
+		c.t.Logf("%s: subscribe attempt %d answered error{unavailable}; retrying", what, attempt)
 	}
 }
 
@@ -356,10 +364,6 @@ func natsClusterLeaderKilled(t *testing.T, stream string) {
 
 	rt := c.connectRuntime(0, "r1", "ep1")
 	sid := c.createSession(0, rt, "ep1")
-	live := newFrameLog()
-	cl := c.client(1)
-	cl.MustSend(subscribeFrame(sid, 0))
-	go live.read(cl)
 
 	const published = "switchyard_gateway_publish_seconds_count"
 	base := c.metric(c.gateways[0], published)
@@ -367,7 +371,9 @@ func natsClusterLeaderKilled(t *testing.T, stream string) {
 	stop := make(chan struct{})
 	const maxFrames = 40000 // bound: the producer stops here whatever happens (80 s at its pace)
 	produced := prod.stream(stop, maxFrames, 2*time.Millisecond)
-	waitFor(t, "first frames", func() bool { return live.len() >= 100 })
+	// The client on gateway 1 gets what was produced before it subscribed
+	// as history, then the rest live.
+	live := c.follow(1, sid, "first frames", func(l *frameLog) bool { return l.len() >= 100 })
 
 	// The kill comes while the stream's two followers are current (a
 	// follower may lag a moment behind a streaming leader).
