@@ -82,11 +82,16 @@ wait_port() {
 	return 1
 }
 
-# launch NAME CMD...: start CMD in its own session, log to DIR/NAME.log.
+# launch NAME CMD...: start CMD in the caller's session, log to DIR/NAME.log.
+# Not setsid: with the kernel's autogroup scheduling (sched_autogroup_enabled)
+# every session is one group that gets an equal share of a busy machine, so
+# a hub process in a session of its own was held to 1 of the 2 cores against
+# the load generator, whatever the threads asked for. In one session, CPU is
+# shared by thread, as between the processes of a pod's node.
 launch() {
 	local name=$1
 	shift
-	setsid nice -n "$BENCH_NICE" "$@" >"$DIR/$name.log" 2>&1 </dev/null &
+	nice -n "$BENCH_NICE" "$@" >"$DIR/$name.log" 2>&1 </dev/null &
 	echo $! >"$DIR/$name.pid"
 	echo "$name" >>"$DIR/order"
 }

@@ -111,7 +111,11 @@ type Conn struct {
 	dropped atomic.Bool // overflowed: write no more data frames
 	authed  atomic.Bool // Authenticate was called: frames up to MaxMessageBytes
 
-	writing  bool          // a writer goroutine runs (guarded by mu)
+	writing  bool          // a writer runs (guarded by mu)
+	lingers  bool          // the writer goroutine waits for frames (guarded by mu)
+	wake     chan struct{} // wakes a lingering writer (guarded by mu; nil until a writer goroutine lingers, and after it ends)
+	linger   *time.Timer   // ends a lingering writer (the writer goroutine's own; nil as wake)
+	started  int           // writer goroutines started (guarded by mu)
 	pinger   *time.Timer   // queues a keepalive ping every PingPeriod
 	flushed  chan struct{} // signalled after each written batch
 	done     chan struct{} // closed when the socket is finished
@@ -160,9 +164,9 @@ func Upgrader() *websocket.Upgrader {
 // starts its reader.
 //
 // An idle socket has no writer goroutine: one is started when frames are
-// queued and ends when the queue is empty, and keepalive pings come from a
-// timer that queues a ping. Nor, upgraded through Upgrade on Linux, a
-// reader goroutine (park.go).
+// queued and ends writerLinger after the queue last emptied, and
+// keepalive pings come from a timer that queues a ping. Nor, upgraded
+// through Upgrade on Linux, a reader goroutine (park.go).
 func New(c *websocket.Conn, o Options) *Conn {
 	conn := &Conn{ws: c, o: o, fd: -1, flushed: make(chan struct{}, 1), done: make(chan struct{})}
 	if bc, ok := c.NetConn().(*batchConn); ok {
@@ -196,20 +200,33 @@ func (c *Conn) ping() {
 	c.queue = append(c.queue, item{ping: true})
 	c.pinger.Reset(c.o.PingPeriod)
 	if c.writing {
+		c.startWriter() // wakes a lingering writer
 		c.mu.Unlock()
 		return
 	}
 	c.writing = true
 	c.mu.Unlock()
-	c.writeLoop()
+	c.writeLoop(false)
 }
 
-// startWriter starts the writer goroutine unless one runs. Called with
-// c.mu held.
+// writerLinger is how long a writer goroutine waits for the next frame
+// once its queue is empty. A socket that gets a frame every few tens of
+// milliseconds (a client following a streaming session) keeps one writer,
+// and its grown stack, instead of starting a goroutine per frame; an idle
+// socket still has none a moment after its last frame. (A variable for
+// tests.)
+var writerLinger = 200 * time.Millisecond
+
+// startWriter starts the writer goroutine unless one runs, and wakes it if
+// it lingers. Called with c.mu held.
 func (c *Conn) startWriter() {
-	if !c.writing {
+	switch {
+	case c.lingers:
+		c.wakeLocked()
+	case !c.writing:
 		c.writing = true
-		go c.writeLoop()
+		c.started++
+		go c.writeLoop(true)
 	}
 }
 
@@ -292,6 +309,7 @@ func (c *Conn) finish() {
 	c.doneOnce.Do(func() {
 		c.mu.Lock()
 		c.pinger.Stop()
+		c.wakeLocked() // a lingering writer ends
 		c.mu.Unlock()
 		readiness.forget(c) // before the descriptor is closed
 		close(c.done)
@@ -302,12 +320,19 @@ func (c *Conn) finish() {
 	}
 }
 
-func (c *Conn) writeLoop() {
+// writeLoop writes queued frames until the queue is empty; with linger
+// (a writer goroutine of its own, not the keepalive timer's) it first
+// waits up to writerLinger for more.
+func (c *Conn) writeLoop(linger bool) {
 	var batch []item
 	for {
 		c.mu.Lock()
-		if len(c.queue) == 0 {
+		if len(c.queue) == 0 && !(linger && c.lingerLocked()) {
 			c.writing = false
+			if c.linger != nil {
+				c.linger.Stop()
+			}
+			c.wake, c.linger = nil, nil
 			c.mu.Unlock()
 			return
 		}
@@ -320,6 +345,50 @@ func (c *Conn) writeLoop() {
 		select {
 		case c.flushed <- struct{}{}:
 		default:
+		}
+	}
+}
+
+// lingerLocked waits up to writerLinger for a frame to be queued, and
+// reports whether one was. Called and returns with c.mu held. The writer
+// waits on one channel (a frame, the linger timer and finish each leave a
+// token), the cheapest way for a goroutine to park and be woken.
+func (c *Conn) lingerLocked() bool {
+	if c.closing {
+		return false
+	}
+	if c.wake == nil {
+		c.wake = make(chan struct{}, 1)
+		c.linger = time.AfterFunc(writerLinger, c.wakeWriter)
+	} else {
+		select {
+		case <-c.wake: // a token left by a frame the last batch took already
+		default:
+		}
+		c.linger.Reset(writerLinger)
+	}
+	c.lingers = true
+	c.mu.Unlock()
+	<-c.wake
+	c.linger.Stop()
+	c.mu.Lock()
+	c.lingers = false
+	return len(c.queue) > 0
+}
+
+// wakeWriter wakes a lingering writer (the linger timer's function).
+func (c *Conn) wakeWriter() {
+	c.mu.Lock()
+	c.wakeLocked()
+	c.mu.Unlock()
+}
+
+// wakeLocked leaves a lingering writer a token. Called with c.mu held.
+func (c *Conn) wakeLocked() {
+	if c.lingers {
+		select {
+		case c.wake <- struct{}{}:
+		default: // already woken
 		}
 	}
 }

@@ -3,6 +3,7 @@ package ws_test
 import (
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -132,5 +133,38 @@ func BenchmarkFanoutWrite(b *testing.B) {
 				wg.Wait()
 			})
 		}
+	}
+}
+
+// BenchmarkPacedWrite is the fan-out of a streaming session at a pace the
+// sockets keep up with: each iteration queues one 100-byte frame on every
+// socket and waits until every peer has read it, so each socket's queue
+// empties between frames (a writer that ended would be started again for
+// the next one).
+//
+//	go test ./pkg/ws -run '^$' -bench PacedWrite -benchtime 3000x
+func BenchmarkPacedWrite(b *testing.B) {
+	frame := make([]byte, 100)
+	for _, n := range []int{10, 100} {
+		b.Run("sockets="+strconv.Itoa(n), func(b *testing.B) {
+			conns, _, received := fanoutSockets(b, n, opts(), true)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				for _, c := range conns {
+					if err := c.Send(frame); err != nil {
+						b.Fatal(err)
+					}
+				}
+				want := int64(i+1) * int64(n)
+				for received.Load() < want {
+					runtime.Gosched()
+				}
+			}
+			b.StopTimer()
+			for _, c := range conns {
+				c.Close(ws.CloseNormal, "")
+			}
+		})
 	}
 }
