@@ -115,7 +115,6 @@ type Conn struct {
 	lingers  bool          // the writer goroutine waits for frames (guarded by mu)
 	wake     chan struct{} // wakes a lingering writer (guarded by mu; nil until a writer goroutine lingers, and after it ends)
 	linger   *time.Timer   // ends a lingering writer (the writer goroutine's own; nil as wake)
-	started  int           // writer goroutines started (guarded by mu)
 	pinger   *time.Timer   // queues a keepalive ping every PingPeriod
 	flushed  chan struct{} // signalled after each written batch
 	done     chan struct{} // closed when the socket is finished
@@ -217,6 +216,13 @@ func (c *Conn) ping() {
 // tests.)
 var writerLinger = 200 * time.Millisecond
 
+// Writer goroutines of this process: started ever, running now (Writers).
+var writersStarted, writersRunning atomic.Int64
+
+// Writers is how many socket writer goroutines of this process run now
+// (writing, or lingering for the next frame).
+func Writers() int64 { return writersRunning.Load() }
+
 // startWriter starts the writer goroutine unless one runs, and wakes it if
 // it lingers. Called with c.mu held.
 func (c *Conn) startWriter() {
@@ -225,8 +231,12 @@ func (c *Conn) startWriter() {
 		c.wakeLocked()
 	case !c.writing:
 		c.writing = true
-		c.started++
-		go c.writeLoop(true)
+		writersStarted.Add(1)
+		writersRunning.Add(1)
+		go func() {
+			defer writersRunning.Add(-1)
+			c.writeLoop(true)
+		}()
 	}
 }
 
@@ -329,10 +339,7 @@ func (c *Conn) writeLoop(linger bool) {
 		c.mu.Lock()
 		if len(c.queue) == 0 && !(linger && c.lingerLocked()) {
 			c.writing = false
-			if c.linger != nil {
-				c.linger.Stop()
-			}
-			c.wake, c.linger = nil, nil
+			c.wake, c.linger = nil, nil // stopped when the linger ended
 			c.mu.Unlock()
 			return
 		}

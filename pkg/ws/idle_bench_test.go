@@ -159,8 +159,8 @@ func idleRun(b *testing.B, m idleModel, sockets int) {
 	if err != nil || strings.TrimSpace(line) != "ready" {
 		b.Fatalf("dialer: %q, %v", line, err)
 	}
-	// Idle is after the writers that sent the replies have ended.
-	time.Sleep(2 * ws.WriterLinger())
+	// Idle is once the writers that sent the replies have ended.
+	ws.Eventually(b, "every writer ended", func() bool { return ws.Writers() == 0 })
 	after := memNow()
 	per := func(a, z uint64) float64 { return (float64(z) - float64(a)) / float64(sockets) }
 	b.ReportMetric(per(before.heap, after.heap), "heap-B/socket")

@@ -2,23 +2,17 @@ package ws
 
 import (
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
 
-// writer is what the socket's writer state says, read under its lock.
-type writer struct {
-	running, lingering bool
-	started            int
-}
-
-func (c *Conn) writer() writer {
+// writer says whether the socket's writer runs and lingers, read under its lock.
+func (c *Conn) writer() (running, lingering bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return writer{running: c.writing, lingering: c.lingers, started: c.started}
+	return c.writing, c.lingers
 }
 
 // A socket that gets a frame every few milliseconds keeps one writer
@@ -28,6 +22,7 @@ func TestWriterLingers(t *testing.T) {
 	ps := startParked(t, parkOpts(), false)
 	peer := dialPeer(t, ps.url)
 	c := ps.accept(t)
+	started := writersStarted.Load() // no other test runs alongside (none is parallel)
 	const frames = 30
 	for i := range frames {
 		if err := c.Send(fmt.Appendf(nil, "f%d", i)); err != nil {
@@ -38,17 +33,10 @@ func TestWriterLingers(t *testing.T) {
 			t.Fatalf("frame %d: %q, %v", i, data, err)
 		}
 	}
-	if w := c.writer(); w.started != 1 {
-		t.Fatalf("%d writer goroutines started for %d frames, want 1", w.started, frames)
+	if n := writersStarted.Load() - started; n != 1 {
+		t.Fatalf("%d writer goroutines started for %d frames, want 1", n, frames)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for c.writer().running {
-		if time.Now().After(deadline) {
-			t.Fatal("the writer still runs 5 s after the last frame")
-		}
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "the writer ended after the linger", func() bool { running, _ := c.writer(); return !running })
 
 	// A ping and a close wake a lingering writer: with a linger longer
 	// than the test, they reach the peer only if they do.
@@ -60,14 +48,7 @@ func TestWriterLingers(t *testing.T) {
 	if _, data, err := peer.ReadMessage(); err != nil || string(data) != "again" {
 		t.Fatalf("got %q, %v", data, err)
 	}
-	deadline = time.Now().Add(5 * time.Second)
-	for !c.writer().lingering {
-		if time.Now().After(deadline) {
-			t.Fatal("the writer does not linger after its frame")
-		}
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "the writer lingering", func() bool { _, lingering := c.writer(); return lingering })
 	pinged := make(chan struct{}, 1)
 	peer.SetPingHandler(func(string) error { pinged <- struct{}{}; return nil })
 	c.ping()
@@ -82,7 +63,7 @@ func TestWriterLingers(t *testing.T) {
 	default:
 		t.Fatal("the ping queued while the writer lingered was not sent")
 	}
-	if w := c.writer(); w.started != 2 {
-		t.Fatalf("%d writer goroutines started, want 2", w.started)
+	if n := writersStarted.Load() - started; n != 2 {
+		t.Fatalf("%d writer goroutines started, want 2", n)
 	}
 }

@@ -118,10 +118,16 @@ func (ps *parkedServer) end(t testing.TB) error {
 // waitParked waits until c's reader holds no goroutine.
 func waitParked(t testing.TB, c *Conn) {
 	t.Helper()
+	eventually(t, "socket parked", func() bool { return c.rstate.Load() == readParked })
+}
+
+// eventually waits up to 5 s for cond, checking it every millisecond.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for c.rstate.Load() != readParked {
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("socket not parked (state %d)", c.rstate.Load())
+			t.Fatalf("not %s after 5 s", what)
 		}
 		runtime.Gosched()
 		time.Sleep(time.Millisecond)

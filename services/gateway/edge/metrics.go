@@ -67,6 +67,9 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 	parked := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_gateway_sockets_parked", Help: "Open WebSockets waiting for their peer without a goroutine (idle; pkg/ws park.go)."}, func() float64 {
 		return float64(ws.Parked())
 	})
-	reg.MustRegister(m.conns, m.framesIn, m.framesOut, m.drops, m.errors, m.publishLatency, m.batchFrames, m.directAppends, m.fanout, m.topics, m.duplicates, m.gaps, m.replayed, m.closes, m.refused, queue, budgetUsed, budgetWaits, parked)
+	writers := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_gateway_socket_writers", Help: "Socket writer goroutines running: writing, or lingering 200 ms for the next frame (pkg/ws)."}, func() float64 {
+		return float64(ws.Writers())
+	})
+	reg.MustRegister(m.conns, m.framesIn, m.framesOut, m.drops, m.errors, m.publishLatency, m.batchFrames, m.directAppends, m.fanout, m.topics, m.duplicates, m.gaps, m.replayed, m.closes, m.refused, queue, budgetUsed, budgetWaits, parked, writers)
 	return m
 }
