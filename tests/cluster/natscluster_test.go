@@ -477,6 +477,10 @@ func natsClusterLeaderKilled(t *testing.T, stream string) {
 			t.Fatalf("%s exited: %v\n%s", p.name, p.err, tail(p.log))
 		}
 	}
+	// The new session's partition consumers (SY_IN, SY_RT) may be among
+	// those still electing a leader on a loaded machine: its first
+	// command may take up to the failover bound.
+	rt.Limit = failoverLimit
 	sid2 := c.createSession(1, rt, "ep1")
 	f := newFollower()
 	p2 := c.subscribed(0, sid2, 0, f)
