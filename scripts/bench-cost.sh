@@ -6,6 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export BIN=bin/bench
 OUT=bin/bench/results
+mkdir -p "$OUT"
 dir=$(mktemp -d /tmp/sy-cost.XXXXXX)
 bash scripts/bench-cluster.sh dev "$dir/dev"
 . "$dir/dev/env"

@@ -23,6 +23,7 @@ type Config struct {
 	Idle         int // idle authenticated /ws/client sockets
 	Size         int // bytes of agent.output content
 	Rates        []float64
+	Lockstep     bool // every runtime sends at the same instants (bursts)
 	Warmup       time.Duration
 	Measure      time.Duration
 	Drain        time.Duration
@@ -65,6 +66,7 @@ func parseRunFlags(args []string) (*Config, error) {
 	fs.IntVar(&c.Idle, "idle", 0, "idle authenticated /ws/client sockets")
 	fs.IntVar(&c.Size, "size", 100, "bytes of content per agent.output (at least 19: the send timestamp)")
 	rates := fs.String("rate", "1000", "offered agent.output frames/s in total (sent by runtimes, paced); a comma list runs one step per rate")
+	fs.BoolVar(&c.Lockstep, "lockstep", false, "every runtime sends at the same instants, a burst of one frame per runtime each interval (before 2026-12-03 the only pacing); default: runtimes take turns, so frames are evenly spaced")
 	fs.DurationVar(&c.Warmup, "warmup", 3*time.Second, "warmup per rate step (not measured)")
 	fs.DurationVar(&c.Measure, "duration", 10*time.Second, "measure window per rate step")
 	fs.DurationVar(&c.Drain, "drain", 10*time.Second, "after a step, how long to wait at most for frames still in flight")

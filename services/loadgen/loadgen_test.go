@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,5 +187,42 @@ func TestRunAgainstDevStack(t *testing.T) {
 	}
 	if len(res.Idle.Gateways) != 1 || res.Idle.Gateways[0].Sockets != 20 {
 		t.Errorf("idle gateways %+v", res.Idle.Gateways)
+	}
+}
+
+// The runtimes of a step offer evenly spaced frames together: 10 runtimes
+// at 50 frames/s each, phased as stepPhase does, send one frame every 2 ms,
+// not 10 at once every 20 ms.
+func TestRuntimesPaceEvenly(t *testing.T) {
+	const runtimes, per = 10, 50.0
+	interval := float64(time.Second) / per
+	var at []int64
+	for i := range runtimes {
+		for n := range int64(5) {
+			at = append(at, frameAt(1_000_000, interval, float64(i)/runtimes, n))
+		}
+	}
+	slices.Sort(at)
+	want := int64(time.Second / (runtimes * per))
+	for k := 1; k < len(at); k++ {
+		if gap := at[k] - at[k-1]; gap < want-1 || gap > want+1 {
+			t.Fatalf("frames %d and %d are %s apart, want %s", k-1, k, time.Duration(gap), time.Duration(want))
+		}
+	}
+}
+
+// A pacer never lets a frame go before its time.
+func TestPacerNotEarly(t *testing.T) {
+	p, err := newPacer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	for range 20 {
+		due := time.Now().Add(700 * time.Microsecond).UnixNano()
+		p.waitUntil(due)
+		if early := due - time.Now().UnixNano(); early > 20_000 {
+			t.Fatalf("waitUntil returned %s before the due time", time.Duration(early))
+		}
 	}
 }

@@ -48,6 +48,7 @@ type ConfigView struct {
 	Idle              int       `json:"idle"`
 	Size              int       `json:"size"`
 	Rates             []float64 `json:"rates"`
+	Lockstep          bool      `json:"lockstep,omitempty"`
 	WarmupS           float64   `json:"warmup_s"`
 	MeasureS          float64   `json:"measure_s"`
 	SourceAddrs       int       `json:"source_addrs"`

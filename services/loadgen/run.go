@@ -71,7 +71,7 @@ func run(ctx context.Context, cfg *Config) (*Result, error) {
 	r := &runner{cfg: cfg, hub: newHub(cfg), c: newSimCounters(), d: newSockDialer(cfg.Src, 4096, 4096), runID: hex.EncodeToString(id)}
 	r.res = &Result{Label: cfg.Label, Started: time.Now().UTC(), Machine: machineInfo(), Config: ConfigView{
 		Gateways: cfg.Gateways, Runtimes: cfg.Runtimes, Sessions: cfg.Sessions, ClientsPerSession: cfg.Clients, Idle: cfg.Idle,
-		Size: cfg.Size, Rates: cfg.Rates, WarmupS: cfg.Warmup.Seconds(), MeasureS: cfg.Measure.Seconds(), SourceAddrs: len(cfg.Src),
+		Size: cfg.Size, Rates: cfg.Rates, Lockstep: cfg.Lockstep, WarmupS: cfg.Warmup.Seconds(), MeasureS: cfg.Measure.Seconds(), SourceAddrs: len(cfg.Src),
 		IdleProcs: cfg.idleProcs(),
 	}}
 	for _, s := range r.hub.sources {
@@ -390,11 +390,15 @@ func (r *runner) stepPhase(ctx context.Context, rate float64) error {
 	r.logf("step %.0f frames/s offered (%.0f/s to deliver): warmup %s, measure %s", rate, rate*float64(fanout), cfg.Warmup, cfg.Measure)
 	var wg sync.WaitGroup
 	per := rate / float64(len(active))
-	for _, rt := range active {
+	for i, rt := range active {
+		phase := float64(i) / float64(len(active))
+		if cfg.Lockstep {
+			phase = 0
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rt.pace(st, per, pStart, wEnd, cfg.Size)
+			rt.pace(st, per, pStart, phase, wEnd, cfg.Size)
 		}()
 	}
 	sleepUntil(ctx, wStart)

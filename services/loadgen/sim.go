@@ -166,25 +166,30 @@ func (r *runtimeSim) readLoop() {
 }
 
 // pace sends agent.output frames at rate per second, round-robin over the
-// runtime's sessions, from start until end; every frame carries the time
-// it was scheduled and the time it was written.
-func (r *runtimeSim) pace(st *step, rate float64, start, end time.Time, size int) {
+// runtime's sessions, from start + phase until end; every frame carries the
+// time it was scheduled and the time it was written. The caller gives each
+// runtime its own phase, a fraction of the interval, so that together they
+// offer evenly spaced frames rather than one burst per interval.
+func (r *runtimeSim) pace(st *step, rate float64, start time.Time, phase float64, end time.Time, size int) {
 	if rate <= 0 || len(r.sessions) == 0 {
 		return
 	}
+	p, err := newPacer()
+	if err != nil {
+		st.sendErr.Add(1)
+		return
+	}
+	defer p.close()
 	interval := float64(time.Second) / rate
 	t0 := start.UnixNano()
 	stop := end.UnixNano()
 	for n := int64(0); ; n++ {
-		sched := t0 + int64(float64(n)*interval)
+		sched := frameAt(t0, interval, phase, n)
 		if sched >= stop {
 			return
 		}
+		p.waitUntil(sched)
 		now := time.Now().UnixNano()
-		if wait := sched - now; wait > 50_000 {
-			time.Sleep(time.Duration(wait))
-			now = time.Now().UnixNano()
-		}
 		if behind := now - sched; behind > st.behindMax.Load() {
 			st.behindMax.Store(behind)
 		}
@@ -204,6 +209,12 @@ func (r *runtimeSim) pace(st *step, rate float64, start, end time.Time, size int
 			st.sent.Add(1)
 		}
 	}
+}
+
+// frameAt is when frame n of a runtime pacing every interval ns from t0
+// at the given phase (a fraction of the interval) is due.
+func frameAt(t0 int64, interval, phase float64, n int64) int64 {
+	return t0 + int64((phase+float64(n))*interval)
 }
 
 func (r *runtimeSim) appendOutput(b []byte, session string, seq, sched, written int64, size int) []byte {
