@@ -1,6 +1,7 @@
 // Package catalog keeps the durable records of sessions and endpoints in
 // JetStream KV buckets. The session service writes sessions, the relay
-// writes endpoints, gateways read both (authorization, REST).
+// writes endpoints, gateways read both (authorization, REST) and raise the
+// seq floor of sessions whose output they append (Floors).
 package catalog
 
 import (

@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/testenv"
 	"github.com/switchyard-hub/switchyard/tests/wspeer"
 )
 
@@ -101,6 +105,46 @@ func TestDirectAppendNeedsTheSessionsRuntime(t *testing.T) {
 		if m["type"] == "agent.output" {
 			t.Fatalf("another runtime's output was stored: %v", m)
 		}
+	}
+}
+
+// TestDirectAppendsKeepTheSeqFloor: output the runtime's gateway appended
+// itself raises the session's seq floor (its record's last_seq), with no
+// turn ending behind it. So when retention has removed every entry of the
+// session, its next frame continues after the last seq clients saw instead
+// of going back to the session service's last append.
+func TestDirectAppendsKeepTheSeqFloor(t *testing.T) {
+	h := startHub(t, hubOptions{})
+	rt := h.connectRuntime(0, "r1", "ep1")
+	sid := h.createSession(rt, "ep1", clientToken)
+	c := h.connectClient(0, clientToken)
+	subscribe(c, sid, 0)
+	sent := h.untilDirect(rt, c, sid)
+	const n = 20
+	var last float64
+	for i := sent + 1; i <= sent+n; i++ {
+		rt.MustSend(outputFrame(sid, i))
+		last, _ = c.Expect("agent.output")["seq"].(float64)
+	}
+	cat := testenv.Catalog(t, h.st.NATSURL)
+	waitFor(t, "the session record's last_seq to reach the direct appends' last seq", func() bool {
+		si, _, err := cat.Session(t.Context(), sid)
+		return err == nil && float64(si.GetLastSeq()) >= last
+	})
+
+	// Retention removes every entry of the session.
+	b := testenv.Bus(t, h.st.NATSURL, "test-trim")
+	stream, err := b.JS.Stream(t.Context(), bus.StreamTranscript())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Purge(t.Context(), jetstream.WithPurgeSubject(bus.TranscriptSubject(sid))); err != nil {
+		t.Fatal(err)
+	}
+	rt.MustSend(outputFrame(sid, sent+n+1))
+	env := c.Expect("agent.output")
+	if seq, _ := env["seq"].(float64); seq != last+1 {
+		t.Fatalf("first frame after the trim: seq %v, want %v (the seq went back)", seq, last+1)
 	}
 }
 

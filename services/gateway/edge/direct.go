@@ -151,11 +151,18 @@ func (c *Conn) appendFrame(f heldFrame) {
 	s := c.s
 	defer f.span.End()
 	start := time.Now()
-	_, err := s.tw.Append(f.ctx, transcript.Entry(f.env))
+	stored, err := s.tw.Append(f.ctx, transcript.Entry(f.env))
 	s.m.publishLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		c.notAccepted(f.ctx, f.env, f.ref, f.span, err)
 		return
 	}
+	s.floors.Note(stored.GetSessionId(), stored.GetSeq())
 	s.m.directAppends.Inc()
 }
+
+// seqFloorInterval is how often a gateway writes the seqs of the output it
+// appended into the session records (catalog.Floors): output streamed
+// with no turn ending behind it keeps its floor too (the session service's
+// SY_SEQ_FLOOR_INTERVAL default).
+const seqFloorInterval = time.Second

@@ -72,6 +72,8 @@ type Server struct {
 	draining    atomic.Bool
 	hbStop      context.CancelFunc
 	hbDone      chan struct{}
+	floors      catalog.Floors // seqs of direct appends, for the session records (seqFloorInterval)
+	floorsDone  chan struct{}
 	connSeq     atomic.Uint64
 	boot        string // random per process start, so conn ids never repeat
 
@@ -237,6 +239,11 @@ func (s *Server) Start(ctx context.Context) error {
 		defer close(s.hbDone)
 		s.reg.Run(hbCtx, s.cfg.Heartbeat)
 	}()
+	s.floorsDone = make(chan struct{})
+	go func() {
+		defer close(s.floorsDone)
+		s.cat.KeepFloors(hbCtx, &s.floors, seqFloorInterval, s.log)
+	}()
 	if s.admit != nil {
 		go s.admit.run(hbCtx, s.bus, s.log)
 	}
@@ -340,6 +347,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// No heartbeat may re-create a record after the withdrawal.
 	s.hbStop()
 	<-s.hbDone
+	<-s.floorsDone // the floors of the last direct appends are written
 	err := s.reg.Withdraw(context.WithoutCancel(ctx))
 	s.jwtStop()
 	s.shutdownInternal(ctx)

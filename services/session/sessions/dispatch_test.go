@@ -229,17 +229,3 @@ func TestQuotaWindowAdmit(t *testing.T) {
 		t.Fatalf("junk parsed as %+v", got)
 	}
 }
-
-func TestFloorsKeepTheHighestSeq(t *testing.T) {
-	f := newFloors()
-	f.note("s1", 5)
-	f.note("s1", 3) // a redelivered message's older seq
-	f.note("s2", 1)
-	got := f.take()
-	if got["s1"] != 5 || got["s2"] != 1 || len(got) != 2 {
-		t.Fatalf("take = %v", got)
-	}
-	if again := f.take(); len(again) != 0 {
-		t.Fatalf("second take = %v", again)
-	}
-}

@@ -75,7 +75,7 @@ type Service struct {
 
 	stopSweep  context.CancelFunc
 	records    *recordCache
-	floors     *floors
+	floors     catalog.Floors
 	floorsDone chan struct{}
 	quota      *quotas
 	stopJobs   func()         // stops the jobs scheduler (jobrunner.go)
@@ -101,7 +101,7 @@ type sender interface {
 // New prepares a replica; Start makes it consume.
 func New(cfg Config, b *bus.Bus, tel *telemetry.Telemetry) *Service {
 	s := &Service{cfg: cfg, bus: b, log: tel.Log, tracer: tel.Tracer, m: newMetrics(tel.Registry), records: newRecordCache(),
-		floors: newFloors(), clock: clock.System, out: b}
+		clock: clock.System, out: b}
 	s.table = s.handlers()
 	return s
 }
@@ -146,7 +146,10 @@ func (s *Service) Start(ctx context.Context) error {
 		s.cfg.SeqFloorInterval = time.Second
 	}
 	s.floorsDone = make(chan struct{})
-	go s.keepFloors(sweepCtx, s.floorsDone)
+	go func() {
+		defer close(s.floorsDone)
+		s.cat.KeepFloors(sweepCtx, &s.floors, s.cfg.SeqFloorInterval, s.log)
+	}()
 	go s.records.follow(sweepCtx, s.bus)
 	if err := s.startJobs(ctx); err != nil {
 		return err

@@ -1,0 +1,17 @@
+package catalog
+
+import "testing"
+
+func TestFloorsKeepTheHighestSeq(t *testing.T) {
+	var f Floors
+	f.Note("s1", 5)
+	f.Note("s1", 3) // a redelivered message's older seq
+	f.Note("s2", 1)
+	got := f.take()
+	if got["s1"] != 5 || got["s2"] != 1 || len(got) != 2 {
+		t.Fatalf("take = %v", got)
+	}
+	if again := f.take(); len(again) != 0 {
+		t.Fatalf("second take = %v", again)
+	}
+}
