@@ -189,6 +189,19 @@ func Entry(env *syv1.Envelope) *syv1.Envelope {
 // Seq set. env.Id must be stable across retries of the same input: a
 // duplicate returns the copy stored first.
 func (w *Writer) Append(ctx context.Context, env *syv1.Envelope) (*syv1.Envelope, error) {
+	return w.append(ctx, env, true)
+}
+
+// AppendFresh is Append for an envelope whose id was just made for it (a
+// frame its sender gave no id): nothing can send it again, so it is stored
+// without a Nats-Msg-Id and the stream keeps no dedupe entry for it (at
+// tens of thousands of frames a second, the stream's two-minute window of
+// entries is a heap the server's GC scans again and again).
+func (w *Writer) AppendFresh(ctx context.Context, env *syv1.Envelope) (*syv1.Envelope, error) {
+	return w.append(ctx, env, false)
+}
+
+func (w *Writer) append(ctx context.Context, env *syv1.Envelope, dedupe bool) (*syv1.Envelope, error) {
 	session := env.GetSessionId()
 	for attempt := 0; attempt < 8; attempt++ {
 		end, err := w.end(ctx, session)
@@ -204,6 +217,9 @@ func (w *Writer) Append(ctx context.Context, env *syv1.Envelope) (*syv1.Envelope
 			return nil, err
 		}
 		m.Header.Set(HeaderSeq, strconv.FormatInt(env.Seq, 10))
+		if !dedupe {
+			delete(m.Header, jetstream.MsgIDHeader)
+		}
 		ack, err := w.store.b.JS.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(end.StreamSeq))
 		switch {
 		case bus.IsWrongLastSequence(err):

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
@@ -444,4 +445,45 @@ func TestReadAfterLeavesNoConsumers(t *testing.T) {
 		}
 	}
 	t.Errorf("%d consumers left on %s after 10 replays", consumers, bus.StreamTranscript())
+}
+
+// AppendFresh stores an envelope whose id nobody can send again without a
+// Nats-Msg-Id, so the stream keeps no dedupe entry for it; Append keeps
+// one. Both take the session's next seq and read back the same.
+func TestAppendFreshKeepsNoDedupeEntry(t *testing.T) {
+	_, b, st := setup(t)
+	ctx := testCtx(t, 20*time.Second)
+	w := transcript.NewWriter(st)
+	stream, err := b.JS.Stream(ctx, bus.StreamTranscript())
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := func() string {
+		t.Helper()
+		m, err := stream.GetLastMsgForSubject(ctx, bus.TranscriptSubject("s"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Header.Get(jetstream.MsgIDHeader)
+	}
+	if env, err := w.AppendFresh(ctx, output("s", "fresh")); err != nil || env.GetSeq() != 1 {
+		t.Fatalf("AppendFresh: seq %d, %v", env.GetSeq(), err)
+	}
+	if h := header(); h != "" {
+		t.Fatalf("AppendFresh stored Nats-Msg-Id %q", h)
+	}
+	if env, err := w.Append(ctx, output("s", "kept")); err != nil || env.GetSeq() != 2 {
+		t.Fatalf("Append: seq %d, %v", env.GetSeq(), err)
+	}
+	if h := header(); h != "s/kept" {
+		t.Fatalf("Append stored Nats-Msg-Id %q, want s/kept", h)
+	}
+	// With no dedupe entry, the same id stored fresh again is a new entry.
+	if env, err := w.AppendFresh(ctx, output("s", "fresh")); err != nil || env.GetSeq() != 3 {
+		t.Fatalf("AppendFresh again: seq %d, %v; want 3", env.GetSeq(), err)
+	}
+	got := readAll(t, ctx, st, "s")
+	if len(got) != 3 || got[0].GetId() != "fresh" || got[1].GetId() != "kept" || got[2].GetSeq() != 3 {
+		t.Fatalf("transcript %v", got)
+	}
 }

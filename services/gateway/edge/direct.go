@@ -151,7 +151,11 @@ func (c *Conn) appendFrame(f heldFrame) {
 	s := c.s
 	defer f.span.End()
 	start := time.Now()
-	stored, err := s.tw.Append(f.ctx, transcript.Entry(f.env))
+	appendEntry := s.tw.Append
+	if f.ref == "" {
+		appendEntry = s.tw.AppendFresh // the id is the gateway's (assignID): no resend can repeat it
+	}
+	stored, err := appendEntry(f.ctx, transcript.Entry(f.env))
 	s.m.publishLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		c.notAccepted(f.ctx, f.env, f.ref, f.span, err)
