@@ -437,14 +437,20 @@ func natsClusterLeaderKilled(t *testing.T, stream string) {
 	replay.mu.Unlock()
 	live.mu.Unlock()
 
-	// The stored transcript itself.
+	// The stored transcript itself. A fresh connection may find the
+	// buckets and the direct-get responders of SY_EVT still moving after
+	// the kill (a timeout opening sy_sessions, "no responders"): retry
+	// until opened and read.
 	b := testenv.Bus(t, c.natsURL(), "natscluster-test")
-	st, err := transcript.Open(t.Context(), b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A fresh connection may find the direct-get responders of SY_EVT
-	// still moving after the kill ("no responders"): retry until read.
+	var st *transcript.Store
+	var err error
+	waitFor(t, "the transcript store to open", func() bool {
+		st, err = transcript.Open(t.Context(), b)
+		if err != nil {
+			t.Logf("open the transcript store: %v (retrying)", err)
+		}
+		return err == nil
+	})
 	var page transcript.Page
 	waitFor(t, "the stored transcript", func() bool {
 		page, err = st.ReadAfter(t.Context(), sid, 0, 0, 1_000_000, 1<<30)
