@@ -84,13 +84,24 @@ func (b *Bus) Ready() bool { return b.NC.IsConnected() }
 // NewMsg encodes env into a NATS message for subject, with the session and
 // envelope id as Nats-Msg-Id and the trace context of ctx in its headers.
 func NewMsg(ctx context.Context, subject string, env *syv1.Envelope) (*nats.Msg, error) {
+	return newMsg(ctx, subject, env, true)
+}
+
+// NewFreshMsg is NewMsg without Nats-Msg-Id, for an envelope whose id was
+// just made for it: nothing can send it again, so the stream keeps no dedupe
+// entry for it.
+func NewFreshMsg(ctx context.Context, subject string, env *syv1.Envelope) (*nats.Msg, error) {
+	return newMsg(ctx, subject, env, false)
+}
+
+func newMsg(ctx context.Context, subject string, env *syv1.Envelope, dedupe bool) (*nats.Msg, error) {
 	data, err := proto.Marshal(env)
 	if err != nil {
 		return nil, fmt.Errorf("bus: marshal %s: %w", env.GetType(), err)
 	}
 	m := nats.NewMsg(subject)
 	m.Data = data
-	if env.GetId() != "" {
+	if dedupe && env.GetId() != "" {
 		// Dedupe ids are scoped by session: ids chosen by clients only
 		// need to be unique within their session.
 		m.Header.Set(jetstream.MsgIDHeader, env.GetSessionId()+"/"+env.GetId())

@@ -16,9 +16,9 @@ import (
 // reads the floor then). While any entry of a session is stored its newest
 // one is, so the floor only needs to catch up within an interval of an
 // append: KeepFloors writes each changed session once per interval, not once
-// per frame. Every writer of transcripts keeps one: the session service for
-// its appends, a gateway for the output it appends directly. The zero value
-// is ready to use.
+// per frame. Every transcript.Writer keeps one and notes each append in it;
+// the session service and each gateway run KeepFloors over their writer's.
+// The zero value is ready to use.
 type Floors struct {
 	mu    sync.Mutex
 	dirty map[string]int64

@@ -1,6 +1,9 @@
 package catalog
 
-import "testing"
+import (
+	"strconv"
+	"testing"
+)
 
 func TestFloorsKeepTheHighestSeq(t *testing.T) {
 	var f Floors
@@ -13,5 +16,21 @@ func TestFloorsKeepTheHighestSeq(t *testing.T) {
 	}
 	if again := f.take(); len(again) != 0 {
 		t.Fatalf("second take = %v", again)
+	}
+}
+
+// BenchmarkFloorsNote: what keeping the floor adds to each transcript
+// append (100 sessions streaming).
+func BenchmarkFloorsNote(b *testing.B) {
+	var f Floors
+	sessions := make([]string, 100)
+	for i := range sessions {
+		sessions[i] = "session-" + strconv.Itoa(i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		f.Note(sessions[i%len(sessions)], int64(i))
+		i++
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
+	"github.com/switchyard-hub/switchyard/pkg/catalog"
 	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 )
 
@@ -57,7 +58,7 @@ type Position struct {
 // Last returns the end of a session's transcript. Retention trims a
 // session's oldest entries first, so while any entry is stored the newest
 // is; when none is (a new session, or one trimmed away entirely) the end is
-// the seq floor the session service keeps in the session's record
+// the seq floor its writers keep in the session's record
 // (SessionInfo.last_seq), so a seq is never given out twice.
 func (s *Store) Last(ctx context.Context, session string) (Position, error) {
 	m, err := s.stream.GetLastMsgForSubject(ctx, bus.TranscriptSubject(session))
@@ -126,11 +127,14 @@ func (s *Store) first(ctx context.Context, session string) (int64, uint64, error
 }
 
 // Writer appends to transcripts. It caches each session's end so an append
-// is one JetStream round trip; a stale cache costs one retry.
+// is one JetStream round trip; a stale cache costs one retry. It notes the
+// seq of every append in its Floors, for the one running KeepFloors over them
+// (the session service, a gateway).
 type Writer struct {
-	store *Store
-	mu    sync.Mutex
-	ends  map[string]Position
+	store  *Store
+	mu     sync.Mutex
+	ends   map[string]Position
+	floors catalog.Floors
 }
 
 // maxCachedSessions bounds the writer's cache.
@@ -169,6 +173,12 @@ func (w *Writer) remember(session string, p Position) {
 	w.mu.Unlock()
 }
 
+// Floors are the seqs this writer appended since they were last recorded.
+// Whoever appends with the writer runs catalog.KeepFloors over them, which
+// writes them into the session records (else they hold one entry per
+// session appended to).
+func (w *Writer) Floors() *catalog.Floors { return &w.floors }
+
 // Forget drops a session from the cache (closed sessions).
 func (w *Writer) Forget(session string) {
 	w.mu.Lock()
@@ -189,7 +199,7 @@ func Entry(env *syv1.Envelope) *syv1.Envelope {
 // Seq set. env.Id must be stable across retries of the same input: a
 // duplicate returns the copy stored first.
 func (w *Writer) Append(ctx context.Context, env *syv1.Envelope) (*syv1.Envelope, error) {
-	return w.append(ctx, env, true)
+	return w.append(ctx, env, bus.NewMsg)
 }
 
 // AppendFresh is Append for an envelope whose id was just made for it (a
@@ -198,10 +208,12 @@ func (w *Writer) Append(ctx context.Context, env *syv1.Envelope) (*syv1.Envelope
 // tens of thousands of frames a second, the stream's two-minute window of
 // entries is a heap the server's GC scans again and again).
 func (w *Writer) AppendFresh(ctx context.Context, env *syv1.Envelope) (*syv1.Envelope, error) {
-	return w.append(ctx, env, false)
+	return w.append(ctx, env, bus.NewFreshMsg)
 }
 
-func (w *Writer) append(ctx context.Context, env *syv1.Envelope, dedupe bool) (*syv1.Envelope, error) {
+type newMsgFunc func(ctx context.Context, subject string, env *syv1.Envelope) (*nats.Msg, error)
+
+func (w *Writer) append(ctx context.Context, env *syv1.Envelope, newMsg newMsgFunc) (*syv1.Envelope, error) {
 	session := env.GetSessionId()
 	for attempt := 0; attempt < 8; attempt++ {
 		end, err := w.end(ctx, session)
@@ -212,14 +224,11 @@ func (w *Writer) append(ctx context.Context, env *syv1.Envelope, dedupe bool) (*
 		if ao := env.GetAgentOutput(); ao != nil {
 			ao.Seq = env.Seq
 		}
-		m, err := bus.NewMsg(ctx, bus.TranscriptSubject(session), env)
+		m, err := newMsg(ctx, bus.TranscriptSubject(session), env)
 		if err != nil {
 			return nil, err
 		}
 		m.Header.Set(HeaderSeq, strconv.FormatInt(env.Seq, 10))
-		if !dedupe {
-			delete(m.Header, jetstream.MsgIDHeader)
-		}
 		ack, err := w.store.b.JS.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(end.StreamSeq))
 		switch {
 		case bus.IsWrongLastSequence(err):
@@ -233,9 +242,14 @@ func (w *Writer) append(ctx context.Context, env *syv1.Envelope, dedupe bool) (*
 			if _, err := w.reload(ctx, session); err != nil {
 				return nil, err
 			}
-			return w.store.get(ctx, ack.Sequence)
+			stored, err := w.store.get(ctx, ack.Sequence)
+			if err == nil {
+				w.floors.Note(session, stored.GetSeq()) // a writer that died may not have recorded it
+			}
+			return stored, err
 		}
 		w.remember(session, Position{Seq: env.Seq, StreamSeq: ack.Sequence})
+		w.floors.Note(session, env.Seq)
 		return env, nil
 	}
 	return nil, fmt.Errorf("transcript: append to %s: too many concurrent writers", session)

@@ -4,11 +4,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/switchyard-hub/switchyard/pkg/bus"
 	"github.com/switchyard-hub/switchyard/pkg/testenv"
+	syv1 "github.com/switchyard-hub/switchyard/proto/switchyard/v1"
 	"github.com/switchyard-hub/switchyard/tests/wspeer"
 )
 
@@ -126,14 +129,10 @@ func TestDirectAppendsKeepTheSeqFloor(t *testing.T) {
 		rt.MustSend(outputFrame(sid, i))
 		last, _ = c.Expect("agent.output")["seq"].(float64)
 	}
-	cat := testenv.Catalog(t, h.st.NATSURL)
-	waitFor(t, "the session record's last_seq to reach the direct appends' last seq", func() bool {
-		si, _, err := cat.Session(t.Context(), sid)
-		return err == nil && float64(si.GetLastSeq()) >= last
-	})
+	b := testenv.Bus(t, h.st.NATSURL, "test-trim")
+	awaitLastSeq(t, b, sid, int64(last))
 
 	// Retention removes every entry of the session.
-	b := testenv.Bus(t, h.st.NATSURL, "test-trim")
 	stream, err := b.JS.Stream(t.Context(), bus.StreamTranscript())
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +144,39 @@ func TestDirectAppendsKeepTheSeqFloor(t *testing.T) {
 	env := c.Expect("agent.output")
 	if seq, _ := env["seq"].(float64); seq != last+1 {
 		t.Fatalf("first frame after the trim: seq %v, want %v (the seq went back)", seq, last+1)
+	}
+}
+
+// awaitLastSeq watches the session's record until its last_seq (the seq
+// floor) reaches seq.
+func awaitLastSeq(t *testing.T, b *bus.Bus, sid string, seq int64) {
+	t.Helper()
+	kv, err := b.KV(t.Context(), bus.BucketSessions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch, err := kv.Watch(t.Context(), sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = watch.Stop() }()
+	timeout := time.After(waitLimit)
+	for {
+		select {
+		case u := <-watch.Updates():
+			if u == nil { // the current value has been sent
+				continue
+			}
+			info := &syv1.SessionInfo{}
+			if err := proto.Unmarshal(u.Value(), info); err != nil {
+				t.Fatal(err)
+			}
+			if info.GetLastSeq() >= seq {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("the record of %s never reached last_seq %d", sid, seq)
+		}
 	}
 }
 

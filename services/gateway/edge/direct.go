@@ -155,18 +155,17 @@ func (c *Conn) appendFrame(f heldFrame) {
 	if f.ref == "" {
 		appendEntry = s.tw.AppendFresh // the id is the gateway's (assignID): no resend can repeat it
 	}
-	stored, err := appendEntry(f.ctx, transcript.Entry(f.env))
+	_, err := appendEntry(f.ctx, transcript.Entry(f.env))
 	s.m.publishLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		c.notAccepted(f.ctx, f.env, f.ref, f.span, err)
 		return
 	}
-	s.floors.Note(stored.GetSessionId(), stored.GetSeq())
 	s.m.directAppends.Inc()
 }
 
 // seqFloorInterval is how often a gateway writes the seqs of the output it
-// appended into the session records (catalog.Floors): output streamed
+// appended into the session records (its writer's Floors): output streamed
 // with no turn ending behind it keeps its floor too (the session service's
 // SY_SEQ_FLOOR_INTERVAL default).
 const seqFloorInterval = time.Second

@@ -72,8 +72,7 @@ type Server struct {
 	draining    atomic.Bool
 	hbStop      context.CancelFunc
 	hbDone      chan struct{}
-	floors      catalog.Floors // seqs of direct appends, for the session records (seqFloorInterval)
-	floorsDone  chan struct{}
+	floorsDone  chan struct{} // KeepFloors of tw ended (seqFloorInterval)
 	connSeq     atomic.Uint64
 	boot        string // random per process start, so conn ids never repeat
 
@@ -242,7 +241,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.floorsDone = make(chan struct{})
 	go func() {
 		defer close(s.floorsDone)
-		s.cat.KeepFloors(hbCtx, &s.floors, seqFloorInterval, s.log)
+		s.cat.KeepFloors(hbCtx, s.tw.Floors(), seqFloorInterval, s.log)
 	}()
 	if s.admit != nil {
 		go s.admit.run(hbCtx, s.bus, s.log)

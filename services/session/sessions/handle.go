@@ -370,7 +370,6 @@ func (s *Service) appendTranscriptSeq(ctx context.Context, env *syv1.Envelope) (
 	if err != nil {
 		return 0, err
 	}
-	s.floors.Note(out.GetSessionId(), out.GetSeq())
 	s.m.appended.Inc()
 	return out.GetSeq(), nil
 }

@@ -75,8 +75,7 @@ type Service struct {
 
 	stopSweep  context.CancelFunc
 	records    *recordCache
-	floors     catalog.Floors
-	floorsDone chan struct{}
+	floorsDone chan struct{} // KeepFloors of tw ended
 	quota      *quotas
 	stopJobs   func()         // stops the jobs scheduler (jobrunner.go)
 	presence   presenceLookup // presence.go; nil without Redis
@@ -148,7 +147,7 @@ func (s *Service) Start(ctx context.Context) error {
 	s.floorsDone = make(chan struct{})
 	go func() {
 		defer close(s.floorsDone)
-		s.cat.KeepFloors(sweepCtx, &s.floors, s.cfg.SeqFloorInterval, s.log)
+		s.cat.KeepFloors(sweepCtx, s.tw.Floors(), s.cfg.SeqFloorInterval, s.log)
 	}()
 	go s.records.follow(sweepCtx, s.bus)
 	if err := s.startJobs(ctx); err != nil {
