@@ -112,6 +112,16 @@ func errorf(code, format string, a ...any) *Error {
 // Envelope. The hub stamps ts when the frame has none; the gateway assigns
 // ids (see its assignID).
 func Decode(data []byte, role Role, now time.Time) (*syv1.Envelope, *Error) {
+	if role == RoleRuntime {
+		if env, ok := decodeOutput(data, now); ok {
+			return env, nil
+		}
+	}
+	return decodeFull(data, role, now)
+}
+
+// decodeFull is Decode without the fast path: every frame of every type.
+func decodeFull(data []byte, role Role, now time.Time) (*syv1.Envelope, *Error) {
 	var f Frame
 	if !isObject(data) {
 		return nil, errorf(errcode.InvalidJSON, "frame is not a JSON object")
