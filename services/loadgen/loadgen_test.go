@@ -141,23 +141,8 @@ func TestPlot(t *testing.T) {
 // frame sent reaches every subscriber, once and in order, and the report
 // adds up.
 func TestRunAgainstDevStack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a dev stack")
-	}
-	var cfg stack.Config
-	if err := config.Load(&cfg, "devstack", nil); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listen, cfg.DataDir, cfg.LogLevel = "127.0.0.1:0", t.TempDir(), "warn"
-	cfg.RuntimeTokens, cfg.ClientTokens = []string{"bench-rt=*"}, []string{"bench-client=bench"}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	st, err := stack.Start(ctx, cfg, process.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Stop()
-	lc, err := parseRunFlags([]string{"-gateways", st.GatewayURL, "-runtimes", "2", "-sessions", "4", "-clients", "3", "-idle", "20", "-procs", "0",
+	ctx, gateway := startDevStack(t)
+	lc, err := parseRunFlags([]string{"-gateways", gateway, "-runtimes", "2", "-sessions", "4", "-clients", "3", "-idle", "20", "-procs", "0",
 		"-rate", "40,80", "-warmup", "300ms", "-duration", "1s", "-drain", "5s", "-idle-settle", "100ms", "-idle-hold", "200ms", "-watch", "gateway0:" + strconv.Itoa(os.Getpid()),
 		"-deadline", "2m", "-quiet"})
 	if err != nil {
@@ -188,6 +173,60 @@ func TestRunAgainstDevStack(t *testing.T) {
 	if len(res.Idle.Gateways) != 1 || res.Idle.Gateways[0].Sockets != 20 {
 		t.Errorf("idle gateways %+v", res.Idle.Gateways)
 	}
+}
+
+// TestReadBackAgainstDevStack: with no subscribers (-clients 0) every
+// frame sent is found once, in order, in the transcripts read back, and
+// the hub's append counters give the persisted rate.
+func TestReadBackAgainstDevStack(t *testing.T) {
+	ctx, gateway := startDevStack(t)
+	lc, err := parseRunFlags([]string{"-gateways", gateway, "-runtimes", "2", "-sessions", "4", "-clients", "0",
+		"-rate", "60,120", "-warmup", "300ms", "-duration", "1s", "-drain", "5s", "-watch", "gateway0:" + strconv.Itoa(os.Getpid()),
+		"-deadline", "2m", "-quiet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := run(ctx, lc)
+	if err != nil {
+		t.Fatalf("run: %v (%v)", err, res.Problems)
+	}
+	if len(res.Steps) != 2 || len(res.Problems) != 0 {
+		t.Fatalf("%d steps, problems %v", len(res.Steps), res.Problems)
+	}
+	for _, s := range res.Steps {
+		if !s.ReadBack || s.Sent < int64(s.OfferedIngest*0.8) || s.Missing != 0 || s.Received != s.Sent || s.DeliveredFPS != 0 {
+			t.Errorf("step %.0f/s: read back %v sent %d received %d missing %d delivered %.0f/s", s.OfferedIngest, s.ReadBack, s.Sent, s.Received, s.Missing, s.DeliveredFPS)
+		}
+		if s.PersistedFPS < s.OfferedIngest*0.5 {
+			t.Errorf("step %.0f/s: the hub counted %.0f stored frames/s", s.OfferedIngest, s.PersistedFPS)
+		}
+	}
+	if tot := res.Totals; tot.Gaps != 0 || tot.Dups != 0 {
+		t.Errorf("totals %+v", tot)
+	}
+}
+
+// startDevStack starts a dev stack in this process with the bench tokens
+// and returns its gateway's URL.
+func startDevStack(t *testing.T) (context.Context, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a dev stack")
+	}
+	var cfg stack.Config
+	if err := config.Load(&cfg, "devstack", nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen, cfg.DataDir, cfg.LogLevel = "127.0.0.1:0", t.TempDir(), "warn"
+	cfg.RuntimeTokens, cfg.ClientTokens = []string{"bench-rt=*"}, []string{"bench-client=bench"}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	st, err := stack.Start(ctx, cfg, process.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Stop)
+	return ctx, st.GatewayURL
 }
 
 // The runtimes of a step offer evenly spaced frames together: 10 runtimes

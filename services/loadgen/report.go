@@ -140,6 +140,8 @@ type StepResult struct {
 	IngestedFPS      float64            `json:"ingested_fps"`     // sent − refused, per second
 	HubIngestedFPS   float64            `json:"hub_ingested_fps"` // gateways' runtime frames_in
 	AppendedFPS      float64            `json:"appended_fps,omitempty"`
+	PersistedFPS     float64            `json:"persisted_fps"`       // runtime frames the hub stored (direct appends + session appends), per second of window
+	ReadBack         bool               `json:"read_back,omitempty"` // -clients 0: received counts the window's frames found in the transcripts read back
 	Expected         int64              `json:"expected"`
 	Received         int64              `json:"received"`
 	DeliveredFPS     float64            `json:"delivered_fps"` // frames that reached clients during the window
@@ -260,10 +262,10 @@ func printSummary(w io.Writer, r *Result) {
 		}
 	}
 	if len(r.Steps) > 0 {
-		fmt.Fprintf(w, "   %9s %9s %9s %10s %10s %8s %8s %8s %8s %6s %7s %9s %6s\n", "offer/s", "sent/s", "ingest/s", "deliver/s", "offer×fan", "p50ms", "p99ms", "p999ms", "maxms", "cores", "c/10k", "missing", "drops")
+		fmt.Fprintf(w, "   %9s %9s %9s %9s %10s %10s %8s %8s %8s %8s %6s %7s %9s %6s\n", "offer/s", "sent/s", "ingest/s", "stored/s", "deliver/s", "offer×fan", "p50ms", "p99ms", "p999ms", "maxms", "cores", "c/10k", "missing", "drops")
 		for _, s := range r.Steps {
-			fmt.Fprintf(w, "   %9.0f %9.0f %9.0f %10.0f %10.0f %8.2f %8.2f %8.2f %8.1f %6.2f %7.2f %9d %6.0f\n",
-				s.OfferedIngest, s.SentFPS, s.IngestedFPS, s.DeliveredFPS, s.OfferedDelivered, s.Latency.P50, s.Latency.P99, s.Latency.P999, s.Latency.Max,
+			fmt.Fprintf(w, "   %9.0f %9.0f %9.0f %9.0f %10.0f %10.0f %8.2f %8.2f %8.2f %8.1f %6.2f %7.2f %9d %6.0f\n",
+				s.OfferedIngest, s.SentFPS, s.IngestedFPS, s.PersistedFPS, s.DeliveredFPS, s.OfferedDelivered, s.Latency.P50, s.Latency.P99, s.Latency.P999, s.Latency.Max,
 				s.HubCPUCores, s.CPUPer10kFPS, s.Missing, s.SlowConsumer)
 		}
 		if last := r.Steps[len(r.Steps)-1]; len(last.HubCPUByProc) > 0 {

@@ -46,6 +46,7 @@ type runner struct {
 	runID    string
 	runtimes []*runtimeSim
 	clients  []*clientSim
+	rb       readBack // -clients 0
 	res      *Result
 
 	mu   sync.Mutex
@@ -69,6 +70,7 @@ func run(ctx context.Context, cfg *Config) (*Result, error) {
 	id := make([]byte, 3)
 	_, _ = rand.Read(id)
 	r := &runner{cfg: cfg, hub: newHub(cfg), c: newSimCounters(), d: newSockDialer(cfg.Src, 4096, 4096), runID: hex.EncodeToString(id)}
+	r.rb.last = map[string]int64{}
 	r.res = &Result{Label: cfg.Label, Started: time.Now().UTC(), Machine: machineInfo(), Config: ConfigView{
 		Gateways: cfg.Gateways, Runtimes: cfg.Runtimes, Sessions: cfg.Sessions, ClientsPerSession: cfg.Clients, Idle: cfg.Idle,
 		Size: cfg.Size, Rates: cfg.Rates, Lockstep: cfg.Lockstep, WarmupS: cfg.Warmup.Seconds(), MeasureS: cfg.Measure.Seconds(), SourceAddrs: len(cfg.Src),
@@ -387,6 +389,10 @@ func (r *runner) stepPhase(ctx context.Context, rate float64) error {
 	wEnd := wStart.Add(cfg.Measure)
 	st.pStart, st.wStart, st.wEnd = pStart.UnixNano(), wStart.UnixNano(), wEnd.UnixNano()
 	r.c.cur.Store(st)
+	var start *hubSnapshot
+	if fanout == 0 {
+		start = r.hub.snapshot(ctx) // the stored frames are counted from here
+	}
 	r.logf("step %.0f frames/s offered (%.0f/s to deliver): warmup %s, measure %s", rate, rate*float64(fanout), cfg.Warmup, cfg.Measure)
 	var wg sync.WaitGroup
 	per := rate / float64(len(active))
@@ -412,28 +418,26 @@ func (r *runner) stepPhase(ctx context.Context, rate float64) error {
 	mb := machineBusy()
 	e1 := r.c.rtErrFrames.Load()
 	wg.Wait()
-	// Drain: wait for the frames of the window still in flight.
 	drainStart := time.Now()
-	for {
-		exp := st.sent.Load() * fanout
-		now := time.Now()
-		if st.recv.Load() >= exp || now.After(wEnd.Add(cfg.Drain)) || ctx.Err() != nil {
-			break
-		}
-		if last := st.lastRecv.Load(); now.Sub(time.Unix(0, last)) > 3*time.Second && now.Sub(wEnd) > 3*time.Second {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	copies, readErr := fanout, error(nil)
+	if fanout == 0 {
+		copies = 1 // one stored copy of each frame
+		r.awaitStored(ctx, start, st, wEnd.Add(cfg.Drain))
+	} else {
+		r.drain(ctx, st, wEnd)
 	}
 	drained := time.Since(drainStart)
 	c := r.hub.snapshot(ctx)
+	if fanout == 0 {
+		readErr = r.readBackStep(ctx, st, time.Now().Add(cfg.Drain))
+	}
 	r.c.cur.Store(nil)
 
 	m := cfg.Measure.Seconds()
 	s := StepResult{
 		OfferedIngest: rate, OfferedDelivered: rate * float64(fanout), MeasureSeconds: m,
 		Sent: st.sent.Load(), SendErrors: st.sendErr.Load(), RuntimeErrors: e1 - e0,
-		Expected: st.sent.Load() * fanout, Received: st.recv.Load(), Late: st.late.Load(),
+		Expected: st.sent.Load() * copies, Received: st.recv.Load(), Late: st.late.Load(), ReadBack: fanout == 0,
 		Gaps: r.c.gaps.Load() - g0, Dups: r.c.dups.Load() - d0, ClientsLost: r.c.clientsLost.Load() - lost0,
 		DrainSeconds: round3(drained.Seconds()), BehindMaxMs: round3(float64(st.behindMax.Load()) / 1e6),
 		Latency: latencyOf(&st.lat), LatencyWrite: latencyOf(&st.latWrite),
@@ -446,9 +450,10 @@ func (r *runner) stepPhase(ctx context.Context, rate float64) error {
 	s.Missing = max(s.Expected-s.Received, 0)
 	secs := b.At.Sub(a.At).Seconds()
 	s.HubIngestedFPS = round1(r.hub.gatewayDelta(a, b, `switchyard_gateway_frames_in_total{dialect="runtime"}`) / secs)
-	if v, ok := promDeltaOf(a, b, "session", "switchyard_session_transcript_appends_total"); ok {
+	if v, ok := promDeltaOf(a, b, "session", metricSessionAppends); ok {
 		s.AppendedFPS = round1(v / secs)
 	}
+	s.PersistedFPS = round1(r.appended(a, b) / secs)
 	s.SlowConsumer = r.hub.gatewayDelta(a, c, "switchyard_gateway_slow_consumer_drops_total")
 	s.Internals = r.internals(a, b, secs)
 	by, total := cpuDelta(a, b)
@@ -471,13 +476,35 @@ func (r *runner) stepPhase(ctx context.Context, rate float64) error {
 	if s.OtherCores > 0.25 {
 		r.problem("at %.0f/s offered, processes outside the hub and load generator used %.2f cores of the machine during the window", rate, s.OtherCores)
 	}
-	if s.Missing > 0 {
+	switch {
+	case s.Missing > 0 && s.ReadBack:
+		r.problem("at %.0f/s offered, %d of %d frames were not found in the transcripts read back", rate, s.Missing, s.Expected)
+	case s.Missing > 0:
 		r.problem("at %.0f/s offered, %d of %d frames were not delivered within %s after the window", rate, s.Missing, s.Expected, cfg.Drain)
+	}
+	if readErr != nil {
+		r.problem("at %.0f/s offered, reading the transcripts back failed: %v", rate, readErr)
 	}
 	if s.SendErrors > 0 || s.RuntimeErrors > 0 {
 		r.problem("at %.0f/s offered, %d runtime writes failed and %d error frames came back", rate, s.SendErrors, s.RuntimeErrors)
 	}
 	return ctx.Err()
+}
+
+// drain waits for the frames of st's window still in flight to reach the
+// subscribers.
+func (r *runner) drain(ctx context.Context, st *step, wEnd time.Time) {
+	for {
+		exp := st.sent.Load() * st.fanout
+		now := time.Now()
+		if st.recv.Load() >= exp || now.After(wEnd.Add(r.cfg.Drain)) || ctx.Err() != nil {
+			return
+		}
+		if last := st.lastRecv.Load(); now.Sub(time.Unix(0, last)) > 3*time.Second && now.Sub(wEnd) > 3*time.Second {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // internals are hub metrics that explain a step: where time goes inside
