@@ -118,13 +118,9 @@ func (r *runner) readTranscript(ctx context.Context, gw string, idx int, session
 	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	last := after
 	for {
-		_, data, err := conn.ReadMessage()
+		f, err := readFrame(conn)
 		if err != nil {
 			return last, fmt.Errorf("read back %s: %w", session, err)
-		}
-		var f inFrame
-		if json.Unmarshal(data, &f) != nil {
-			continue
 		}
 		switch f.Type {
 		case "history.response":

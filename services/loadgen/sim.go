@@ -273,14 +273,10 @@ func dialClient(ctx context.Context, d *sockDialer, gw string, idx int, token, s
 	}
 	_ = conn.SetReadDeadline(deadline)
 	for {
-		_, data, err := conn.ReadMessage()
+		f, err := readFrame(conn)
 		if err != nil {
 			_ = conn.Close()
 			return nil, fmt.Errorf("subscribe %s: %w", session, err)
-		}
-		var f inFrame
-		if json.Unmarshal(data, &f) != nil {
-			continue
 		}
 		switch f.Type {
 		case "history.response":

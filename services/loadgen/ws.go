@@ -138,3 +138,18 @@ func appendContent(dst []byte, sched, written int64, size int) []byte {
 	}
 	return dst
 }
+
+// readFrame reads the next JSON frame of conn, skipping frames that are
+// not JSON objects.
+func readFrame(conn *websocket.Conn) (inFrame, error) {
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			return inFrame{}, err
+		}
+		var f inFrame
+		if json.Unmarshal(data, &f) == nil {
+			return f, nil
+		}
+	}
+}

@@ -104,18 +104,28 @@ var (
 	bodyKeys = []string{"session_id", "message_id", "seq", "channel", "content", "final"}
 )
 
-func (t *outputTop) read(v *fastjson.Value) bool {
+// visitKeys calls field with the index in keys of each key of object v
+// and its value; false if v is not an object, a key is one the fast path
+// leaves to encoding/json, or field says false.
+func visitKeys(v *fastjson.Value, keys []string, field func(i int, v *fastjson.Value, ok bool) bool) bool {
 	o, err := v.Object()
 	if err != nil {
 		return false
 	}
 	ok, seen := true, 0
 	o.Visit(func(k []byte, v *fastjson.Value) {
-		i, known := keyIndex(topKeys, k, &seen)
+		i, known := keyIndex(keys, k, &seen)
 		if !known {
 			ok = ok && ignorable(i, v)
 			return
 		}
+		ok = field(i, v, ok)
+	})
+	return ok
+}
+
+func (t *outputTop) read(v *fastjson.Value) bool {
+	return visitKeys(v, topKeys, func(i int, v *fastjson.Value, ok bool) bool {
 		switch i {
 		case 0:
 			t.typ, ok = str(v, ok)
@@ -131,8 +141,8 @@ func (t *outputTop) read(v *fastjson.Value) bool {
 			ok = ok && v.Type() == fastjson.TypeObject
 			t.payload = v
 		}
+		return ok
 	})
-	return ok
 }
 
 // outputBody is agent.output's payload (agentOutputJSON).
@@ -143,17 +153,7 @@ type outputBody struct {
 }
 
 func (b *outputBody) read(v *fastjson.Value) bool {
-	o, err := v.Object()
-	if err != nil {
-		return false
-	}
-	ok, seen := true, 0
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		i, known := keyIndex(bodyKeys, k, &seen)
-		if !known {
-			ok = ok && ignorable(i, v)
-			return
-		}
+	return visitKeys(v, bodyKeys, func(i int, v *fastjson.Value, ok bool) bool {
 		switch i {
 		case 0:
 			b.session, ok = str(v, ok)
@@ -175,8 +175,8 @@ func (b *outputBody) read(v *fastjson.Value) bool {
 				ok = false
 			}
 		}
+		return ok
 	})
-	return ok
 }
 
 // keyIndex finds k among keys: (index, true) for an exact key seen for the
