@@ -33,7 +33,9 @@ var outputParsers fastjson.ParserPool
 // decodeOutput returns the envelope of data when data is an agent.output
 // frame the fast path is sure of, else ok false.
 func decodeOutput(data []byte, now time.Time) (env *syv1.Envelope, ok bool) {
-	if !plainJSON(data) || fastjson.ValidateBytes(data) != nil {
+	// Other runtime frames (turn events, pings) skip the parse; one that
+	// spells the type with escapes goes the full way, with the same result.
+	if !bytes.Contains(data, []byte(`"agent.output"`)) || !plainJSON(data) || fastjson.ValidateBytes(data) != nil {
 		return nil, false
 	}
 	p := outputParsers.Get()

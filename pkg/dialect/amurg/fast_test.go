@@ -11,7 +11,7 @@ import (
 
 // fastSeeds are agent.output frames the fast path takes (the first
 // fastTakes), then near misses it must leave to the full path.
-const fastTakes = 7
+const fastTakes = 6
 
 var fastSeeds = []string{
 	string(benchOutput),
@@ -20,7 +20,6 @@ var fastSeeds = []string{
 	`{"type":"agent.output","session_id":"s","payload":{"content":"only the frame names the session"}}`,
 	`{"type":"agent.output","id":"f-1","session_id":"s","extra":1,"payload":{"content":"\u003cb\u003e \"q\" \\ \/ \n","ignored":"x"}}`,
 	`{"type":"agent.output","session_id":"s","payload":{"content":"a\u0001b"}}`,
-	`{"type":"agent.outpu\u0074","session_id":"s","payload":{}}`,
 	`{"type":"agent.output","session_id":"s","payload":{"content":"\ud83d\ude00 a pair"}}`,
 	`{"type":"agent.output","session_id":"s","payload":{"content":"\ud800 alone"}}`,
 	"{\"type\":\"agent.output\",\"session_id\":\"s\",\"payload\":{\"content\":\"raw \x01 control\"}}",
@@ -41,6 +40,7 @@ var fastSeeds = []string{
 	`{"type":"agent.output","session_id":"s","seq":9223372036854775808,"payload":{}}`,
 	`{"type":"agent.output","session_id":"s","payload":{}} trailing`,
 	`{"type":"turn.started","session_id":"s","payload":{}}`,
+	`{"type":"agent.outpu\u0074","session_id":"s","payload":{}}`,
 	`["agent.output"]`,
 }
 
